@@ -1,0 +1,2 @@
+//! Kernel event-queue benchmark (filled in with the queue).
+fn main() {}

@@ -1,0 +1,2 @@
+//! Store ingest + rule evaluation benchmark (issue: time-series store and analytics).
+fn main() {}

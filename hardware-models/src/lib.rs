@@ -1,0 +1,1 @@
+//! Hardware models: sensors, GNSS, actuators, radios, batteries and the physical world they measure.

@@ -1,0 +1,1 @@
+//! Time-series store after Time Series Insights Gen2: columnar, compressed, de-duplicated, queryable.
