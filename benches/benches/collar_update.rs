@@ -1,0 +1,2 @@
+//! Collar update benchmark (issue: hardware models).
+fn main() {}
