@@ -2,15 +2,32 @@
 //!
 //! Everything a fleetsim run is made of sits on these pieces:
 //!
-//! - [`time`]: integer simulated time and the UTC calendar of the scenario's epoch;
+//! - [`time`]: integer simulated time, the UTC calendar of the scenario's epoch, skewed clocks;
 //! - [`rng`]: one master seed forked into a stream per (entity kind, id, purpose), and
 //!   distributions computed with deterministic maths;
+//! - [`queue`]: the pending-event set, a hierarchical timing wheel ordered by (time, seq);
+//! - [`kernel`]: the clock, the trace hash, the checkers, and the [`World`] trait a simulated
+//!   system implements;
+//! - [`net`]: nodes and links with latency, loss, duplication, bandwidth and bounded FIFOs;
+//! - [`fault`]: the scenario's timed fault plan;
+//! - [`metrics`]: counters, gauges, hdrhistogram latencies and sampled time series;
+//! - [`demo`]: a small sensors-to-server workload that exercises all of the above.
 //!
-//! This crate depends on no other workspace crate (an architecture invariant), does no IO,
-//! reads no OS clock and no ambient randomness.
+//! Architecture invariant: this crate depends on no other workspace crate, does no IO, reads
+//! no OS clock and no ambient randomness.
 
+pub mod demo;
+pub mod fault;
+pub mod kernel;
+pub mod metrics;
+pub mod net;
+pub mod queue;
 pub mod rng;
 pub mod time;
 
+pub use kernel::{
+    Cadence, CheckFailure, Checker, EntityId, Event, EventKind, Kernel, Sim, TraceHash, World,
+};
+pub use queue::{EventKey, EventQueue};
 pub use rng::{CompactRng, Dist, Ratio, RngStream, Seed, StreamKey};
 pub use time::{Epoch, SimDuration, SimTime, SkewedClock};

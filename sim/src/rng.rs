@@ -423,7 +423,7 @@ impl WeightedIndex {
         if weights.is_empty()
             || !total.is_finite()
             || total <= 0.0
-            || weights.iter().any(|w| !(*w >= 0.0))
+            || weights.iter().any(|w| w.is_nan() || *w < 0.0)
         {
             return Err(DistError::Table(format!(
                 "weights must be non-negative and sum to more than 0, got {weights:?}"

@@ -208,6 +208,24 @@ impl Sub for SimDuration {
     }
 }
 
+impl std::ops::Div<u64> for SimDuration {
+    type Output = SimDuration;
+    fn div(self, k: u64) -> SimDuration {
+        SimDuration(self.0 / k)
+    }
+}
+
+impl std::ops::Mul<u64> for SimDuration {
+    type Output = SimDuration;
+    fn mul(self, k: u64) -> SimDuration {
+        SimDuration(
+            self.0
+                .checked_mul(k)
+                .unwrap_or_else(|| panic!("SimDuration overflow: {self:?} * {k}")),
+        )
+    }
+}
+
 /// Formats as seconds with nanosecond precision, e.g. `t=12.000000500s`.
 impl fmt::Debug for SimTime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
