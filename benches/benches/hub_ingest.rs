@@ -1,0 +1,2 @@
+//! Hub ingest fast-path benchmark (issue: simulated Azure IoT cloud).
+fn main() {}

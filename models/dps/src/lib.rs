@@ -1,0 +1,1 @@
+//! The simulated Device Provisioning Service: enrollments, attestation, allocation policies, rate limits.
