@@ -1,1 +1,5 @@
 //! Integration tests of the store crate.
+
+mod compression;
+mod ingestion;
+mod oracle;

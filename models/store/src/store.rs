@@ -1,0 +1,807 @@
+//! The time-series store core: ingestion limits and backlog, de-duplication, columnar
+//! compressed storage, warm retention and the three queries.
+//!
+//! See the crate documentation for the model, the call order and what is left out.
+
+use crate::codec::{encode_point, BlockDecoder, TimeState, MAX_POINT_BYTES};
+use crate::dedup::{SeqVerdict, SeqWindow};
+use crate::query::{Bucket, QueryError, SearchSpan, StoredEvent, MAX_BUCKETS};
+use crate::schema::{ColumnKind, DeviceIndex, IngestEvent, Schema, MAX_COLUMNS};
+use serde::Deserialize;
+use sim::{Epoch, SimDuration, SimTime};
+use std::collections::VecDeque;
+use thiserror::Error;
+
+/// Points per sealed block. 512 collar readings are about 42 hours at one per 5 minutes;
+/// the block's header and first (absolute) point then cost under 0.2 bytes per reading.
+pub const BLOCK_POINTS: u16 = 512;
+/// Bytes per page of an open block's page chain. Small, so that a million open blocks
+/// waste at most 64 MB between them.
+pub const PAGE_BYTES: usize = 64;
+/// Bytes per storage segment that sealed blocks are packed into.
+pub const SEGMENT_BYTES: usize = 8 << 20;
+/// How often retention is enforced.
+pub const RETENTION_SWEEP_INTERVAL: SimDuration = SimDuration::from_hours(1);
+
+const NONE: u32 = u32::MAX;
+
+/// Which time becomes an event's timestamp (TSI's "timestamp property").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimestampSource {
+    /// The hub's enqueued time: TSI's default (reference §4).
+    #[default]
+    EnqueuedTime,
+    /// The device's own reading time, from the payload.
+    EventTime,
+}
+
+/// The environment's settings, as a scenario file gives them.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// Hub endpoint partitions the environment reads (reference §1.3: at most 32).
+    pub partitions: u16,
+    /// Environment ingress limit; default 1 MB/s, up to 8 MB/s on request (§4).
+    /// Assumption: 1 MB = 1,000,000 bytes.
+    pub environment_ingress_bytes_per_s: u64,
+    /// Per-partition ingress limit; default 0.5 MB/s (§4).
+    pub partition_ingress_bytes_per_s: u64,
+    /// Delay from ingestion to queryability; §4 says "within ~60 s", modelled as exactly
+    /// that (assumption: constant).
+    pub queryable_delay_s: u64,
+    /// Warm-store retention, 7 to 31 days counted from indexing time (§4).
+    pub warm_retention_days: u64,
+    /// How long the hub endpoint keeps a message the store has not read yet; a message
+    /// that would wait longer is lost (§1.3: 1 to 7 days; the default of 1 day is
+    /// [UNCONFIRMED] there).
+    pub source_retention_s: u64,
+    pub timestamp: TimestampSource,
+    /// Keep a feed of newly indexed, de-duplicated events for [`TimeSeriesStore::poll_indexed`]
+    /// (for analytics that run on stored data).
+    pub change_feed: bool,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            partitions: 4,
+            environment_ingress_bytes_per_s: 1_000_000,
+            partition_ingress_bytes_per_s: 500_000,
+            queryable_delay_s: 60,
+            warm_retention_days: 7,
+            source_retention_s: 86_400,
+            timestamp: TimestampSource::EnqueuedTime,
+            change_feed: false,
+        }
+    }
+}
+
+/// A configuration or call the store refuses.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum StoreError {
+    #[error("store.partitions: {value}, expected 1 to 32 (reference §1.3)")]
+    Partitions { value: u16 },
+    #[error("store.{field}: {value}, expected at least 1 byte/s")]
+    IngressRate { field: &'static str, value: u64 },
+    #[error("store.warm_retention_days: {value}, expected 7 to 31 (reference §4)")]
+    Retention { value: u64 },
+    #[error("store.source_retention_s: {value}, expected at least 1 s")]
+    SourceRetention { value: u64 },
+    #[error("partition {partition} is not one of the environment's {partitions} partitions")]
+    UnknownPartition { partition: u16, partitions: u16 },
+}
+
+/// Counters of the ingestion pipeline.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    pub events_received: u64,
+    pub bytes_received: u64,
+    /// New events written to storage.
+    pub events_indexed: u64,
+    pub duplicates_dropped: u64,
+    /// Late beyond the de-duplication window (see [`crate::SeqWindow`]).
+    pub stale_dropped: u64,
+    /// Would have waited in the hub longer than its retention before being read.
+    pub aged_out_dropped: u64,
+    /// Events waiting to be ingested or to become queryable now, and at most.
+    pub backlog_depth: u64,
+    pub backlog_depth_max: u64,
+    /// Enqueued-to-queryable time of the last indexed event, and the largest seen.
+    pub ingest_lag_last: SimDuration,
+    pub ingest_lag_max: SimDuration,
+    pub blocks_sealed: u64,
+    pub blocks_expired: u64,
+    pub events_expired: u64,
+}
+
+/// What the stored data costs, in bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StorageStats {
+    /// Events held (indexed and not yet expired).
+    pub events_live: u64,
+    /// Compressed bytes of sealed blocks.
+    pub sealed_bytes: u64,
+    /// Compressed bytes of open blocks (in their page chains).
+    pub open_bytes: u64,
+    /// Sealed blocks' headers.
+    pub block_header_bytes: u64,
+    /// Allocated but unused bytes at the ends of open blocks' last pages.
+    pub page_slack_bytes: u64,
+    /// Fixed per-device state (de-duplication, coder state, chain heads).
+    pub device_state_bytes: u64,
+}
+
+impl StorageStats {
+    /// Compressed data plus block headers, per live event.
+    pub fn bytes_per_event(&self) -> f64 {
+        (self.sealed_bytes + self.open_bytes + self.block_header_bytes) as f64
+            / self.events_live.max(1) as f64
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Pending {
+    queryable_at: SimTime,
+    event: IngestEvent,
+}
+
+/// The head of an open block: a chain of pages in the page pool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct PageChain {
+    first: u32,
+    last: u32,
+    len: u32,
+}
+
+const EMPTY_CHAIN: PageChain = PageChain {
+    first: NONE,
+    last: NONE,
+    len: 0,
+};
+
+/// Per-device state: 96 bytes or less (asserted in a test), no heap.
+#[derive(Clone, Copy, Debug)]
+struct DeviceSlot {
+    seq: SeqWindow,
+    time: TimeState,
+    open_t_min_ms: i64,
+    open_t_max_ms: i64,
+    open_indexed_max: SimTime,
+    chain: PageChain,
+    first_block: u32,
+    last_block: u32,
+    open_count: u16,
+    open_sorted: bool,
+}
+
+const EMPTY_SLOT: DeviceSlot = DeviceSlot {
+    seq: SeqWindow::EMPTY,
+    time: TimeState {
+        prev_ms: 0,
+        prev_delta_ms: 0,
+    },
+    open_t_min_ms: i64::MAX,
+    open_t_max_ms: i64::MIN,
+    open_indexed_max: SimTime::ZERO,
+    chain: EMPTY_CHAIN,
+    first_block: NONE,
+    last_block: NONE,
+    open_count: 0,
+    open_sorted: true,
+};
+
+#[derive(Clone, Copy, Debug)]
+struct BlockMeta {
+    t_min_ms: i64,
+    t_max_ms: i64,
+    /// Indexing time of the block's newest point, which is also when it was sealed.
+    indexed_max: SimTime,
+    segment: u32,
+    offset: u32,
+    len: u32,
+    device: u32,
+    next: u32,
+    count: u16,
+}
+
+struct Segment {
+    bytes: Vec<u8>,
+    live_blocks: u32,
+}
+
+/// Fixed-size pages that open blocks grow in, with a free list.
+struct PagePool {
+    pages: Vec<[u8; PAGE_BYTES]>,
+    next: Vec<u32>,
+    free: Vec<u32>,
+}
+
+impl PagePool {
+    fn alloc(&mut self) -> u32 {
+        if let Some(p) = self.free.pop() {
+            self.next[p as usize] = NONE;
+            return p;
+        }
+        self.pages.push([0; PAGE_BYTES]);
+        self.next.push(NONE);
+        (self.pages.len() - 1) as u32
+    }
+
+    #[inline]
+    fn append(&mut self, chain: &mut PageChain, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            let off = chain.len as usize % PAGE_BYTES;
+            if off == 0 {
+                let p = self.alloc();
+                if chain.first == NONE {
+                    chain.first = p;
+                } else {
+                    self.next[chain.last as usize] = p;
+                }
+                chain.last = p;
+            }
+            let n = (PAGE_BYTES - off).min(bytes.len());
+            self.pages[chain.last as usize][off..off + n].copy_from_slice(&bytes[..n]);
+            chain.len += n as u32;
+            bytes = &bytes[n..];
+        }
+    }
+
+    /// Appends the chain's bytes to `out`.
+    fn read(&self, chain: &PageChain, out: &mut Vec<u8>) {
+        let mut remaining = chain.len as usize;
+        let mut p = chain.first;
+        while remaining > 0 && p != NONE {
+            let n = remaining.min(PAGE_BYTES);
+            out.extend_from_slice(&self.pages[p as usize][..n]);
+            remaining -= n;
+            p = self.next[p as usize];
+        }
+    }
+
+    fn release(&mut self, chain: &mut PageChain) {
+        let mut p = chain.first;
+        while p != NONE {
+            self.free.push(p);
+            let next = self.next[p as usize];
+            self.next[p as usize] = NONE;
+            p = next;
+        }
+        *chain = EMPTY_CHAIN;
+    }
+}
+
+/// A Time Series Insights Gen2 environment with a warm store (reference §4).
+pub struct TimeSeriesStore {
+    config: StoreConfig,
+    epoch: Epoch,
+    schema: Schema,
+    kinds: Vec<ColumnKind>,
+    columns: usize,
+    environment_ps_per_byte: u64,
+    partition_ps_per_byte: u64,
+    queryable_delay: SimDuration,
+    warm_retention: SimDuration,
+    source_retention: SimDuration,
+    partition_free_at: Vec<SimTime>,
+    environment_free_at: SimTime,
+    backlog: VecDeque<Pending>,
+    feed: VecDeque<IngestEvent>,
+    devices: Vec<DeviceSlot>,
+    prev_codes: Vec<i64>,
+    pool: PagePool,
+    blocks: VecDeque<BlockMeta>,
+    /// The id of `blocks[0]`; ids grow by one per sealed block.
+    blocks_base: u32,
+    segments: Vec<Segment>,
+    seal_buf: Vec<u8>,
+    next_retention_sweep: SimTime,
+    events_live: u64,
+    stats: StoreStats,
+}
+
+fn ps_per_byte(field: &'static str, bytes_per_s: u64) -> Result<u64, StoreError> {
+    if bytes_per_s == 0 {
+        return Err(StoreError::IngressRate {
+            field,
+            value: bytes_per_s,
+        });
+    }
+    Ok((1_000_000_000_000 / bytes_per_s).max(1))
+}
+
+#[inline]
+fn service_time(size_bytes: u32, ps_per_byte: u64) -> SimDuration {
+    SimDuration::from_nanos((u64::from(size_bytes) * ps_per_byte).div_ceil(1_000))
+}
+
+impl TimeSeriesStore {
+    pub fn new(config: StoreConfig, schema: Schema, epoch: Epoch) -> Result<Self, StoreError> {
+        if !(1..=32).contains(&config.partitions) {
+            return Err(StoreError::Partitions {
+                value: config.partitions,
+            });
+        }
+        if !(7..=31).contains(&config.warm_retention_days) {
+            return Err(StoreError::Retention {
+                value: config.warm_retention_days,
+            });
+        }
+        if config.source_retention_s == 0 {
+            return Err(StoreError::SourceRetention {
+                value: config.source_retention_s,
+            });
+        }
+        let environment_ps_per_byte = ps_per_byte(
+            "environment_ingress_bytes_per_s",
+            config.environment_ingress_bytes_per_s,
+        )?;
+        let partition_ps_per_byte = ps_per_byte(
+            "partition_ingress_bytes_per_s",
+            config.partition_ingress_bytes_per_s,
+        )?;
+        let kinds = schema.kinds().to_vec();
+        Ok(TimeSeriesStore {
+            epoch,
+            columns: kinds.len(),
+            kinds,
+            schema,
+            environment_ps_per_byte,
+            partition_ps_per_byte,
+            queryable_delay: SimDuration::from_secs(config.queryable_delay_s),
+            warm_retention: SimDuration::from_hours(24 * config.warm_retention_days),
+            source_retention: SimDuration::from_secs(config.source_retention_s),
+            partition_free_at: vec![SimTime::ZERO; usize::from(config.partitions)],
+            environment_free_at: SimTime::ZERO,
+            backlog: VecDeque::new(),
+            feed: VecDeque::new(),
+            devices: Vec::new(),
+            prev_codes: Vec::new(),
+            pool: PagePool {
+                pages: Vec::new(),
+                next: Vec::new(),
+                free: Vec::new(),
+            },
+            blocks: VecDeque::new(),
+            blocks_base: 0,
+            segments: Vec::new(),
+            seal_buf: Vec::with_capacity(usize::from(BLOCK_POINTS) * MAX_POINT_BYTES),
+            next_retention_sweep: SimTime::ZERO + RETENTION_SWEEP_INTERVAL,
+            events_live: 0,
+            stats: StoreStats::default(),
+            config,
+        })
+    }
+
+    pub fn config(&self) -> &StoreConfig {
+        &self.config
+    }
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+    pub fn epoch(&self) -> Epoch {
+        self.epoch
+    }
+    pub fn stats(&self) -> StoreStats {
+        self.stats
+    }
+
+    /// An event read from hub endpoint `partition` at `now`, `size_bytes` long on the
+    /// wire. It is ingested behind the partition's and the environment's earlier events
+    /// at their ingress rates and becomes queryable `queryable_delay_s` later.
+    pub fn handle_ingest(
+        &mut self,
+        now: SimTime,
+        partition: u16,
+        event: IngestEvent,
+        size_bytes: u32,
+    ) -> Result<(), StoreError> {
+        let Some(free_at) = self.partition_free_at.get_mut(usize::from(partition)) else {
+            return Err(StoreError::UnknownPartition {
+                partition,
+                partitions: self.config.partitions,
+            });
+        };
+        self.stats.events_received += 1;
+        self.stats.bytes_received += u64::from(size_bytes);
+        let start = now.max(*free_at);
+        if start.saturating_since(event.enqueued_time) > self.source_retention {
+            self.stats.aged_out_dropped += 1;
+            return Ok(());
+        }
+        let partition_done = start + service_time(size_bytes, self.partition_ps_per_byte);
+        *free_at = partition_done;
+        let environment_done = partition_done.max(self.environment_free_at)
+            + service_time(size_bytes, self.environment_ps_per_byte);
+        self.environment_free_at = environment_done;
+        self.backlog.push_back(Pending {
+            queryable_at: environment_done + self.queryable_delay,
+            event,
+        });
+        let depth = self.backlog.len() as u64;
+        self.stats.backlog_depth = depth;
+        self.stats.backlog_depth_max = self.stats.backlog_depth_max.max(depth);
+        Ok(())
+    }
+
+    /// The next instant the store has work: an event becoming queryable or a retention
+    /// sweep (only while something is stored).
+    pub fn poll_timeout(&self) -> Option<SimTime> {
+        let ready = self.backlog.front().map(|p| p.queryable_at);
+        let sweep = (self.events_live > 0).then_some(self.next_retention_sweep);
+        match (ready, sweep) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Indexes every event whose ingestion has completed by `now` and enforces retention.
+    pub fn handle_timeout(&mut self, now: SimTime) {
+        while let Some(p) = self.backlog.front() {
+            if p.queryable_at > now {
+                break;
+            }
+            let Pending {
+                queryable_at,
+                event,
+            } = *p;
+            self.backlog.pop_front();
+            let lag = queryable_at.saturating_since(event.enqueued_time);
+            self.stats.ingest_lag_last = lag;
+            self.stats.ingest_lag_max = self.stats.ingest_lag_max.max(lag);
+            self.index(queryable_at, &event);
+        }
+        self.stats.backlog_depth = self.backlog.len() as u64;
+        if now >= self.next_retention_sweep {
+            self.sweep_retention(now);
+            while self.next_retention_sweep <= now {
+                self.next_retention_sweep += RETENTION_SWEEP_INTERVAL;
+            }
+        }
+    }
+
+    /// The next newly indexed event of the change feed (only with `change_feed` set).
+    pub fn poll_indexed(&mut self) -> Option<IngestEvent> {
+        self.feed.pop_front()
+    }
+
+    /// Devices discovered from ingested events (TSI instances, §4), in index order.
+    pub fn instances(&self) -> Vec<DeviceIndex> {
+        self.devices
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.seq.seen_any())
+            .map(|(i, _)| DeviceIndex(i as u32))
+            .collect()
+    }
+
+    fn index(&mut self, indexed_at: SimTime, event: &IngestEvent) {
+        let d = event.device.0 as usize;
+        if d >= self.devices.len() {
+            self.devices.resize(d + 1, EMPTY_SLOT);
+            self.prev_codes.resize((d + 1) * self.columns, 0);
+        }
+        let slot = &mut self.devices[d];
+        match slot.seq.accept(event.seq) {
+            SeqVerdict::New => {}
+            SeqVerdict::Duplicate => {
+                self.stats.duplicates_dropped += 1;
+                return;
+            }
+            SeqVerdict::Stale => {
+                self.stats.stale_dropped += 1;
+                return;
+            }
+        }
+        let ts = match self.config.timestamp {
+            TimestampSource::EnqueuedTime => event.enqueued_time,
+            TimestampSource::EventTime => event.event_time,
+        };
+        let ts_ms = ts.as_millis() as i64;
+        let mut buf = [0u8; MAX_POINT_BYTES];
+        let prev = &mut self.prev_codes[d * self.columns..(d + 1) * self.columns];
+        let n = encode_point(
+            &mut buf,
+            &mut slot.time,
+            prev,
+            &self.kinds,
+            ts_ms,
+            &event.values,
+        );
+        self.pool.append(&mut slot.chain, &buf[..n]);
+        if ts_ms < slot.open_t_max_ms {
+            slot.open_sorted = false;
+        }
+        slot.open_t_min_ms = slot.open_t_min_ms.min(ts_ms);
+        slot.open_t_max_ms = slot.open_t_max_ms.max(ts_ms);
+        slot.open_indexed_max = indexed_at;
+        slot.open_count += 1;
+        self.events_live += 1;
+        self.stats.events_indexed += 1;
+        if slot.open_count == BLOCK_POINTS {
+            self.seal(d);
+        }
+        if self.config.change_feed {
+            self.feed.push_back(*event);
+        }
+    }
+
+    fn seal(&mut self, d: usize) {
+        let slot = &mut self.devices[d];
+        self.seal_buf.clear();
+        self.pool.read(&slot.chain, &mut self.seal_buf);
+        self.pool.release(&mut slot.chain);
+        let len = self.seal_buf.len();
+        let need_segment = self
+            .segments
+            .last()
+            .is_none_or(|s| s.bytes.len() + len > s.bytes.capacity());
+        if need_segment {
+            self.segments.push(Segment {
+                bytes: Vec::with_capacity(SEGMENT_BYTES.max(len)),
+                live_blocks: 0,
+            });
+        }
+        let segment = self.segments.len() - 1;
+        let seg = &mut self.segments[segment];
+        let offset = seg.bytes.len();
+        seg.bytes.extend_from_slice(&self.seal_buf);
+        seg.live_blocks += 1;
+        let id = self.blocks_base.wrapping_add(self.blocks.len() as u32);
+        self.blocks.push_back(BlockMeta {
+            t_min_ms: slot.open_t_min_ms,
+            t_max_ms: slot.open_t_max_ms,
+            indexed_max: slot.open_indexed_max,
+            segment: segment as u32,
+            offset: offset as u32,
+            len: len as u32,
+            device: d as u32,
+            next: NONE,
+            count: slot.open_count,
+        });
+        if slot.last_block == NONE {
+            slot.first_block = id;
+        } else {
+            let last = slot.last_block.wrapping_sub(self.blocks_base) as usize;
+            self.blocks[last].next = id;
+        }
+        slot.last_block = id;
+        Self::reset_open(
+            slot,
+            &mut self.prev_codes[d * self.columns..(d + 1) * self.columns],
+        );
+        self.stats.blocks_sealed += 1;
+    }
+
+    fn reset_open(slot: &mut DeviceSlot, prev: &mut [i64]) {
+        slot.time = TimeState::default();
+        slot.open_t_min_ms = i64::MAX;
+        slot.open_t_max_ms = i64::MIN;
+        slot.open_count = 0;
+        slot.open_sorted = true;
+        slot.chain = EMPTY_CHAIN;
+        prev.fill(0);
+    }
+
+    /// Drops sealed blocks whose newest point was indexed a warm-retention ago, then
+    /// open blocks likewise. Blocks are sealed when their newest point is indexed, so
+    /// seal order is indexing order and expiry only ever pops the oldest blocks.
+    fn sweep_retention(&mut self, now: SimTime) {
+        while let Some(b) = self.blocks.front().copied() {
+            if b.indexed_max.saturating_add(self.warm_retention) > now {
+                break;
+            }
+            self.blocks.pop_front();
+            let id = self.blocks_base;
+            self.blocks_base = self.blocks_base.wrapping_add(1);
+            let slot = &mut self.devices[b.device as usize];
+            debug_assert_eq!(slot.first_block, id, "a device's blocks expire in order");
+            slot.first_block = b.next;
+            if slot.last_block == id {
+                slot.last_block = NONE;
+            }
+            let last_segment = self.segments.len() - 1;
+            let seg = &mut self.segments[b.segment as usize];
+            seg.live_blocks -= 1;
+            if seg.live_blocks == 0 && b.segment as usize != last_segment {
+                seg.bytes = Vec::new();
+            }
+            self.events_live -= u64::from(b.count);
+            self.stats.blocks_expired += 1;
+            self.stats.events_expired += u64::from(b.count);
+        }
+        for d in 0..self.devices.len() {
+            let slot = &mut self.devices[d];
+            if slot.open_count == 0
+                || slot.open_indexed_max.saturating_add(self.warm_retention) > now
+            {
+                continue;
+            }
+            self.events_live -= u64::from(slot.open_count);
+            self.stats.events_expired += u64::from(slot.open_count);
+            self.pool.release(&mut slot.chain);
+            Self::reset_open(
+                slot,
+                &mut self.prev_codes[d * self.columns..(d + 1) * self.columns],
+            );
+        }
+    }
+
+    /// What the stored data costs now.
+    pub fn storage_stats(&self) -> StorageStats {
+        let sealed_bytes: u64 = self.blocks.iter().map(|b| u64::from(b.len)).sum();
+        let open_bytes: u64 = self.devices.iter().map(|s| u64::from(s.chain.len)).sum();
+        let pages_used = (self.pool.pages.len() - self.pool.free.len()) as u64;
+        StorageStats {
+            events_live: self.events_live,
+            sealed_bytes,
+            open_bytes,
+            block_header_bytes: (self.blocks.len() * std::mem::size_of::<BlockMeta>()) as u64,
+            page_slack_bytes: pages_used * PAGE_BYTES as u64 - open_bytes,
+            device_state_bytes: (self.devices.len() * std::mem::size_of::<DeviceSlot>()
+                + self.prev_codes.len() * 8) as u64,
+        }
+    }
+
+    /// The device's points in the span, in time order (ties in indexing order).
+    fn points(&self, device: DeviceIndex, span: SearchSpan) -> Vec<(i64, [f64; MAX_COLUMNS])> {
+        let mut out = Vec::new();
+        let Some(slot) = self.devices.get(device.0 as usize) else {
+            return out;
+        };
+        let overlaps = |t_min_ms: i64, t_max_ms: i64| {
+            let from = i128::from(span.from.as_nanos());
+            let to = i128::from(span.to.as_nanos());
+            i128::from(t_max_ms) * 1_000_000 >= from && i128::from(t_min_ms) * 1_000_000 < to
+        };
+        let mut id = slot.first_block;
+        while id != NONE {
+            let b = &self.blocks[id.wrapping_sub(self.blocks_base) as usize];
+            if overlaps(b.t_min_ms, b.t_max_ms) {
+                let start = b.offset as usize;
+                let bytes = &self.segments[b.segment as usize].bytes[start..start + b.len as usize];
+                out.extend(
+                    BlockDecoder::new(bytes, u32::from(b.count), &self.kinds)
+                        .filter(|(ts, _)| span.contains_ms(*ts)),
+                );
+            }
+            id = b.next;
+        }
+        if slot.open_count > 0 && overlaps(slot.open_t_min_ms, slot.open_t_max_ms) {
+            let mut bytes = Vec::with_capacity(slot.chain.len as usize);
+            self.pool.read(&slot.chain, &mut bytes);
+            out.extend(
+                BlockDecoder::new(&bytes, u32::from(slot.open_count), &self.kinds)
+                    .filter(|(ts, _)| span.contains_ms(*ts)),
+            );
+        }
+        out.sort_by_key(|(ts, _)| *ts);
+        out
+    }
+
+    fn check_column(&self, column: usize) -> Result<(), QueryError> {
+        if column >= self.columns {
+            return Err(QueryError::UnknownColumn {
+                column,
+                columns: self.columns,
+            });
+        }
+        Ok(())
+    }
+
+    /// `getEvents`: the device's raw events in the span, oldest first, at most `take`.
+    pub fn get_events(
+        &self,
+        device: DeviceIndex,
+        span: SearchSpan,
+        take: usize,
+    ) -> Result<Vec<StoredEvent>, QueryError> {
+        if span.from >= span.to {
+            return Err(QueryError::EmptySpan {
+                from: span.from,
+                to: span.to,
+            });
+        }
+        Ok(self
+            .points(device, span)
+            .into_iter()
+            .take(take)
+            .map(|(ts, v)| StoredEvent::new(ts, v))
+            .collect())
+    }
+
+    /// `getSeries`: the value of one numeric column per event in the span, oldest first.
+    pub fn get_series(
+        &self,
+        device: DeviceIndex,
+        span: SearchSpan,
+        column: usize,
+    ) -> Result<Vec<(SimTime, Option<f64>)>, QueryError> {
+        self.check_column(column)?;
+        Ok(self
+            .get_events(device, span, usize::MAX)?
+            .into_iter()
+            .map(|e| (e.timestamp, e.value(column)))
+            .collect())
+    }
+
+    /// `aggregateSeries`: one bucket per `interval` from the bucket holding `span.from`
+    /// to the one holding the span's last instant, edges aligned to Unix-epoch
+    /// milliseconds divided by the interval (§4), empty buckets included.
+    pub fn aggregate_series(
+        &self,
+        device: DeviceIndex,
+        span: SearchSpan,
+        interval: SimDuration,
+        column: usize,
+    ) -> Result<Vec<Bucket>, QueryError> {
+        self.check_column(column)?;
+        if span.from >= span.to {
+            return Err(QueryError::EmptySpan {
+                from: span.from,
+                to: span.to,
+            });
+        }
+        let interval_ms = interval.as_millis() as i64;
+        if interval_ms == 0 || interval.as_nanos() % 1_000_000 != 0 {
+            return Err(QueryError::BadInterval { interval });
+        }
+        let epoch_ms = self.epoch.unix_secs() * 1_000;
+        let first = (epoch_ms + span.from.as_millis() as i64).div_euclid(interval_ms);
+        let last_ms = (span.to.as_nanos() - 1) / 1_000_000;
+        let last = (epoch_ms + last_ms as i64).div_euclid(interval_ms);
+        let buckets = (last - first + 1) as u64;
+        if buckets > MAX_BUCKETS {
+            return Err(QueryError::TooManyBuckets { buckets });
+        }
+        let mut out: Vec<Bucket> = (first..=last)
+            .map(|k| Bucket {
+                start_unix_ms: k * interval_ms,
+                count: 0,
+                sum: None,
+                min: None,
+                max: None,
+            })
+            .collect();
+        for (ts, values) in self.points(device, span) {
+            let v = values[column];
+            if v.is_nan() {
+                continue;
+            }
+            let k = (epoch_ms + ts).div_euclid(interval_ms) - first;
+            let b = &mut out[k as usize];
+            b.count += 1;
+            b.sum = Some(b.sum.map_or(v, |s| s + v));
+            b.min = Some(b.min.map_or(v, |m| m.min(v)));
+            b.max = Some(b.max.map_or(v, |m| m.max(v)));
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn per_device_state_stays_small_for_a_million_devices() {
+        assert!(std::mem::size_of::<DeviceSlot>() <= 96);
+        assert!(std::mem::size_of::<BlockMeta>() <= 48);
+    }
+
+    #[test]
+    fn a_bad_configuration_names_its_field() {
+        let bad = StoreConfig {
+            warm_retention_days: 40,
+            ..StoreConfig::default()
+        };
+        let err = TimeSeriesStore::new(bad, Schema::collar(), Epoch::DEFAULT)
+            .err()
+            .unwrap();
+        assert_eq!(
+            err.to_string(),
+            "store.warm_retention_days: 40, expected 7 to 31 (reference §4)"
+        );
+    }
+}

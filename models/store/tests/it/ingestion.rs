@@ -1,0 +1,172 @@
+//! Ingestion limits, backlog, de-duplication, instances, retention and the change feed.
+
+use sim::{Epoch, SimDuration, SimTime};
+use store::{
+    DeviceIndex, IngestEvent, Schema, SearchSpan, StoreConfig, StoreError, TimeSeriesStore,
+};
+
+fn store(config: StoreConfig) -> TimeSeriesStore {
+    TimeSeriesStore::new(config, Schema::collar(), Epoch::DEFAULT).unwrap()
+}
+
+fn reading(device: u32, seq: u32, t: SimTime) -> IngestEvent {
+    IngestEvent::new(DeviceIndex(device), seq, t, t, &[46.9, 7.4, 38.5])
+}
+
+fn all_time() -> SearchSpan {
+    SearchSpan::new(SimTime::ZERO, SimTime::from_secs(100 * 86_400))
+}
+
+#[test]
+fn a_burst_above_the_environment_limit_builds_a_backlog_that_delays_queryability() {
+    let mut s = store(StoreConfig::default());
+    let now = SimTime::from_secs(10);
+    // 2,000 devices x 1,000 bytes = 2 MB over 4 partitions: the 1 MB/s environment
+    // limit makes the last one wait 2 s, then 60 s until it is queryable.
+    for d in 0..2_000u32 {
+        s.handle_ingest(now, (d % 4) as u16, reading(d, 0, now), 1_000)
+            .unwrap();
+    }
+    assert_eq!(s.stats().backlog_depth, 2_000);
+    let first_ready = s.poll_timeout().unwrap();
+    // First event: 2 ms through its partition, 1 ms through the environment, then 60 s.
+    assert_eq!(first_ready, now + SimDuration::from_millis(60_003));
+    s.handle_timeout(now + SimDuration::from_secs(61));
+    let indexed_early = s.stats().events_indexed;
+    assert!(
+        indexed_early > 900 && indexed_early < 1_100,
+        "{indexed_early}"
+    );
+    assert!(s
+        .get_events(DeviceIndex(1_999), all_time(), 10)
+        .unwrap()
+        .is_empty());
+    s.handle_timeout(now + SimDuration::from_millis(62_002));
+    assert_eq!(s.stats().events_indexed, 2_000);
+    assert_eq!(s.stats().ingest_lag_max, SimDuration::from_millis(62_002));
+    assert_eq!(s.stats().backlog_depth_max, 2_000);
+    assert_eq!(
+        s.get_events(DeviceIndex(1_999), all_time(), 10)
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn one_partition_ingests_at_most_half_a_megabyte_per_second() {
+    let mut s = store(StoreConfig::default());
+    for d in 0..1_000u32 {
+        s.handle_ingest(SimTime::ZERO, 2, reading(d, 0, SimTime::ZERO), 1_000)
+            .unwrap();
+    }
+    // 1 MB through one 0.5 MB/s partition: the last leaves it at 2 s, the environment
+    // (1 ms per event behind it) adds 1 ms.
+    s.handle_timeout(SimTime::from_millis(62_000));
+    assert_eq!(s.stats().events_indexed, 999);
+    s.handle_timeout(SimTime::from_millis(62_001));
+    assert_eq!(s.stats().events_indexed, 1_000);
+    let err = s
+        .handle_ingest(SimTime::ZERO, 4, reading(0, 1, SimTime::ZERO), 10)
+        .unwrap_err();
+    assert_eq!(
+        err,
+        StoreError::UnknownPartition {
+            partition: 4,
+            partitions: 4
+        }
+    );
+}
+
+#[test]
+fn a_redelivered_reading_is_stored_once() {
+    let mut s = store(StoreConfig::default());
+    let t = SimTime::from_secs(300);
+    for (seq, at) in [(0u32, 0u64), (1, 300), (1, 301), (0, 302), (2, 600)] {
+        let at = SimTime::from_secs(at);
+        s.handle_ingest(at, 0, reading(5, seq, at), 100).unwrap();
+    }
+    s.handle_timeout(t + SimDuration::from_secs(600));
+    assert_eq!(s.stats().events_indexed, 3);
+    assert_eq!(s.stats().duplicates_dropped, 2);
+    assert_eq!(
+        s.get_events(DeviceIndex(5), all_time(), 100).unwrap().len(),
+        3
+    );
+}
+
+#[test]
+fn instances_are_discovered_from_ingested_events() {
+    let mut s = store(StoreConfig::default());
+    for d in [7u32, 3, 7, 11] {
+        s.handle_ingest(SimTime::ZERO, 0, reading(d, d, SimTime::ZERO), 100)
+            .unwrap();
+    }
+    s.handle_timeout(SimTime::from_secs(61));
+    assert_eq!(
+        s.instances(),
+        vec![DeviceIndex(3), DeviceIndex(7), DeviceIndex(11)]
+    );
+}
+
+#[test]
+fn readings_older_than_the_warm_retention_are_dropped() {
+    let mut s = store(StoreConfig::default());
+    // 1,200 readings of one device over 100 hours: two sealed blocks and an open one.
+    for seq in 0..1_200u32 {
+        let t = SimTime::from_secs(u64::from(seq) * 300);
+        s.handle_ingest(t, 0, reading(0, seq, t), 100).unwrap();
+        s.handle_timeout(t);
+    }
+    let last = SimTime::from_secs(1_199 * 300);
+    s.handle_timeout(last + SimDuration::from_secs(61));
+    assert_eq!(s.storage_stats().events_live, 1_200);
+    // Seven days after the first block's newest point was indexed, it goes.
+    let first_block_indexed = SimTime::from_secs(511 * 300 + 60);
+    let week = SimDuration::from_hours(24 * 7);
+    s.handle_timeout(first_block_indexed + week + SimDuration::from_hours(1));
+    assert_eq!(s.stats().blocks_expired, 1);
+    assert_eq!(s.storage_stats().events_live, 1_200 - 512);
+    let events = s
+        .get_events(DeviceIndex(0), all_time(), usize::MAX)
+        .unwrap();
+    assert_eq!(events.len(), 688);
+    assert_eq!(events[0].timestamp, SimTime::from_secs(512 * 300));
+    // After everything has aged out the store is empty and asks for no more sweeps.
+    s.handle_timeout(last + week + SimDuration::from_hours(2));
+    assert_eq!(s.storage_stats().events_live, 0);
+    assert_eq!(s.stats().events_expired, 1_200);
+    assert_eq!(s.poll_timeout(), None);
+    assert!(s
+        .get_events(DeviceIndex(0), all_time(), 1)
+        .unwrap()
+        .is_empty());
+}
+
+#[test]
+fn a_message_that_outwaits_the_hub_retention_is_lost_and_counted() {
+    let mut s = store(StoreConfig::default());
+    let enqueued = SimTime::ZERO;
+    let now = SimTime::from_secs(86_401);
+    s.handle_ingest(now, 0, reading(0, 0, enqueued), 100)
+        .unwrap();
+    assert_eq!(s.stats().aged_out_dropped, 1);
+    assert_eq!(s.poll_timeout(), None);
+}
+
+#[test]
+fn the_change_feed_yields_each_new_reading_once_in_indexing_order() {
+    let mut s = store(StoreConfig {
+        change_feed: true,
+        ..StoreConfig::default()
+    });
+    for (seq, d) in [(0u32, 1u32), (0, 2), (0, 1), (1, 1)] {
+        s.handle_ingest(SimTime::ZERO, 0, reading(d, seq, SimTime::ZERO), 100)
+            .unwrap();
+    }
+    s.handle_timeout(SimTime::from_secs(61));
+    let fed: Vec<(u32, u32)> = std::iter::from_fn(|| s.poll_indexed())
+        .map(|e| (e.device.0, e.seq))
+        .collect();
+    assert_eq!(fed, vec![(1, 0), (2, 0), (1, 1)]);
+}
