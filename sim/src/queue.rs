@@ -23,18 +23,20 @@
 //!
 //! **Cancellation.** [`EventQueue::cancel`] takes the [`EventKey`] returned by `push`. A
 //! cancelled key goes into a set (looked up, never iterated) and the entry is dropped when it
-//! reaches the front. Because keys leave in order, a key at or before the last one popped has
-//! already left, and cancelling it reports `false`. Models that re-arm one timer per entity at
+//! reaches the front. Because keys leave in order, a key at or before the last one returned
+//! has already left, and cancelling it reports `false`. Models that re-arm one timer per entity at
 //! fleet scale should prefer lazy invalidation (a generation number in the payload) to avoid
 //! the set entirely.
 //!
 //! **Invariant.** Pushing an entry earlier than the last popped time is a caller bug and
-//! panics: the kernel's clock never goes backwards.
+//! panics: the kernel's clock never goes backwards. (Skipping cancelled entries, or peeking,
+//! may move the wheel past times the caller has not reached; an entry pushed into that gap
+//! joins the sorted run of the current bucket and still leaves first.)
 
 use crate::time::SimTime;
 use rustc_hash::FxHashSet;
 use std::cmp::{Ordering, Reverse};
-use std::collections::BinaryHeap;
+use std::collections::{BTreeSet, BinaryHeap};
 
 const BUCKET_SHIFT: u32 = 20;
 const LEVEL_BITS: u32 = 6;
@@ -82,8 +84,12 @@ pub struct EventQueue<T> {
     overflow: BinaryHeap<Reverse<Entry<T>>>,
     cancelled: FxHashSet<EventKey>,
     next_seq: u64,
-    /// The key of the last entry popped (cancelled ones included).
-    last_popped: Option<EventKey>,
+    /// The key of the last entry returned by `pop`: every key at or before it has left, and
+    /// no push may be earlier than its time.
+    last_returned: Option<EventKey>,
+    /// Cancelled entries dropped from the front after `last_returned` (only when a pop or a
+    /// peek found nothing live behind them); usually empty.
+    skipped: BTreeSet<EventKey>,
     len: usize,
 }
 
@@ -105,7 +111,8 @@ impl<T> EventQueue<T> {
             overflow: BinaryHeap::new(),
             cancelled: FxHashSet::default(),
             next_seq: 0,
-            last_popped: None,
+            last_returned: None,
+            skipped: BTreeSet::new(),
             len: 0,
         }
     }
@@ -126,7 +133,7 @@ impl<T> EventQueue<T> {
 
     /// Schedules `item` at `time`. Panics if `time` is before the last popped entry's time.
     pub fn push(&mut self, time: SimTime, item: T) -> EventKey {
-        if let Some(last) = self.last_popped {
+        if let Some(last) = self.last_returned {
             assert!(
                 time >= last.time,
                 "EventQueue::push at {time:?}, before the last popped time {:?}",
@@ -145,7 +152,10 @@ impl<T> EventQueue<T> {
 
     /// Cancels a pending entry; `false` if it already left or was cancelled before.
     pub fn cancel(&mut self, key: EventKey) -> bool {
-        if key.seq >= self.next_seq || self.last_popped.is_some_and(|last| key <= last) {
+        if key.seq >= self.next_seq
+            || self.last_returned.is_some_and(|last| key <= last)
+            || self.skipped.contains(&key)
+        {
             return false;
         }
         if self.cancelled.insert(key) {
@@ -160,11 +170,16 @@ impl<T> EventQueue<T> {
     pub fn pop(&mut self) -> Option<(EventKey, T)> {
         loop {
             let entry = self.pop_any()?;
-            self.last_popped = Some(entry.key);
             if !self.cancelled.is_empty() && self.cancelled.remove(&entry.key) {
+                self.skipped.insert(entry.key);
                 continue;
             }
             self.len -= 1;
+            self.last_returned = Some(entry.key);
+            if !self.skipped.is_empty() {
+                // Keys up to this one are covered by `last_returned` now.
+                self.skipped = self.skipped.split_off(&entry.key);
+            }
             return Some((entry.key, entry.item));
         }
     }
@@ -178,7 +193,7 @@ impl<T> EventQueue<T> {
             let key = self.run.last().expect("refilled").key;
             if !self.cancelled.is_empty() && self.cancelled.remove(&key) {
                 self.run.pop();
-                self.last_popped = Some(key);
+                self.skipped.insert(key);
                 continue;
             }
             return Some(key);
