@@ -1,1 +1,4 @@
 //! Integration tests of the analytics crate.
+
+mod rules;
+mod scoring;

@@ -1,0 +1,725 @@
+//! The rule engine: per-device condition state updated on every reading, alerts on the
+//! rising edge of a rule, notifications and dashboard updates.
+//!
+//! Call order: `handle_event(now, &event)` for each reading (de-duplicated, e.g. from the
+//! store's change feed, or straight from a hub endpoint), then drain `poll_notification()`
+//! into the sinks. `now` is the back end's processing time and becomes the alert time; the
+//! reading's own `event_time` drives windows and durations.
+//!
+//! **Episodes.** A rule is *active* while its combined conditions hold. It alerts when it
+//! becomes active, unless an alert of the same rule and device was raised less than
+//! `cooldown_s` ago (then the episode is counted as suppressed and raises nothing, even if
+//! it lasts past the cool-down). Hysteresis lives in the conditions: a condition that
+//! became true stays true until its clear threshold is crossed, so noise around the
+//! threshold is one episode, not many.
+//!
+//! **State.** One 32-byte state per (device, condition) and a 16-byte state per
+//! (device, rule), laid out device by device so a reading touches adjacent memory; no
+//! allocation on the hot path except when an alert is raised. Stuck detection keeps an
+//! anchor fix and the time since which every fix stayed near it, not a window of fixes.
+//!
+//! **Left out.** Windows are evaluated when the device's first reading of a later window
+//! arrives (a device that falls silent has its last window evaluated late or never);
+//! readings older than the current window are ignored (counted). Rules on properties,
+//! cloud-property references and device-template targeting (§6) are not modelled.
+
+use crate::config::{
+    ActionConfig, AnalyticsConfig, Combine, Comparison, ConditionConfig, GeofenceTrigger,
+    WindowAggregate,
+};
+use crate::geo::{cos_deg, distance_sq_m2, Polygon};
+use crate::notify::{Alert, Dashboard, Notification, RuleId};
+use crate::score::{score_rule, Score, TruthEpisode};
+use sim::{Epoch, SimDuration, SimTime};
+use std::collections::VecDeque;
+use std::fmt::Write;
+use store::{IngestEvent, Schema};
+use thiserror::Error;
+
+/// A configuration the engine refuses: where, what was given, what was expected.
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error("{path}: {value}, expected {expected}")]
+pub struct ConfigError {
+    pub path: String,
+    pub value: String,
+    pub expected: String,
+}
+
+fn bad(path: String, value: impl std::fmt::Debug, expected: &str) -> ConfigError {
+    ConfigError {
+        path,
+        value: format!("{value:?}"),
+        expected: expected.to_owned(),
+    }
+}
+
+/// Counters of the engine.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EngineStats {
+    pub readings: u64,
+    pub alerts_raised: u64,
+    /// Episodes that began within a cool-down and raised nothing.
+    pub alerts_suppressed_by_cooldown: u64,
+    /// Readings older than their window condition's current window.
+    pub late_window_readings: u64,
+}
+
+#[derive(Clone, Debug)]
+enum Cond {
+    Consecutive {
+        col: usize,
+        op: Comparison,
+        value: f64,
+        clear: f64,
+        readings: u16,
+    },
+    Window {
+        col: usize,
+        aggregate: WindowAggregate,
+        window_ms: i64,
+        op: Comparison,
+        value: f64,
+        clear: f64,
+    },
+    Stuck {
+        lat: usize,
+        lon: usize,
+        radius_m2: f64,
+        clear_m2: f64,
+        window: SimDuration,
+    },
+    Geofence {
+        lat: usize,
+        lon: usize,
+        polygon: Polygon,
+        enter: bool,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum CondState {
+    Consecutive {
+        run: u16,
+        active: bool,
+    },
+    Window {
+        window: i64,
+        acc: f64,
+        count: u32,
+        active: bool,
+    },
+    Stuck {
+        anchor_lat_e7: i32,
+        anchor_lon_e7: i32,
+        cos_lat: f32,
+        anchored: bool,
+        active: bool,
+        since: SimTime,
+    },
+    Geofence {
+        /// 0: no fix yet, 1: inside, 2: outside.
+        side: u8,
+        active: bool,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct RuleState {
+    active: bool,
+    last_alert: SimTime,
+}
+
+const NO_ALERT_YET: SimTime = SimTime::MAX;
+
+struct Rule {
+    name: String,
+    truth: Option<String>,
+    combine: Combine,
+    first_cond: usize,
+    end_cond: usize,
+    cooldown: SimDuration,
+    actions: Vec<ActionConfig>,
+}
+
+#[inline]
+fn beyond(op: Comparison, x: f64, threshold: f64) -> bool {
+    match op {
+        Comparison::Above => x > threshold,
+        Comparison::Below => x < threshold,
+    }
+}
+
+#[inline]
+fn cleared(op: Comparison, x: f64, clear: f64) -> bool {
+    match op {
+        Comparison::Above => x <= clear,
+        Comparison::Below => x >= clear,
+    }
+}
+
+/// The analytics back end's rule engine, dashboard and alert log.
+pub struct RuleEngine {
+    epoch: Epoch,
+    epoch_ms: i64,
+    schema: Schema,
+    rules: Vec<Rule>,
+    conds: Vec<Cond>,
+    initial: Vec<CondState>,
+    cond_states: Vec<CondState>,
+    rule_states: Vec<RuleState>,
+    devices: usize,
+    dashboard: Dashboard,
+    alerts: Vec<Alert>,
+    outbox: VecDeque<Notification>,
+    stats: EngineStats,
+}
+
+impl RuleEngine {
+    /// Compiles `config` against the store's `schema`; column names must exist.
+    pub fn new(
+        config: &AnalyticsConfig,
+        schema: &Schema,
+        epoch: Epoch,
+    ) -> Result<Self, ConfigError> {
+        if config.rules.len() > usize::from(u16::MAX) {
+            return Err(bad(
+                "rules".into(),
+                config.rules.len(),
+                "at most 65535 rules",
+            ));
+        }
+        let mut rules = Vec::new();
+        let mut conds = Vec::new();
+        for (ri, r) in config.rules.iter().enumerate() {
+            let at = |field: &str| format!("rules[{ri}].{field}");
+            if r.name.is_empty() {
+                return Err(bad(at("name"), &r.name, "a non-empty rule name"));
+            }
+            if rules.iter().any(|x: &Rule| x.name == r.name) {
+                return Err(bad(at("name"), &r.name, "a name no other rule has"));
+            }
+            if r.conditions.is_empty() {
+                return Err(bad(at("conditions"), "[]", "at least one condition"));
+            }
+            let first_cond = conds.len();
+            for (ci, c) in r.conditions.iter().enumerate() {
+                conds.push(compile(
+                    c,
+                    schema,
+                    &format!("rules[{ri}].conditions[{ci}]"),
+                )?);
+            }
+            for (ai, a) in r.actions.iter().enumerate() {
+                if a.to.is_empty() {
+                    return Err(bad(at(&format!("actions[{ai}].to")), &a.to, "a recipient"));
+                }
+            }
+            rules.push(Rule {
+                name: r.name.clone(),
+                truth: r.truth.clone(),
+                combine: r.combine,
+                first_cond,
+                end_cond: conds.len(),
+                cooldown: SimDuration::from_secs(r.cooldown_s),
+                actions: r.actions.clone(),
+            });
+        }
+        let initial = conds.iter().map(initial_state).collect();
+        Ok(RuleEngine {
+            epoch,
+            epoch_ms: epoch.unix_secs() * 1_000,
+            schema: schema.clone(),
+            rules,
+            conds,
+            initial,
+            cond_states: Vec::new(),
+            rule_states: Vec::new(),
+            devices: 0,
+            dashboard: Dashboard::default(),
+            alerts: Vec::new(),
+            outbox: VecDeque::new(),
+            stats: EngineStats::default(),
+        })
+    }
+
+    /// Sizes per-device state for devices `0..devices` up front (it also grows on demand).
+    pub fn reserve_devices(&mut self, devices: usize) {
+        if devices <= self.devices {
+            return;
+        }
+        for _ in self.devices..devices {
+            self.cond_states.extend_from_slice(&self.initial);
+            self.rule_states
+                .extend(self.rules.iter().map(|_| RuleState {
+                    active: false,
+                    last_alert: NO_ALERT_YET,
+                }));
+        }
+        self.dashboard.reserve(devices);
+        self.devices = devices;
+    }
+
+    pub fn rule_names(&self) -> Vec<String> {
+        self.rules.iter().map(|r| r.name.clone()).collect()
+    }
+    pub fn rule_id(&self, name: &str) -> Option<RuleId> {
+        self.rules
+            .iter()
+            .position(|r| r.name == name)
+            .map(|i| RuleId(i as u16))
+    }
+    pub fn stats(&self) -> EngineStats {
+        self.stats
+    }
+    pub fn dashboard(&self) -> &Dashboard {
+        &self.dashboard
+    }
+    /// Every alert raised so far, in order.
+    pub fn alerts(&self) -> &[Alert] {
+        &self.alerts
+    }
+    /// The dashboard as text, with up to `rows` open alerts.
+    pub fn render_dashboard(&self, rows: usize) -> String {
+        self.dashboard.render(&self.rule_names(), self.epoch, rows)
+    }
+
+    /// The next notification to hand to the sinks.
+    pub fn poll_notification(&mut self) -> Option<Notification> {
+        self.outbox.pop_front()
+    }
+
+    /// Evaluates every rule on one reading processed at `now`.
+    pub fn handle_event(&mut self, now: SimTime, event: &IngestEvent) {
+        let d = event.device.0 as usize;
+        if d >= self.devices {
+            self.reserve_devices(d + 1);
+        }
+        self.stats.readings += 1;
+        self.dashboard.saw(event.device, event.event_time);
+        let nc = self.conds.len();
+        let nr = self.rules.len();
+        for r in 0..nr {
+            let rule = &self.rules[r];
+            let mut all = true;
+            let mut any = false;
+            for c in rule.first_cond..rule.end_cond {
+                let active = update(
+                    &self.conds[c],
+                    &mut self.cond_states[d * nc + c],
+                    event,
+                    self.epoch_ms,
+                    &mut self.stats,
+                );
+                all &= active;
+                any |= active;
+            }
+            let active = match rule.combine {
+                Combine::All => all,
+                Combine::Any => any,
+            };
+            let state = &mut self.rule_states[d * nr + r];
+            let was_active = state.active;
+            state.active = active;
+            if active && !was_active {
+                let in_cooldown = state.last_alert != NO_ALERT_YET
+                    && now < state.last_alert.saturating_add(rule.cooldown);
+                if in_cooldown {
+                    self.stats.alerts_suppressed_by_cooldown += 1;
+                } else {
+                    state.last_alert = now;
+                    self.raise(now, RuleId(r as u16), event);
+                }
+            } else if !active && was_active {
+                self.dashboard.close(RuleId(r as u16), event.device);
+            }
+        }
+    }
+
+    fn raise(&mut self, now: SimTime, rule_id: RuleId, event: &IngestEvent) {
+        self.stats.alerts_raised += 1;
+        self.alerts.push(Alert {
+            rule: rule_id,
+            device: event.device,
+            raised_at: now,
+            reading_time: event.event_time,
+        });
+        self.dashboard.open(rule_id, event.device, now);
+        let rule = &self.rules[rule_id.0 as usize];
+        if rule.actions.is_empty() {
+            return;
+        }
+        let subject = format!("{}: device {}", rule.name, event.device.0);
+        let mut body = format!(
+            "Rule \"{}\" fired for device {} at {} on its reading of {}:",
+            rule.name,
+            event.device.0,
+            self.epoch.utc(now),
+            self.epoch.utc(event.event_time)
+        );
+        for (name, v) in self.schema.names().iter().zip(&event.values) {
+            if !v.is_nan() {
+                let _ = write!(body, " {name}={v}");
+            }
+        }
+        for a in &rule.actions {
+            self.outbox.push_back(Notification {
+                rule: rule_id,
+                device: event.device,
+                raised_at: now,
+                channel: a.channel,
+                to: a.to.clone(),
+                subject: subject.clone(),
+                body: body.clone(),
+            });
+        }
+    }
+
+    /// Scores every rule that names a truth kind against the true episodes: an alert of
+    /// the rule for the episode's device within `[start, end + grace]` detects it.
+    pub fn score(&self, truth: &[TruthEpisode], grace: SimDuration) -> Vec<Score> {
+        self.rules
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| {
+                let kind = r.truth.as_deref()?;
+                let alerts: Vec<Alert> = self
+                    .alerts
+                    .iter()
+                    .filter(|a| a.rule.0 as usize == i)
+                    .copied()
+                    .collect();
+                Some(score_rule(&r.name, kind, &alerts, truth, grace))
+            })
+            .collect()
+    }
+}
+
+fn initial_state(c: &Cond) -> CondState {
+    match c {
+        Cond::Consecutive { .. } => CondState::Consecutive {
+            run: 0,
+            active: false,
+        },
+        Cond::Window { .. } => CondState::Window {
+            window: i64::MIN,
+            acc: 0.0,
+            count: 0,
+            active: false,
+        },
+        Cond::Stuck { .. } => CondState::Stuck {
+            anchor_lat_e7: 0,
+            anchor_lon_e7: 0,
+            cos_lat: 1.0,
+            anchored: false,
+            active: false,
+            since: SimTime::ZERO,
+        },
+        Cond::Geofence { .. } => CondState::Geofence {
+            side: 0,
+            active: false,
+        },
+    }
+}
+
+fn column(schema: &Schema, name: &str, path: String) -> Result<usize, ConfigError> {
+    schema.column(name).ok_or_else(|| {
+        bad(
+            path,
+            name,
+            &format!("one of the schema's columns {:?}", schema.names()),
+        )
+    })
+}
+
+fn threshold(
+    op: Comparison,
+    value: f64,
+    clear: Option<f64>,
+    path: &str,
+) -> Result<f64, ConfigError> {
+    if !value.is_finite() {
+        return Err(bad(format!("{path}.value"), value, "a finite number"));
+    }
+    let clear = clear.unwrap_or(value);
+    let ok = match op {
+        Comparison::Above => clear <= value,
+        Comparison::Below => clear >= value,
+    };
+    if !clear.is_finite() || !ok {
+        let expected = match op {
+            Comparison::Above => "a finite number at or below `value` (op = above)",
+            Comparison::Below => "a finite number at or above `value` (op = below)",
+        };
+        return Err(bad(format!("{path}.clear"), clear, expected));
+    }
+    Ok(clear)
+}
+
+fn compile(c: &ConditionConfig, schema: &Schema, path: &str) -> Result<Cond, ConfigError> {
+    let p = |f: &str| format!("{path}.{f}");
+    Ok(match c {
+        ConditionConfig::Consecutive {
+            column: name,
+            op,
+            value,
+            clear,
+            readings,
+        } => {
+            let clear = threshold(*op, *value, *clear, path)?;
+            if *readings == 0 || *readings > u32::from(u16::MAX) {
+                return Err(bad(p("readings"), readings, "1 to 65535"));
+            }
+            Cond::Consecutive {
+                col: column(schema, name, p("column"))?,
+                op: *op,
+                value: *value,
+                clear,
+                readings: *readings as u16,
+            }
+        }
+        ConditionConfig::Window {
+            column: name,
+            aggregate,
+            window_s,
+            op,
+            value,
+            clear,
+        } => {
+            let clear = threshold(*op, *value, *clear, path)?;
+            if *window_s == 0 || *window_s > 366 * 86_400 {
+                return Err(bad(p("window_s"), window_s, "1 s to 366 days"));
+            }
+            Cond::Window {
+                col: column(schema, name, p("column"))?,
+                aggregate: *aggregate,
+                window_ms: *window_s as i64 * 1_000,
+                op: *op,
+                value: *value,
+                clear,
+            }
+        }
+        ConditionConfig::Stuck {
+            lat,
+            lon,
+            radius_m,
+            window_s,
+            clear_radius_m,
+        } => {
+            if !(radius_m.is_finite() && *radius_m > 0.0) {
+                return Err(bad(p("radius_m"), radius_m, "a distance > 0 m"));
+            }
+            let clear_m = clear_radius_m.unwrap_or(*radius_m);
+            if !(clear_m.is_finite() && clear_m >= *radius_m) {
+                return Err(bad(
+                    p("clear_radius_m"),
+                    clear_m,
+                    "a distance at least `radius_m`",
+                ));
+            }
+            if *window_s == 0 {
+                return Err(bad(p("window_s"), window_s, "at least 1 s"));
+            }
+            Cond::Stuck {
+                lat: column(schema, lat, p("lat"))?,
+                lon: column(schema, lon, p("lon"))?,
+                radius_m2: radius_m * radius_m,
+                clear_m2: clear_m * clear_m,
+                window: SimDuration::from_secs(*window_s),
+            }
+        }
+        ConditionConfig::Geofence {
+            lat,
+            lon,
+            polygon,
+            trigger,
+        } => Cond::Geofence {
+            lat: column(schema, lat, p("lat"))?,
+            lon: column(schema, lon, p("lon"))?,
+            polygon: Polygon::new(polygon).ok_or_else(|| {
+                bad(
+                    p("polygon"),
+                    polygon,
+                    "at least 3 finite [lat, lon] vertices",
+                )
+            })?,
+            enter: *trigger == GeofenceTrigger::Enter,
+        },
+    })
+}
+
+fn aggregate_value(aggregate: WindowAggregate, acc: f64, count: u32) -> f64 {
+    match aggregate {
+        WindowAggregate::Avg => acc / f64::from(count),
+        WindowAggregate::Count => f64::from(count),
+        WindowAggregate::Min | WindowAggregate::Max | WindowAggregate::Sum => acc,
+    }
+}
+
+/// Updates one condition's state with a reading and returns whether it holds.
+#[inline]
+fn update(
+    cond: &Cond,
+    state: &mut CondState,
+    event: &IngestEvent,
+    epoch_ms: i64,
+    stats: &mut EngineStats,
+) -> bool {
+    match (cond, state) {
+        (
+            &Cond::Consecutive {
+                col,
+                op,
+                value,
+                clear,
+                readings,
+            },
+            CondState::Consecutive { run, active },
+        ) => {
+            let x = event.values[col];
+            if x.is_nan() {
+                return *active;
+            }
+            if *active {
+                if cleared(op, x, clear) {
+                    *active = false;
+                    *run = 0;
+                }
+            } else if beyond(op, x, value) {
+                *run = run.saturating_add(1);
+                *active = *run >= readings;
+            } else {
+                *run = 0;
+            }
+            *active
+        }
+        (
+            &Cond::Window {
+                col,
+                aggregate,
+                window_ms,
+                op,
+                value,
+                clear,
+            },
+            CondState::Window {
+                window,
+                acc,
+                count,
+                active,
+            },
+        ) => {
+            let x = event.values[col];
+            if x.is_nan() {
+                return *active;
+            }
+            let w = (epoch_ms + event.event_time.as_millis() as i64).div_euclid(window_ms);
+            if w < *window {
+                stats.late_window_readings += 1;
+                return *active;
+            }
+            if w > *window {
+                if *count > 0 {
+                    let v = aggregate_value(aggregate, *acc, *count);
+                    if *active {
+                        *active = !cleared(op, v, clear);
+                    } else {
+                        *active = beyond(op, v, value);
+                    }
+                }
+                *window = w;
+                *count = 0;
+            }
+            *acc = if *count == 0 {
+                x
+            } else {
+                match aggregate {
+                    WindowAggregate::Avg | WindowAggregate::Sum => *acc + x,
+                    WindowAggregate::Min => acc.min(x),
+                    WindowAggregate::Max => acc.max(x),
+                    WindowAggregate::Count => 0.0,
+                }
+            };
+            *count += 1;
+            *active
+        }
+        (
+            &Cond::Stuck {
+                lat,
+                lon,
+                radius_m2,
+                clear_m2,
+                window,
+            },
+            CondState::Stuck {
+                anchor_lat_e7,
+                anchor_lon_e7,
+                cos_lat,
+                anchored,
+                active,
+                since,
+            },
+        ) => {
+            let (y, x) = (event.values[lat], event.values[lon]);
+            if y.is_nan() || x.is_nan() {
+                return *active;
+            }
+            let t = event.event_time;
+            let far = *anchored && {
+                let d2 = distance_sq_m2(
+                    f64::from(*anchor_lat_e7) * 1e-7,
+                    f64::from(*anchor_lon_e7) * 1e-7,
+                    f64::from(*cos_lat),
+                    y,
+                    x,
+                );
+                d2 > if *active { clear_m2 } else { radius_m2 }
+            };
+            if !*anchored || far {
+                // Saturating casts: a latitude beyond ±214° would be a bad fix anyway.
+                *anchor_lat_e7 = (y * 1e7) as i32;
+                *anchor_lon_e7 = (x * 1e7) as i32;
+                *cos_lat = cos_deg(y) as f32;
+                *anchored = true;
+                *since = t;
+                *active = false;
+            } else if t.saturating_since(*since) >= window {
+                *active = true;
+            }
+            *active
+        }
+        (
+            Cond::Geofence {
+                lat,
+                lon,
+                polygon,
+                enter,
+            },
+            CondState::Geofence { side, active },
+        ) => {
+            let (y, x) = (event.values[*lat], event.values[*lon]);
+            if y.is_nan() || x.is_nan() {
+                return *active;
+            }
+            let inside = polygon.contains(y, x);
+            let now_side = if inside { 1 } else { 2 };
+            if *side != 0 && *side != now_side {
+                *active = inside == *enter;
+            }
+            *side = now_side;
+            *active
+        }
+        // States are built from their conditions, so kinds always match.
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn per_device_rule_state_is_compact() {
+        assert!(std::mem::size_of::<CondState>() <= 32);
+        assert!(std::mem::size_of::<RuleState>() <= 16);
+    }
+}

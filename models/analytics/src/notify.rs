@@ -1,0 +1,189 @@
+//! Alerts leave the back end as notifications (e-mail, SMS, webhook) and show on a
+//! dashboard of per-device status and open alerts.
+//!
+//! Sinks record what would have been sent, when (simulated time) and with what content,
+//! so reports and tests can read them; nothing is sent anywhere.
+
+use crate::config::Channel;
+use sim::{Epoch, SimTime};
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use store::DeviceIndex;
+
+/// A rule's position in the configuration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RuleId(pub u16);
+
+/// One alert, as the rule engine raised it (the record scoring reads).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Alert {
+    pub rule: RuleId,
+    pub device: DeviceIndex,
+    /// When the back end raised it (processing time).
+    pub raised_at: SimTime,
+    /// The device time of the reading that made the rule true.
+    pub reading_time: SimTime,
+}
+
+/// A message to a person or system about an alert.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Notification {
+    pub rule: RuleId,
+    pub device: DeviceIndex,
+    pub raised_at: SimTime,
+    pub channel: Channel,
+    /// Address, phone number or URL.
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+}
+
+/// A sent notification with its simulated send time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SentNotification {
+    pub sent_at: SimTime,
+    pub notification: Notification,
+}
+
+/// The e-mail, SMS and webhook outboxes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NotificationSinks {
+    email: Vec<SentNotification>,
+    sms: Vec<SentNotification>,
+    webhook: Vec<SentNotification>,
+}
+
+impl NotificationSinks {
+    /// Records `notification` as sent through its channel at `now`.
+    pub fn handle_notification(&mut self, now: SimTime, notification: Notification) {
+        let sink = match notification.channel {
+            Channel::Email => &mut self.email,
+            Channel::Sms => &mut self.sms,
+            Channel::Webhook => &mut self.webhook,
+        };
+        sink.push(SentNotification {
+            sent_at: now,
+            notification,
+        });
+    }
+
+    /// What went out through `channel`, in send order.
+    pub fn sent(&self, channel: Channel) -> &[SentNotification] {
+        match channel {
+            Channel::Email => &self.email,
+            Channel::Sms => &self.sms,
+            Channel::Webhook => &self.webhook,
+        }
+    }
+}
+
+/// What the dashboard knows of one device (16 bytes).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DeviceStatus {
+    /// Device time of the newest reading processed, if any.
+    pub last_reading: Option<SimTime>,
+    pub readings: u32,
+    pub open_alerts: u16,
+}
+
+/// An alert that has not cleared yet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OpenAlert {
+    pub rule: RuleId,
+    pub device: DeviceIndex,
+    pub raised_at: SimTime,
+}
+
+/// Current status per device and the open alerts, ordered by (rule, device).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Dashboard {
+    devices: Vec<DeviceStatus>,
+    open: BTreeMap<(RuleId, DeviceIndex), SimTime>,
+}
+
+impl Dashboard {
+    pub(crate) fn reserve(&mut self, devices: usize) {
+        if devices > self.devices.len() {
+            self.devices.resize(devices, DeviceStatus::default());
+        }
+    }
+
+    #[inline]
+    pub(crate) fn saw(&mut self, device: DeviceIndex, reading_time: SimTime) {
+        let s = &mut self.devices[device.0 as usize];
+        s.last_reading = Some(s.last_reading.map_or(reading_time, |t| t.max(reading_time)));
+        s.readings = s.readings.saturating_add(1);
+    }
+
+    pub(crate) fn open(&mut self, rule: RuleId, device: DeviceIndex, at: SimTime) {
+        if self.open.insert((rule, device), at).is_none() {
+            self.devices[device.0 as usize].open_alerts += 1;
+        }
+    }
+
+    pub(crate) fn close(&mut self, rule: RuleId, device: DeviceIndex) {
+        if self.open.remove(&(rule, device)).is_some() {
+            self.devices[device.0 as usize].open_alerts -= 1;
+        }
+    }
+
+    /// The status of one device (default if never seen).
+    pub fn status(&self, device: DeviceIndex) -> DeviceStatus {
+        self.devices
+            .get(device.0 as usize)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Devices that sent at least one reading.
+    pub fn devices_seen(&self) -> usize {
+        self.devices.iter().filter(|s| s.readings > 0).count()
+    }
+
+    /// Devices with at least one open alert.
+    pub fn devices_alerting(&self) -> usize {
+        self.devices.iter().filter(|s| s.open_alerts > 0).count()
+    }
+
+    /// Open alerts ordered by rule, then device.
+    pub fn open_alerts(&self) -> impl Iterator<Item = OpenAlert> + '_ {
+        self.open
+            .iter()
+            .map(|(&(rule, device), &raised_at)| OpenAlert {
+                rule,
+                device,
+                raised_at,
+            })
+    }
+
+    /// A plain-text view: counts, then up to `rows` open alerts with UTC times.
+    pub fn render(&self, rule_names: &[String], epoch: Epoch, rows: usize) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "devices seen: {}  alerting: {}  open alerts: {}",
+            self.devices_seen(),
+            self.devices_alerting(),
+            self.open.len()
+        );
+        for (i, name) in rule_names.iter().enumerate() {
+            let n = self.open.keys().filter(|(r, _)| r.0 as usize == i).count();
+            let _ = writeln!(out, "  {name}: {n} open");
+        }
+        for a in self.open_alerts().take(rows) {
+            let name = rule_names
+                .get(a.rule.0 as usize)
+                .map_or("?", String::as_str);
+            let _ = writeln!(
+                out,
+                "  {name:<16} device {:>8}  since {}",
+                a.device.0,
+                epoch.utc(a.raised_at)
+            );
+        }
+        if self.open.len() > rows {
+            let _ = writeln!(out, "  … {} more", self.open.len() - rows);
+        }
+        out
+    }
+}
