@@ -1,0 +1,289 @@
+//! The cattle collar: the compact per-cow bundle a million-collar herd is made of.
+//!
+//! **Model.** A [`Collar`] is the whole hardware state of one cow's collar and the cow wearing
+//! it, in at most 128 bytes (120 today): the [`Cow`] (position, heading, behaviour,
+//! baseline temperature, fever and stuck schedules), the collar's own random stream
+//! ([`CompactRng`], 8 bytes), the body-temperature probe's manufacturing bias, the GNSS
+//! receiver's last-fix time, and the battery state with its energy ledger. Everything shared by
+//! the herd — part specs, cow physiology, battery spec, pasture polygon — lives once in a
+//! [`CollarConfig`] and a [`Polygon`] passed by reference.
+//!
+//! [`Collar::update`] is the sampling cycle the seed describes ("GPS, temperature … sent to the
+//! back-end every 5 minutes"): debit sleep since the last update, advance the cow to `now`,
+//! sample the body-temperature probe, take a GNSS fix (or fail), and debit each in the ledger.
+//! It allocates nothing. The radio transmission is the firmware's and the network's business;
+//! they debit it through [`Collar::handle_radio`].
+//!
+//! **Figures.** Probe: [`parts::collar_body_probe`]; GNSS: [`GnssSpec::cattle_tag`]
+//! (reference §7.3); battery: [`BatterySpec::li_socl2_d`]. **Assumed:** sleep current 20 µA
+//! (§7.3: "sleep current tens of uA"), 10 % of fixes attempted under cover (trees, shelter).
+//!
+//! **Left out.** The IMU of the livestock wearable (§7.3: "fix only if IMU saw motion"), the
+//! MCU's active energy between sleep and the parts (folded into the parts' energies), and
+//! charging (the collar's primary cell cannot be charged).
+
+use crate::battery::{BatterySpec, BatterySpecError, BatteryState, EnergyUse, PowerOutcome};
+use crate::fastmath::normal_pair_f32;
+use crate::gnss::{GnssOutcome, GnssSpec, GnssState, SkyView};
+use crate::parts;
+use crate::sensor::{NoReadingReason, Reading, SensorSpec, SpecError};
+use crate::world::cow::{Cow, CowConfig, CowError};
+use crate::world::geometry::Polygon;
+use sim::{CompactRng, Ratio, Seed, SimDuration, SimTime, StreamKey};
+
+/// Everything a herd of collars shares. Plain data; validate with [`CollarConfig::validate`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct CollarConfig {
+    pub cow: CowConfig,
+    pub probe: SensorSpec,
+    pub gnss: GnssSpec,
+    pub battery: BatterySpec,
+    /// Current between samples, µA.
+    pub sleep_current_ua: f64,
+    /// Probability a fix is attempted under cover.
+    pub covered_ratio: Ratio,
+}
+
+impl Default for CollarConfig {
+    fn default() -> Self {
+        CollarConfig {
+            cow: CowConfig::default(),
+            probe: parts::collar_body_probe(),
+            gnss: GnssSpec::cattle_tag(),
+            battery: BatterySpec::li_socl2_d(),
+            sleep_current_ua: 20.0,
+            covered_ratio: Ratio::new(0.1).expect("constant ratio"),
+        }
+    }
+}
+
+/// A collar configuration that cannot be used.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CollarError {
+    #[error(transparent)]
+    Cow(#[from] CowError),
+    #[error(transparent)]
+    Probe(#[from] SpecError),
+    #[error(transparent)]
+    Battery(#[from] BatterySpecError),
+    #[error(
+        "collar config: field sleep_current_ua = {0} but expected a current from 0 to 100000 µA"
+    )]
+    SleepCurrent(f64),
+}
+
+impl CollarConfig {
+    pub fn validate(&self) -> Result<(), CollarError> {
+        self.cow.validate()?;
+        self.probe.validate()?;
+        self.battery.validate()?;
+        if !(self.sleep_current_ua.is_finite()
+            && (0.0..=100_000.0).contains(&self.sleep_current_ua))
+        {
+            return Err(CollarError::SleepCurrent(self.sleep_current_ua));
+        }
+        Ok(())
+    }
+}
+
+/// What one update produced.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CollarSample {
+    /// The probe's reading (or why there is none).
+    pub body_temp: Reading,
+    /// Ground truth the probe measured.
+    pub true_body_temp_c: f32,
+    pub gnss: GnssOutcome,
+    /// The worst power outcome of the cycle's draws.
+    pub power: PowerOutcome,
+}
+
+/// One cow and its collar. See the module docs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Collar {
+    cow: Cow,
+    rng: CompactRng,
+    probe_bias: f32,
+    gnss: GnssState,
+    battery: BatteryState,
+}
+
+fn worse(a: PowerOutcome, b: PowerOutcome) -> PowerOutcome {
+    let rank = |p: &PowerOutcome| match p {
+        PowerOutcome::Ok => 0,
+        PowerOutcome::BrownOut { .. } => 1,
+        PowerOutcome::Depleted => 2,
+    };
+    if rank(&b) > rank(&a) {
+        b
+    } else {
+        a
+    }
+}
+
+impl Collar {
+    /// Collar `id` put on its cow at `now`: the cow is placed and its physiology drawn from
+    /// the cow streams, the probe's bias from `StreamKey("collar", id, "manufacture")`, the
+    /// collar's working stream from `StreamKey("collar", id, "run")`.
+    pub fn new(
+        seed: Seed,
+        id: u64,
+        cfg: &CollarConfig,
+        pasture: &Polygon,
+        now: SimTime,
+    ) -> Result<Self, CollarError> {
+        cfg.validate()?;
+        let cow = Cow::new(seed, id, &cfg.cow, pasture, now)?;
+        let mut manufacture = seed.stream(StreamKey::new("collar", id, "manufacture"));
+        let probe_bias = cfg.probe.draw_bias(&mut manufacture) as f32;
+        Ok(Collar {
+            cow,
+            rng: seed.compact(StreamKey::new("collar", id, "run")),
+            probe_bias,
+            gnss: GnssState::default(),
+            battery: BatteryState::new(now),
+        })
+    }
+
+    pub fn cow(&self) -> &Cow {
+        &self.cow
+    }
+    pub fn battery(&self) -> &BatteryState {
+        &self.battery
+    }
+    pub fn probe_bias_c(&self) -> f32 {
+        self.probe_bias
+    }
+
+    /// One sampling cycle at `now`. See the module docs.
+    pub fn update(&mut self, now: SimTime, cfg: &CollarConfig, pasture: &Polygon) -> CollarSample {
+        let slept = now.saturating_since(self.cow.advanced_to());
+        let sleep_uj = cfg.sleep_current_ua * cfg.battery.nominal_v * slept.as_secs_f64();
+        let mut power = self.battery.handle_draw(
+            &cfg.battery,
+            now,
+            EnergyUse::Sleep,
+            sleep_uj,
+            cfg.sleep_current_ua * 1e-3,
+        );
+
+        self.cow.advance(now, &cfg.cow, pasture, &mut self.rng);
+        let true_c = self.cow.body_temp_c(now, &cfg.cow);
+
+        if power == PowerOutcome::Depleted {
+            return CollarSample {
+                body_temp: Reading::NoReading(NoReadingReason::Dead),
+                true_body_temp_c: true_c,
+                gnss: GnssOutcome::NoFix {
+                    time_on: SimDuration::ZERO,
+                    energy_uj: 0.0,
+                },
+                power,
+            };
+        }
+
+        let (z_probe, _) = normal_pair_f32(&mut self.rng);
+        let body_temp = cfg.probe.measure_with_noise(
+            f64::from(self.probe_bias),
+            now,
+            f64::from(true_c),
+            f64::from(z_probe),
+        );
+        let probe_ma = cfg.probe.energy_per_sample_uj
+            / (cfg.battery.nominal_v * cfg.probe.conversion_time.as_secs_f64().max(1e-3) * 1e3);
+        power = worse(
+            power,
+            self.battery.handle_draw(
+                &cfg.battery,
+                now,
+                EnergyUse::Sample,
+                cfg.probe.energy_per_sample_uj,
+                probe_ma,
+            ),
+        );
+
+        let sky = if cfg.covered_ratio.chance_aligned(&mut self.rng) {
+            SkyView::Covered
+        } else {
+            SkyView::Open
+        };
+        let pos = self.cow.position();
+        let gnss = cfg.gnss.fix(
+            &mut self.gnss,
+            now,
+            pos.east_m,
+            pos.north_m,
+            sky,
+            &mut self.rng,
+        );
+        power = worse(
+            power,
+            self.battery.handle_draw(
+                &cfg.battery,
+                now,
+                EnergyUse::Fix,
+                f64::from(gnss.energy_uj()),
+                f64::from(cfg.gnss.active_current_ma),
+            ),
+        );
+
+        CollarSample {
+            body_temp,
+            true_body_temp_c: true_c,
+            gnss,
+            power,
+        }
+    }
+
+    /// Debits a radio transmission or receive window the firmware made at `now`.
+    pub fn handle_radio(
+        &mut self,
+        now: SimTime,
+        cfg: &CollarConfig,
+        energy_uj: f64,
+        load_ma: f64,
+    ) -> PowerOutcome {
+        self.battery
+            .handle_draw(&cfg.battery, now, EnergyUse::Radio, energy_uj, load_ma)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_collar_fits_in_128_bytes() {
+        let size = std::mem::size_of::<Collar>();
+        assert!(size <= 128, "{size}");
+        assert_eq!(size, 120);
+    }
+
+    #[test]
+    fn a_collar_update_samples_fixes_and_debits_the_ledger() {
+        let cfg = CollarConfig::default();
+        let pasture = Polygon::rectangle("p", 1_000.0, 800.0).unwrap();
+        let mut c = Collar::new(Seed(1), 42, &cfg, &pasture, SimTime::ZERO).unwrap();
+        let mut fixes = 0;
+        for i in 1..=288u64 {
+            let now = SimTime::from_secs(300 * i);
+            let s = c.update(now, &cfg, &pasture);
+            let v = s.body_temp.value().expect("a healthy probe reads");
+            assert!((v - f64::from(s.true_body_temp_c)).abs() <= 0.2 + 1e-9);
+            if matches!(s.gnss, GnssOutcome::Fix(_)) {
+                fixes += 1;
+            }
+            assert_eq!(s.power, PowerOutcome::Ok);
+        }
+        assert!(fixes > 250, "{fixes}");
+        let l = c.battery().ledger();
+        // One day of 20 µA at 3.6 V is 6.2 J.
+        assert!(
+            (l.get(EnergyUse::Sleep) as f64 - 6.2208e6).abs() < 1e3,
+            "{}",
+            l.get(EnergyUse::Sleep)
+        );
+        assert!(l.get(EnergyUse::Fix) > l.get(EnergyUse::Sample));
+        assert_eq!(l.get(EnergyUse::Radio), 0);
+    }
+}

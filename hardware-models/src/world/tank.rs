@@ -1,0 +1,292 @@
+//! A heated mixing tank whose temperature the plant controls and the IoT device watches.
+//!
+//! **Model.** The seed's plant watches "the temperature of a mix batch tank" and alerts when it
+//! leaves an allowable range. The tank is well mixed: `m·c·dT/dt = P_heater − UA·(T − T_amb)`.
+//! The plant's own controller (not the IoT device) switches the immersion heater fully on below
+//! `setpoint − hysteresis` and off above `setpoint + hysteresis`. Disturbances cause
+//! excursions:
+//! - cold additions arrive as a Poisson process (`additions_per_hour`); each mixes a fraction of
+//!   the tank volume (uniform in `[addition_fraction_min, addition_fraction_max]`) of feed at
+//!   `feed_temp_c` into the batch: `T ← (1 − f)·T + f·T_feed`;
+//! - the fault plan can fail the heater ([`Tank::set_heater_failed`]): the batch then cools
+//!   towards ambient until repaired.
+//!
+//! [`Tank::poll_timeout`] gives the next addition; [`Tank::handle_timeout`] applies it.
+//! [`Tank::advance`] integrates exactly over sub-steps of at most 10 s (the controller acts at
+//! sub-step boundaries).
+//!
+//! **Figures** (all **assumed**; the seed gives none): 1000 L of a water-like batch
+//! (c = 4186 J/(kg·K), 1 kg/L), UA 20 W/K to a 20 °C hall, 6 kW heater, setpoint 60 °C with
+//! ±1 °C hysteresis, two cold additions per hour of 2–10 % of the volume at 15 °C.
+//!
+//! **Left out.** Level changes (the volume is constant: an addition replaces batch drawn off),
+//! stratification, viscosity, pressure (the seed's "current temperature and pressure": the
+//! tank is open), and the agitator's heat.
+
+use crate::actuator::TankHeater;
+use rand_core::RngCore;
+use sim::{SimDuration, SimTime};
+
+/// Tank figures. See the module docs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TankSpec {
+    pub volume_l: f64,
+    pub specific_heat_j_per_kg_k: f64,
+    pub ua_w_per_k: f64,
+    pub ambient_c: f64,
+    pub heater_max_w: f64,
+    pub setpoint_c: f64,
+    pub hysteresis_c: f64,
+    pub additions_per_hour: f64,
+    pub addition_fraction_min: f64,
+    pub addition_fraction_max: f64,
+    pub feed_temp_c: f64,
+}
+
+impl Default for TankSpec {
+    fn default() -> Self {
+        TankSpec {
+            volume_l: 1_000.0,
+            specific_heat_j_per_kg_k: 4_186.0,
+            ua_w_per_k: 20.0,
+            ambient_c: 20.0,
+            heater_max_w: TankHeater::DEFAULT_MAX_POWER_W,
+            setpoint_c: 60.0,
+            hysteresis_c: 1.0,
+            additions_per_hour: 2.0,
+            addition_fraction_min: 0.02,
+            addition_fraction_max: 0.10,
+            feed_temp_c: 15.0,
+        }
+    }
+}
+
+/// An impossible tank figure.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("tank spec: field {field} = {value} but expected {expected}")]
+pub struct TankSpecError {
+    pub field: &'static str,
+    pub value: f64,
+    pub expected: &'static str,
+}
+
+impl TankSpec {
+    pub fn validate(&self) -> Result<(), TankSpecError> {
+        let f = |field, value: f64, ok: bool, expected| {
+            if ok && value.is_finite() {
+                Ok(())
+            } else {
+                Err(TankSpecError {
+                    field,
+                    value,
+                    expected,
+                })
+            }
+        };
+        f("volume_l", self.volume_l, self.volume_l > 0.0, "> 0")?;
+        f(
+            "specific_heat_j_per_kg_k",
+            self.specific_heat_j_per_kg_k,
+            self.specific_heat_j_per_kg_k > 0.0,
+            "> 0",
+        )?;
+        f(
+            "ua_w_per_k",
+            self.ua_w_per_k,
+            self.ua_w_per_k >= 0.0,
+            ">= 0",
+        )?;
+        f("ambient_c", self.ambient_c, true, "finite")?;
+        f(
+            "heater_max_w",
+            self.heater_max_w,
+            self.heater_max_w >= 0.0,
+            ">= 0",
+        )?;
+        f("setpoint_c", self.setpoint_c, true, "finite")?;
+        f(
+            "hysteresis_c",
+            self.hysteresis_c,
+            self.hysteresis_c >= 0.0,
+            ">= 0",
+        )?;
+        f(
+            "additions_per_hour",
+            self.additions_per_hour,
+            self.additions_per_hour >= 0.0,
+            ">= 0",
+        )?;
+        f(
+            "addition_fraction_min",
+            self.addition_fraction_min,
+            (0.0..=1.0).contains(&self.addition_fraction_min),
+            "a fraction from 0 to 1",
+        )?;
+        f(
+            "addition_fraction_max",
+            self.addition_fraction_max,
+            self.addition_fraction_max >= self.addition_fraction_min
+                && self.addition_fraction_max <= 1.0,
+            ">= addition_fraction_min and <= 1",
+        )?;
+        f("feed_temp_c", self.feed_temp_c, true, "finite")?;
+        Ok(())
+    }
+}
+
+/// A mixing tank. See the module docs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tank {
+    spec: TankSpec,
+    temp_c: f64,
+    at: SimTime,
+    heater: TankHeater,
+    heater_failed: bool,
+    next_addition: Option<SimTime>,
+    additions: u64,
+}
+
+const TANK_STEP: SimDuration = SimDuration::from_secs(10);
+
+impl Tank {
+    /// A tank at `temp_c` at `now`; the first addition is drawn from `rng`.
+    pub fn new(
+        spec: TankSpec,
+        temp_c: f64,
+        now: SimTime,
+        rng: &mut impl RngCore,
+    ) -> Result<Self, TankSpecError> {
+        spec.validate()?;
+        let mut tank = Tank {
+            heater: TankHeater::new(spec.heater_max_w, now),
+            spec,
+            temp_c,
+            at: now,
+            heater_failed: false,
+            next_addition: None,
+            additions: 0,
+        };
+        tank.schedule_addition(now, rng);
+        Ok(tank)
+    }
+
+    fn schedule_addition(&mut self, from: SimTime, rng: &mut impl RngCore) {
+        self.next_addition = (self.spec.additions_per_hour > 0.0).then(|| {
+            let mean_s = 3_600.0 / self.spec.additions_per_hour;
+            from.saturating_add(SimDuration::from_secs_f64(
+                -mean_s * libm::log(sim::rng::open_unit_f64(rng)),
+            ))
+        });
+    }
+
+    pub fn temperature_c(&self) -> f64 {
+        self.temp_c
+    }
+    pub fn heater_on(&self) -> bool {
+        self.heater.power_w() > 0.0
+    }
+    /// Cold additions so far.
+    pub fn additions(&self) -> u64 {
+        self.additions
+    }
+    /// Heater energy used up to `now`, joules.
+    pub fn heater_energy_j(&mut self, now: SimTime) -> f64 {
+        self.heater.energy_j(now)
+    }
+
+    /// Fails or repairs the heater at `now` (fault plan).
+    pub fn set_heater_failed(&mut self, now: SimTime, failed: bool) {
+        self.advance(now);
+        self.heater_failed = failed;
+        if failed {
+            self.heater.handle_level(now, 0.0);
+        }
+    }
+
+    /// When the next cold addition arrives.
+    pub fn poll_timeout(&self) -> Option<SimTime> {
+        self.next_addition
+    }
+
+    /// Advances to `now`, applying any cold addition due by then.
+    pub fn handle_timeout(&mut self, now: SimTime, rng: &mut impl RngCore) {
+        while let Some(at) = self.next_addition.filter(|at| *at <= now) {
+            self.advance(at);
+            let u = sim::rng::unit_f64(rng);
+            let f = self.spec.addition_fraction_min
+                + u * (self.spec.addition_fraction_max - self.spec.addition_fraction_min);
+            self.temp_c = (1.0 - f) * self.temp_c + f * self.spec.feed_temp_c;
+            self.additions += 1;
+            self.schedule_addition(at, rng);
+        }
+        self.advance(now);
+    }
+
+    /// Integrates heat flows to `now` (does not apply additions; see `handle_timeout`).
+    pub fn advance(&mut self, now: SimTime) {
+        let heat_capacity = self.spec.volume_l * self.spec.specific_heat_j_per_kg_k;
+        while self.at < now {
+            let dt = now.since(self.at).min(TANK_STEP);
+            // The plant controller acts at each sub-step boundary.
+            let level = if self.heater_failed {
+                0.0
+            } else if self.temp_c < self.spec.setpoint_c - self.spec.hysteresis_c {
+                1.0
+            } else if self.temp_c > self.spec.setpoint_c + self.spec.hysteresis_c {
+                0.0
+            } else if self.heater_on() {
+                1.0
+            } else {
+                0.0
+            };
+            self.heater.handle_level(self.at, level);
+            let p = self.heater.power_w();
+            let dt_s = dt.as_secs_f64();
+            self.temp_c = if self.spec.ua_w_per_k > 0.0 {
+                let t_eq = self.spec.ambient_c + p / self.spec.ua_w_per_k;
+                let decay = libm::exp(-self.spec.ua_w_per_k * dt_s / heat_capacity);
+                t_eq + (self.temp_c - t_eq) * decay
+            } else {
+                self.temp_c + p * dt_s / heat_capacity
+            };
+            self.at += dt;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sim::CompactRng;
+
+    #[test]
+    fn the_controller_holds_the_setpoint_between_additions() {
+        let spec = TankSpec {
+            additions_per_hour: 0.0,
+            ..TankSpec::default()
+        };
+        let mut rng = CompactRng::from_seed_u64(1);
+        let mut tank = Tank::new(spec, 55.0, SimTime::ZERO, &mut rng).unwrap();
+        tank.handle_timeout(SimTime::from_secs(4 * 3_600), &mut rng);
+        let t = tank.temperature_c();
+        assert!((58.9..=61.1).contains(&t), "{t}");
+        assert_eq!(tank.poll_timeout(), None);
+    }
+
+    #[test]
+    fn cold_additions_and_a_failed_heater_cause_excursions() {
+        let mut rng = CompactRng::from_seed_u64(2);
+        let mut tank = Tank::new(TankSpec::default(), 60.0, SimTime::ZERO, &mut rng).unwrap();
+        let mut low = f64::INFINITY;
+        for m in 1..=(6 * 60) {
+            tank.handle_timeout(SimTime::from_secs(m * 60), &mut rng);
+            low = low.min(tank.temperature_c());
+        }
+        assert!(tank.additions() >= 5, "{}", tank.additions());
+        assert!(low < 58.0, "{low}");
+        let now = SimTime::from_secs(6 * 3_600);
+        tank.set_heater_failed(now, true);
+        tank.advance(now + SimDuration::from_hours(48));
+        assert!(tank.temperature_c() < 50.0);
+    }
+}
