@@ -6,13 +6,14 @@
 //! [`std::collections::BinaryHeap`] over the same keys is the oracle the property tests compare
 //! against (`tests/it/queue.rs`).
 //!
-//! **Shape.** Time is cut into buckets of 2^20 ns (about 1.05 ms). Six levels of 64 slots
-//! hold entries by how far their bucket is from the wheel's current bucket (the level is the
-//! index of the highest bit in which the two bucket numbers differ, divided by six), which
-//! covers 2^36 buckets, about 2.2 years; anything further waits in an overflow heap. Each
-//! level keeps a 64-bit occupancy mask, so finding the next non-empty slot is a
-//! `trailing_zeros`. When the earliest non-empty slot is above level 0 its entries cascade
-//! down; an entry moves at most five times in its life. The entries of the current bucket are
+//! **Shape.** Time is cut into buckets of 2^20 ns (about 1.05 ms). Three levels of 4,096
+//! slots hold entries by how far their bucket is from the wheel's current bucket (the level is
+//! the index of the highest bit in which the two bucket numbers differ, divided by twelve):
+//! level 0 spans 4.3 s of 1 ms slots, level 1 4.9 h of 4.3 s slots, level 2 2.2 years; anything
+//! further waits in an overflow heap. Each level keeps a two-tier occupancy bitmap, so finding
+//! the next non-empty slot is two `trailing_zeros`. When the earliest non-empty slot is above
+//! level 0 its entries cascade down; an entry moves at most twice in its life, and a device
+//! timer minutes ahead moves once. The entries of the current bucket are
 //! sorted once into a small run from which `pop` takes the last element. An IoT fleet's
 //! events (millions of timers minutes to hours ahead, network deliveries milliseconds ahead)
 //! fall into a few hundred occupied slots, and every operation is O(1) amortised apart from
@@ -39,9 +40,53 @@ use std::cmp::{Ordering, Reverse};
 use std::collections::{BTreeSet, BinaryHeap};
 
 const BUCKET_SHIFT: u32 = 20;
-const LEVEL_BITS: u32 = 6;
+const LEVEL_BITS: u32 = 12;
 const SLOTS: usize = 1 << LEVEL_BITS;
-const LEVELS: usize = 6;
+const WORDS: usize = SLOTS / 64;
+const LEVELS: usize = 3;
+
+/// One level of the wheel: its slots and a two-tier occupancy bitmap (a bit per slot, and a
+/// summary bit per 64-slot word), so the first occupied slot is two `trailing_zeros` away.
+struct Level<T> {
+    slots: Vec<Vec<Entry<T>>>,
+    words: [u64; WORDS],
+    summary: u64,
+}
+
+impl<T> Level<T> {
+    fn new() -> Self {
+        Level {
+            slots: (0..SLOTS).map(|_| Vec::new()).collect(),
+            words: [0; WORDS],
+            summary: 0,
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, slot: usize, entry: Entry<T>) {
+        self.slots[slot].push(entry);
+        self.words[slot / 64] |= 1 << (slot % 64);
+        self.summary |= 1 << (slot / 64);
+    }
+
+    /// The lowest occupied slot, which is also the earliest (see `EventQueue::refill`).
+    #[inline]
+    fn first(&self) -> Option<usize> {
+        if self.summary == 0 {
+            return None;
+        }
+        let w = self.summary.trailing_zeros() as usize;
+        Some(w * 64 + self.words[w].trailing_zeros() as usize)
+    }
+
+    #[inline]
+    fn clear(&mut self, slot: usize) {
+        self.words[slot / 64] &= !(1 << (slot % 64));
+        if self.words[slot / 64] == 0 {
+            self.summary &= !(1 << (slot / 64));
+        }
+    }
+}
 
 /// The identity of a scheduled entry: its time and its insertion sequence number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -79,8 +124,7 @@ pub struct EventQueue<T> {
     current_bucket: u64,
     /// Entries of `current_bucket`, sorted descending so the earliest is last.
     run: Vec<Entry<T>>,
-    levels: Vec<[Vec<Entry<T>>; SLOTS]>,
-    occupied: [u64; LEVELS],
+    levels: Vec<Level<T>>,
     overflow: BinaryHeap<Reverse<Entry<T>>>,
     cancelled: FxHashSet<EventKey>,
     next_seq: u64,
@@ -104,10 +148,7 @@ impl<T> EventQueue<T> {
         EventQueue {
             current_bucket: 0,
             run: Vec::new(),
-            levels: (0..LEVELS)
-                .map(|_| std::array::from_fn(|_| Vec::new()))
-                .collect(),
-            occupied: [0; LEVELS],
+            levels: (0..LEVELS).map(|_| Level::new()).collect(),
             overflow: BinaryHeap::new(),
             cancelled: FxHashSet::default(),
             next_seq: 0,
@@ -227,19 +268,22 @@ impl<T> EventQueue<T> {
             return;
         }
         let slot = ((bucket >> (LEVEL_BITS * level as u32)) as usize) & (SLOTS - 1);
-        self.levels[level][slot].push(entry);
-        self.occupied[level] |= 1 << slot;
+        self.levels[level].push(slot, entry);
     }
 
     /// Moves the next non-empty bucket into `run`; `false` if the queue holds nothing.
     fn refill(&mut self) -> bool {
         debug_assert!(self.run.is_empty());
         loop {
-            let Some(level) = self.occupied.iter().position(|&m| m != 0) else {
+            let Some((level, slot)) = self
+                .levels
+                .iter()
+                .enumerate()
+                .find_map(|(l, lv)| lv.first().map(|s| (l, s)))
+            else {
                 return self.refill_from_overflow();
             };
-            let slot = self.occupied[level].trailing_zeros();
-            self.occupied[level] &= !(1u64 << slot);
+            self.levels[level].clear(slot);
             // Advance to the first bucket of that slot: keep the bits above this level, set
             // this level's digit to `slot`, clear the bits below.
             let shift = LEVEL_BITS * level as u32;
@@ -249,11 +293,11 @@ impl<T> EventQueue<T> {
             } else {
                 (self.current_bucket >> above) << above
             };
-            self.current_bucket = high | (u64::from(slot) << shift);
-            let mut entries = std::mem::take(&mut self.levels[level][slot as usize]);
+            self.current_bucket = high | ((slot as u64) << shift);
+            let mut entries = std::mem::take(&mut self.levels[level].slots[slot]);
             if level == 0 {
                 std::mem::swap(&mut self.run, &mut entries);
-                self.levels[0][slot as usize] = entries;
+                self.levels[0].slots[slot] = entries;
                 self.run.sort_unstable_by_key(|e| Reverse(e.key));
                 return true;
             }
@@ -264,7 +308,7 @@ impl<T> EventQueue<T> {
                     self.place_later(e);
                 }
             }
-            self.levels[level][slot as usize] = entries;
+            self.levels[level].slots[slot] = entries;
             if !self.run.is_empty() {
                 self.run.sort_unstable_by_key(|e| Reverse(e.key));
                 return true;
