@@ -5,7 +5,7 @@
 //! not elapsed (compressor short-cycle protection); then it is held and applied when allowed
 //! ([`Relay::poll_timeout`]). A newer command replaces a held one. The relay integrates the
 //! electrical energy of the load. Figures (all **assumed**, the reference has none for HVAC):
-//! residential heat pump 2.0 kW electrical, 3 min minimum on and 5 min minimum off; tank
+//! small split heat pump 500 W electrical (1.5 kW heat at COP 3), 3 min minimum on and 5 min minimum off; tank
 //! heater element 6 kW with no minimum times (solid-state relay).
 //!
 //! **Lock** ([`Lock`]). An electronic deadbolt: a command starts the motor; the bolt reaches
@@ -40,7 +40,7 @@ impl RelaySpec {
     pub fn heat_pump() -> Self {
         RelaySpec {
             name: "heat pump",
-            power_w: 2_000.0,
+            power_w: 500.0,
             min_on: SimDuration::from_mins(3),
             min_off: SimDuration::from_mins(5),
         }
@@ -343,8 +343,8 @@ mod tests {
         assert_eq!(r.poll_timeout(), Some(off_at));
         r.handle_timeout(off_at);
         assert!(!r.is_on());
-        // Exactly three minutes at 2 kW.
-        assert!((r.energy_j(off_at + SimDuration::from_hours(1)) - 360_000.0).abs() < 1e-6);
+        // Exactly three minutes at 500 W.
+        assert!((r.energy_j(off_at + SimDuration::from_hours(1)) - 90_000.0).abs() < 1e-6);
         let on_at = off_at + SimDuration::from_mins(5);
         assert_eq!(
             r.handle_command(off_at, true),

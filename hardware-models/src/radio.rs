@@ -368,6 +368,36 @@ impl RadioProfile {
         }
     }
 
+    /// The `sim` network model's link profile for a device `distance_m` from its gateway or
+    /// cell. LoRaWAN: the airtime of a `typical_payload_bytes` message is folded into the
+    /// minimum latency and there is no transmit queue (the [`DutyCycle`] tracker paces a LoRa
+    /// device, not a FIFO). The others serialise at their bitrate behind a 64 KiB transmit FIFO
+    /// (**assumed**: a modem's buffer).
+    pub fn link_profile(
+        &self,
+        distance_m: f64,
+        typical_payload_bytes: u32,
+    ) -> sim::net::LinkProfile {
+        let (min, bandwidth_bps, queue_capacity_bytes) = match self.tech {
+            RadioTech::LoRaWan(_) => (
+                self.latency_base + self.airtime(typical_payload_bytes),
+                None,
+                0,
+            ),
+            _ => (self.latency_base, Some(self.bitrate_bps as u64), 64 * 1024),
+        };
+        sim::net::LinkProfile {
+            latency: sim::net::Latency {
+                min,
+                jitter_ms: self.jitter_ms.clone(),
+            },
+            loss: self.link.loss_at(distance_m),
+            duplicate: Ratio::ZERO,
+            bandwidth_bps,
+            queue_capacity_bytes,
+        }
+    }
+
     /// Link parameters for a device `distance_m` from its gateway or cell, for messages of
     /// `typical_payload_bytes`.
     pub fn link_params(&self, distance_m: f64, typical_payload_bytes: u32) -> LinkParams {
@@ -507,6 +537,10 @@ mod tests {
         let lora = RadioProfile::lorawan(SpreadingFactor::Sf7).tx_energy_uj(20);
         let nb = RadioProfile::nb_iot().tx_energy_uj(20);
         assert!(lora < 20_000.0 && nb > 100.0 * lora, "{lora} {nb}");
+        let lp = RadioProfile::lorawan(SpreadingFactor::Sf9).link_profile(2_000.0, 20);
+        assert!(lp.bandwidth_bps.is_none() && lp.latency.min > SimDuration::from_millis(200));
+        let cell = RadioProfile::lte_m().link_profile(2_000.0, 20);
+        assert_eq!(cell.bandwidth_bps, Some(300_000));
         let params = RadioProfile::wifi().link_params(10.0, 200);
         assert!(params.loss.get() < 0.01 && params.bytes_per_s > 1e5);
     }

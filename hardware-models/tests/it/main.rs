@@ -1,1 +1,5 @@
 //! Integration tests of the hardware crate.
+
+mod properties;
+mod sensors;
+mod snapshots;
