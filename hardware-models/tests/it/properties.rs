@@ -68,7 +68,7 @@ proptest! {
             let after = b.remaining_uj(&spec, now);
             prop_assert!(after <= before, "{} -> {}", before, after);
             let v = b.voltage(&spec, now, 0.0);
-            prop_assert!(v >= 0.0 && v <= 4.2 + 1e-9);
+            prop_assert!((0.0..=4.2 + 1e-9).contains(&v));
             last = after;
         }
     }
