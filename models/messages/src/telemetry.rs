@@ -9,10 +9,11 @@
 //! - body `{"seq":N,"field1":v1,...}`: `seq` is the device's message counter (checkers use it
 //!   to account for every message end to end); a non-finite value is written `null`.
 //!
-//! Numbers are printed with Rust's shortest round-trip form, so the body parses back to the
-//! same `f64`s.
+//! Numbers are printed in the shortest form that parses back to the same `f64` (the `ryu`
+//! algorithm, as `serde_json` prints them: `38.0`, `47.376888`, `1e16`), and the body length
+//! is computed without formatting into a string, because the hub meters every message.
 
-use crate::props::{write_bag, ByteCounter};
+use crate::props::write_bag;
 use std::fmt::{self, Write};
 use std::sync::Arc;
 
@@ -111,12 +112,14 @@ impl TelemetrySchema {
     /// Writes the JSON body of `values`.
     pub fn write_body(&self, out: &mut impl Write, values: &Values) -> fmt::Result {
         write!(out, "{{\"seq\":{}", values.seq)?;
+        let mut buf = ryu::Buffer::new();
         for (name, v) in self.fields.iter().zip(values.as_slice()) {
-            if v.is_finite() {
-                write!(out, ",\"{name}\":{v}")?;
+            let text = if v.is_finite() {
+                buf.format_finite(*v)
             } else {
-                write!(out, ",\"{name}\":null")?;
-            }
+                "null"
+            };
+            write!(out, ",\"{name}\":{text}")?;
         }
         out.write_char('}')
     }
@@ -128,9 +131,19 @@ impl TelemetrySchema {
     }
 
     pub fn body_len(&self, values: &Values) -> usize {
-        let mut c = ByteCounter::default();
-        self.write_body(&mut c, values).expect("counting");
-        c.0
+        // `{"seq":` + digits + `}`, then `,"name":` + value per field.
+        let mut n = 8 + decimal_digits(values.seq);
+        let mut buf = ryu::Buffer::new();
+        for (name, v) in self.fields.iter().zip(values.as_slice()) {
+            n += 4
+                + name.len()
+                + if v.is_finite() {
+                    buf.format_finite(*v).len()
+                } else {
+                    4
+                };
+        }
+        n
     }
 
     /// The value of body field `name` (`seq` included).
@@ -149,6 +162,15 @@ impl TelemetrySchema {
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_deref())
     }
+}
+
+fn decimal_digits(mut n: u32) -> usize {
+    let mut d = 1;
+    while n >= 10 {
+        n /= 10;
+        d += 1;
+    }
+    d
 }
 
 /// The schemas of a scenario, shared by reference between devices and the hub.

@@ -118,12 +118,16 @@ pub enum Msg {
         count: u8,
         refused_mask: u8,
     },
-    /// Compact D2C telemetry of a shared schema.
+    /// Compact D2C telemetry of a shared schema. `body_len` is the byte length of the JSON
+    /// body, computed once by [`Msg::telemetry`] where the message is made (metering and
+    /// bandwidth need it for every message; rendering floats each time would dominate the
+    /// hub's ingest cost). [`Msg::encode`] refuses a message whose `body_len` is wrong.
     Telemetry {
         pkid: u16,
         device: Arc<str>,
         schema: SchemaId,
         values: Values,
+        body_len: u32,
     },
     /// General D2C message: the encoded property bag and the body bytes.
     D2c {
@@ -198,6 +202,8 @@ pub enum WireError {
     Topic(#[from] topics::TopicError),
     #[error("unexpected packet: {0}")]
     Unexpected(String),
+    #[error("telemetry body_len {stated} does not match the rendered body of {actual} bytes")]
+    BodyLen { stated: u32, actual: usize },
     #[error("body of `{topic}` is not what that topic carries")]
     Body { topic: String },
 }
@@ -226,6 +232,26 @@ fn topic_string(t: Topic<'_>) -> String {
 }
 
 impl Msg {
+    /// A compact telemetry message with its body length computed.
+    pub fn telemetry(
+        schemas: &SchemaSet,
+        pkid: u16,
+        device: Arc<str>,
+        schema: SchemaId,
+        values: Values,
+    ) -> Result<Msg, WireError> {
+        let s = schemas
+            .get(schema)
+            .ok_or(WireError::UnknownSchema(schema))?;
+        Ok(Msg::Telemetry {
+            pkid,
+            device,
+            schema,
+            body_len: s.body_len(&values) as u32,
+            values,
+        })
+    }
+
     /// The size of the encoded MQTT packet in bytes.
     pub fn encoded_len(&self, schemas: &SchemaSet) -> Result<usize, WireError> {
         Ok(match self {
@@ -260,12 +286,9 @@ impl Msg {
     }
 
     /// The payload size that IoT Hub meters: the body only, framing excluded (reference §1.1).
-    pub fn body_len(&self, schemas: &SchemaSet) -> Result<usize, WireError> {
-        Ok(match self {
-            Msg::Telemetry { schema, values, .. } => schemas
-                .get(*schema)
-                .ok_or(WireError::UnknownSchema(*schema))?
-                .body_len(values),
+    pub fn body_len(&self) -> usize {
+        match self {
+            Msg::Telemetry { body_len, .. } => *body_len as usize,
             Msg::D2c { body, .. }
             | Msg::C2d { body, .. }
             | Msg::TwinPatchReported { body, .. }
@@ -274,7 +297,7 @@ impl Msg {
             | Msg::MethodPost { body, .. }
             | Msg::MethodRes { body, .. } => body.len(),
             _ => 0,
-        })
+        }
     }
 
     /// The packet as the `mqttbytes` codec's type.
@@ -341,6 +364,7 @@ impl Msg {
                 device,
                 schema,
                 values,
+                body_len,
             } => {
                 let s = schemas
                     .get(*schema)
@@ -349,7 +373,14 @@ impl Msg {
                     device,
                     bag: s.bag(),
                 };
-                publish(topic, QoS::AtLeastOnce, *pkid, s.body(values).as_bytes())
+                let body = s.body(values);
+                if body.len() != *body_len as usize {
+                    return Err(WireError::BodyLen {
+                        stated: *body_len,
+                        actual: body.len(),
+                    });
+                }
+                publish(topic, QoS::AtLeastOnce, *pkid, body.as_bytes())
             }
             Msg::D2c {
                 pkid,

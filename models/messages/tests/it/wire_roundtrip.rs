@@ -123,12 +123,14 @@ fn every_packet_kind_parses_back_to_the_same_message_with_the_computed_size() {
 #[test]
 fn a_telemetry_packet_has_the_exact_topic_and_body_a_device_sends() {
     let s = schemas();
-    let m = Msg::Telemetry {
-        pkid: 17,
-        device: "cow-1".into(),
-        schema: 0,
-        values: Values::new(5, &[47.5, 8.25, 38.625, 3.7]),
-    };
+    let m = Msg::telemetry(
+        &s,
+        17,
+        "cow-1".into(),
+        0,
+        Values::new(5, &[47.5, 8.25, 38.625, 3.7]),
+    )
+    .unwrap();
     let mut enc = m.encode(&s).unwrap();
     assert_eq!(m.encoded_len(&s).unwrap(), enc.len());
     // Fixed header: PUBLISH, QoS 1 (0x32).
@@ -161,6 +163,32 @@ fn a_telemetry_packet_has_the_exact_topic_and_body_a_device_sends() {
     );
 }
 
+#[test]
+fn a_telemetry_message_with_a_wrong_body_length_is_not_encoded() {
+    let s = schemas();
+    let Msg::Telemetry {
+        pkid,
+        device,
+        schema,
+        values,
+        body_len,
+    } = Msg::telemetry(&s, 1, "x".into(), 0, Values::new(1, &[1.5])).unwrap()
+    else {
+        unreachable!()
+    };
+    let wrong = Msg::Telemetry {
+        pkid,
+        device,
+        schema,
+        values,
+        body_len: body_len + 1,
+    };
+    assert!(matches!(
+        wrong.encode(&s),
+        Err(iot_messages::WireError::BodyLen { .. })
+    ));
+}
+
 proptest! {
     #[test]
     fn telemetry_size_is_the_encoded_size_for_any_values(
@@ -171,7 +199,7 @@ proptest! {
     ) {
         let s = schemas();
         let device: Arc<str> = "d".repeat(dev_len).into();
-        let m = Msg::Telemetry { pkid, device: device.clone(), schema: 0, values: Values::new(seq, &vals) };
+        let m = Msg::telemetry(&s, pkid, device.clone(), 0, Values::new(seq, &vals)).unwrap();
         let enc = m.encode(&s).unwrap();
         prop_assert_eq!(m.encoded_len(&s).unwrap(), enc.len());
         prop_assert_eq!(iot_messages::wire::telemetry_len(&s, &device, 0, &Values::new(seq, &vals)), enc.len());

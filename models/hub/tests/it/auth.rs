@@ -1,0 +1,153 @@
+//! Registry and authentication rules (reference §1.4, §1.5).
+
+use crate::common::*;
+use hub::{ConnId, HubConfig, HubError, HubOutput};
+use iot_messages::sas::{device_resource_uri, SasRefusal, SasToken};
+use iot_messages::wire::hub_username;
+use iot_messages::{ConnectCode, Msg, SubFilters};
+use sim::{SimDuration, SimTime};
+
+fn connack(out: &[HubOutput]) -> Option<ConnectCode> {
+    out.iter().find_map(|o| match o {
+        HubOutput::ToDevice {
+            msg: Msg::ConnAck { code },
+            ..
+        } => Some(*code),
+        _ => None,
+    })
+}
+
+#[test]
+fn a_bad_signature_an_expired_token_a_disabled_device_and_an_unknown_device_are_refused_and_counted(
+) {
+    let mut h = hub_with(HubConfig::s1("hub-a"), 2);
+    let t = SimTime::from_secs(100);
+    let uri = device_resource_uri(h.host(), "cow-0");
+    let bad_sig = Msg::Connect {
+        client_id: "cow-0".into(),
+        username: hub_username(h.host(), "cow-0").into(),
+        password: SasToken::sign(&uri, &[8; 32], unix(t) + 60, None).into(),
+        keep_alive_s: 60,
+    };
+    h.handle_packet(t, ConnId(0), &bad_sig);
+    assert_eq!(connack(&drain(&mut h)), Some(ConnectCode::NotAuthorized));
+    let expired = connect_msg(&h, "cow-0", unix(t));
+    h.handle_packet(t, ConnId(0), &expired);
+    assert_eq!(connack(&drain(&mut h)), Some(ConnectCode::NotAuthorized));
+    // cow-0's token presented by cow-1 covers the wrong resource.
+    let mut stolen = connect_msg(&h, "cow-0", unix(t) + 60);
+    if let Msg::Connect {
+        client_id,
+        username,
+        ..
+    } = &mut stolen
+    {
+        *client_id = "cow-1".into();
+        *username = hub_username(h.host(), "cow-1").into();
+    }
+    h.handle_packet(t, ConnId(1), &stolen);
+    assert_eq!(connack(&drain(&mut h)), Some(ConnectCode::NotAuthorized));
+    h.set_enabled(t, "cow-1", false);
+    let disabled = connect_msg(&h, "cow-1", unix(t) + 60);
+    h.handle_packet(t, ConnId(1), &disabled);
+    assert_eq!(connack(&drain(&mut h)), Some(ConnectCode::NotAuthorized));
+    let unknown = connect_msg(&h, "cow-9", unix(t) + 60);
+    h.handle_packet(t, ConnId(9), &unknown);
+    assert_eq!(connack(&drain(&mut h)), Some(ConnectCode::NotAuthorized));
+    let c = h.counters();
+    assert_eq!(c.auth_refused(SasRefusal::BadSignature), 1);
+    assert_eq!(c.auth_refused(SasRefusal::Expired), 1);
+    assert_eq!(c.auth_refused(SasRefusal::WrongResource), 1);
+    assert_eq!(c.auth_disabled_device, 1);
+    assert_eq!(c.auth_unknown_device, 1);
+    assert_eq!(c.connects_accepted, 0);
+}
+
+#[test]
+fn a_device_publishing_on_another_devices_topic_is_disconnected_and_counted() {
+    let mut h = hub_with(HubConfig::s1("hub-a"), 2);
+    let t = SimTime::from_secs(1);
+    online(&mut h, t, 0, SubFilters::default());
+    h.handle_packet(t, ConnId(0), &telemetry(1, 1, 0, 38.0));
+    let out = drain(&mut h);
+    assert_eq!(
+        out,
+        vec![HubOutput::Disconnect {
+            at: t,
+            conn: ConnId(0),
+            reason: HubError::UnauthorizedTopic
+        }]
+    );
+    assert_eq!(h.counters().unauthorized_topic, 1);
+    assert_eq!(h.counters().d2c_accepted, 0);
+}
+
+#[test]
+fn a_new_connection_drops_the_old_one_with_400027() {
+    let mut h = hub_with(HubConfig::s1("hub-a"), 1);
+    online(&mut h, SimTime::from_secs(1), 0, SubFilters::default());
+    let m = connect_msg(&h, "cow-0", unix(SimTime::from_secs(2)) + 600);
+    h.handle_packet(SimTime::from_secs(2), ConnId(7), &m);
+    let out = drain(&mut h);
+    assert!(out.contains(&HubOutput::Disconnect {
+        at: SimTime::from_secs(2),
+        conn: ConnId(0),
+        reason: HubError::ReplacedByNewConnection
+    }));
+    assert_eq!(h.device_on(ConnId(7)).map(|d| d.0), Some(0));
+    assert_eq!(h.device_on(ConnId(0)), None);
+    assert_eq!(h.connected_count(), 1);
+}
+
+#[test]
+fn an_expiring_token_disconnects_the_device_at_the_next_sweep() {
+    let mut h = hub_with(HubConfig::s1("hub-a"), 1);
+    let t = SimTime::from_secs(5);
+    let m = connect_msg(&h, "cow-0", unix(t) + 30);
+    h.handle_packet(t, ConnId(0), &m);
+    drain(&mut h);
+    // Keep the connection alive with pings so only the token can end it.
+    let mut now = t;
+    let mut reason = None;
+    while reason.is_none() && now < SimTime::from_secs(120) {
+        now += SimDuration::from_secs(5);
+        h.handle_packet(now, ConnId(0), &Msg::PingReq);
+        if h.poll_timeout().is_some_and(|w| w <= now) {
+            h.handle_timeout(now);
+        }
+        reason = drain(&mut h).into_iter().find_map(|o| match o {
+            HubOutput::Disconnect { reason, .. } => Some(reason),
+            _ => None,
+        });
+    }
+    assert_eq!(reason, Some(HubError::TokenExpired));
+    assert!(now >= t + SimDuration::from_secs(30) && now <= t + SimDuration::from_secs(45));
+}
+
+#[test]
+fn a_silent_device_is_closed_after_one_and_a_half_keep_alives() {
+    let mut h = hub_with(HubConfig::s1("hub-a"), 1);
+    online(&mut h, SimTime::ZERO, 0, SubFilters::default()); // keep-alive 240 s
+    let mut closed_at = None;
+    while closed_at.is_none() {
+        let now = h.poll_timeout().expect("a connected device arms the sweep");
+        h.handle_timeout(now);
+        if drain(&mut h).iter().any(|o| {
+            matches!(
+                o,
+                HubOutput::Disconnect {
+                    reason: HubError::KeepAliveTimeout,
+                    ..
+                }
+            )
+        }) {
+            closed_at = Some(now);
+        }
+    }
+    let closed_at = closed_at.unwrap();
+    assert!(
+        closed_at >= SimTime::from_secs(360) && closed_at < SimTime::from_secs(370),
+        "{closed_at:?}"
+    );
+    assert!(!h.device_info("cow-0").unwrap().connected);
+}
