@@ -187,15 +187,26 @@ impl BatterySpec {
     pub fn open_circuit_v(&self, soc: f64) -> f64 {
         let curve = self.chemistry.curve();
         let soc = soc.clamp(0.0, 1.0);
-        let i = curve.partition_point(|&(s, _)| s <= soc);
-        if i == 0 {
-            return curve[0].1;
+        // Scan from the full end: a battery spends most of its life in the top segments.
+        for w in curve.windows(2).rev() {
+            let ((s0, v0), (s1, v1)) = (w[0], w[1]);
+            if soc >= s0 {
+                return v0 + (v1 - v0) * (soc - s0) / (s1 - s0);
+            }
         }
-        if i >= curve.len() {
-            return curve[curve.len() - 1].1;
-        }
-        let ((s0, v0), (s1, v1)) = (curve[i - 1], curve[i]);
-        v0 + (v1 - v0) * (soc - s0) / (s1 - s0)
+        curve[0].1
+    }
+
+    /// A lower bound of the open-circuit voltage at `soc`: the voltage at the curve point at or
+    /// below it (the curve rises with state of charge). Cheap; used to skip the interpolation
+    /// when no brown-out is possible.
+    fn open_circuit_v_floor(&self, soc: f64) -> f64 {
+        let curve = self.chemistry.curve();
+        curve
+            .iter()
+            .rev()
+            .find(|(s, _)| *s <= soc)
+            .map_or(curve[0].1, |(_, v)| *v)
     }
 }
 
@@ -243,6 +254,14 @@ impl EnergyLedger {
         let slot = &mut self.uj[use_.index()];
         *slot = slot.saturating_add(uj);
     }
+}
+
+/// One load of a wake-up cycle.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Draw {
+    pub use_: EnergyUse,
+    pub energy_uj: f64,
+    pub load_ma: f64,
 }
 
 /// The result of a draw.
@@ -299,9 +318,13 @@ impl BatteryState {
 
     /// Energy lost to self-discharge by `now`, µJ.
     pub fn self_discharged_uj(&self, spec: &BatterySpec, now: SimTime) -> u64 {
-        let years =
-            now.as_secs().saturating_sub(u64::from(self.installed_at_s)) as f64 / SECS_PER_YEAR;
-        (spec.capacity_uj() as f64 * spec.self_discharge_per_year * years) as u64
+        self.self_discharged_of(spec.capacity_uj(), spec, now)
+    }
+
+    fn self_discharged_of(&self, capacity_uj: u64, spec: &BatterySpec, now: SimTime) -> u64 {
+        let years = now.as_secs().saturating_sub(u64::from(self.installed_at_s)) as f64
+            * (1.0 / SECS_PER_YEAR);
+        (capacity_uj as f64 * spec.self_discharge_per_year * years) as u64
     }
 
     /// Energy left at `now`, µJ, in `[0, capacity]`.
@@ -309,7 +332,7 @@ impl BatteryState {
         let cap = spec.capacity_uj();
         (cap + self.charged_uj)
             .saturating_sub(self.ledger.total_uj())
-            .saturating_sub(self.self_discharged_uj(spec, now))
+            .saturating_sub(self.self_discharged_of(cap, spec, now))
             .min(cap)
     }
 
@@ -333,19 +356,60 @@ impl BatteryState {
         energy_uj: f64,
         load_ma: f64,
     ) -> PowerOutcome {
-        if self.remaining_uj(spec, now) == 0 {
+        self.handle_draws(
+            spec,
+            now,
+            [Draw {
+                use_,
+                energy_uj,
+                load_ma,
+            }],
+        )
+    }
+
+    /// Draws several loads of one wake-up cycle at `now`. The state of charge is evaluated
+    /// once, before the cycle (a cycle moves it by parts per million); each draw is checked
+    /// against the brown-out threshold under its own load. Returns the worst outcome; a
+    /// brown-out counts once per cycle. Depleted means nothing was drawn.
+    pub fn handle_draws<const N: usize>(
+        &mut self,
+        spec: &BatterySpec,
+        now: SimTime,
+        draws: [Draw; N],
+    ) -> PowerOutcome {
+        let remaining = self.remaining_uj(spec, now);
+        self.handle_draws_with_remaining(spec, remaining, draws)
+    }
+
+    /// [`BatteryState::handle_draws`] for a caller that has just computed
+    /// [`BatteryState::remaining_uj`] at the same instant.
+    pub(crate) fn handle_draws_with_remaining<const N: usize>(
+        &mut self,
+        spec: &BatterySpec,
+        remaining: u64,
+        draws: [Draw; N],
+    ) -> PowerOutcome {
+        if remaining == 0 {
             return PowerOutcome::Depleted;
         }
-        let loaded_v = self.voltage(spec, now, load_ma);
-        let uj = if energy_uj.is_finite() && energy_uj > 0.0 {
-            libm::round(energy_uj) as u64
-        } else {
-            0
-        };
-        self.ledger.add(use_, uj);
-        if loaded_v < spec.brownout_v {
+        let mut load_ma_max = 0.0f64;
+        for d in draws {
+            // Round half up; `max` maps NaN and negatives to 0 and the cast saturates.
+            let uj = (d.energy_uj.max(0.0) + 0.5) as u64;
+            self.ledger.add(d.use_, uj);
+            load_ma_max = load_ma_max.max(d.load_ma);
+        }
+        let sag_v = load_ma_max * 1e-3 * spec.internal_resistance_ohm;
+        let soc = remaining as f64 / spec.capacity_uj() as f64;
+        if spec.open_circuit_v_floor(soc) - sag_v >= spec.brownout_v {
+            return PowerOutcome::Ok;
+        }
+        let lowest_v = spec.open_circuit_v(soc) - sag_v;
+        if lowest_v < spec.brownout_v {
             self.brownouts = self.brownouts.saturating_add(1);
-            PowerOutcome::BrownOut { loaded_v }
+            PowerOutcome::BrownOut {
+                loaded_v: lowest_v.max(0.0),
+            }
         } else {
             PowerOutcome::Ok
         }

@@ -22,7 +22,7 @@
 //! MCU's active energy between sleep and the parts (folded into the parts' energies), and
 //! charging (the collar's primary cell cannot be charged).
 
-use crate::battery::{BatterySpec, BatterySpecError, BatteryState, EnergyUse, PowerOutcome};
+use crate::battery::{BatterySpec, BatterySpecError, BatteryState, Draw, EnergyUse, PowerOutcome};
 use crate::fastmath::normal_pair_f32;
 use crate::gnss::{GnssOutcome, GnssSpec, GnssState, SkyView};
 use crate::parts;
@@ -108,19 +108,6 @@ pub struct Collar {
     battery: BatteryState,
 }
 
-fn worse(a: PowerOutcome, b: PowerOutcome) -> PowerOutcome {
-    let rank = |p: &PowerOutcome| match p {
-        PowerOutcome::Ok => 0,
-        PowerOutcome::BrownOut { .. } => 1,
-        PowerOutcome::Depleted => 2,
-    };
-    if rank(&b) > rank(&a) {
-        b
-    } else {
-        a
-    }
-}
-
 impl Collar {
     /// Collar `id` put on its cow at `now`: the cow is placed and its physiology drawn from
     /// the cow streams, the probe's bias from `StreamKey("collar", id, "manufacture")`, the
@@ -158,19 +145,16 @@ impl Collar {
     /// One sampling cycle at `now`. See the module docs.
     pub fn update(&mut self, now: SimTime, cfg: &CollarConfig, pasture: &Polygon) -> CollarSample {
         let slept = now.saturating_since(self.cow.advanced_to());
-        let sleep_uj = cfg.sleep_current_ua * cfg.battery.nominal_v * slept.as_secs_f64();
-        let mut power = self.battery.handle_draw(
-            &cfg.battery,
-            now,
-            EnergyUse::Sleep,
-            sleep_uj,
-            cfg.sleep_current_ua * 1e-3,
-        );
-
         self.cow.advance(now, &cfg.cow, pasture, &mut self.rng);
         let true_c = self.cow.body_temp_c(now, &cfg.cow);
+        let sleep = Draw {
+            use_: EnergyUse::Sleep,
+            energy_uj: cfg.sleep_current_ua * cfg.battery.nominal_v * slept.as_secs_f64(),
+            load_ma: cfg.sleep_current_ua * 1e-3,
+        };
 
-        if power == PowerOutcome::Depleted {
+        let remaining_uj = self.battery.remaining_uj(&cfg.battery, now);
+        if remaining_uj == 0 {
             return CollarSample {
                 body_temp: Reading::NoReading(NoReadingReason::Dead),
                 true_body_temp_c: true_c,
@@ -178,29 +162,24 @@ impl Collar {
                     time_on: SimDuration::ZERO,
                     energy_uj: 0.0,
                 },
-                power,
+                power: PowerOutcome::Depleted,
             };
         }
 
-        let (z_probe, _) = normal_pair_f32(&mut self.rng);
+        // One Box–Muller pair serves the probe's noise and the GNSS error magnitude.
+        let (z_probe, z_gnss) = normal_pair_f32(&mut self.rng);
         let body_temp = cfg.probe.measure_with_noise(
             f64::from(self.probe_bias),
             now,
             f64::from(true_c),
             f64::from(z_probe),
         );
-        let probe_ma = cfg.probe.energy_per_sample_uj
-            / (cfg.battery.nominal_v * cfg.probe.conversion_time.as_secs_f64().max(1e-3) * 1e3);
-        power = worse(
-            power,
-            self.battery.handle_draw(
-                &cfg.battery,
-                now,
-                EnergyUse::Sample,
-                cfg.probe.energy_per_sample_uj,
-                probe_ma,
-            ),
-        );
+        let sample = Draw {
+            use_: EnergyUse::Sample,
+            energy_uj: cfg.probe.energy_per_sample_uj,
+            load_ma: cfg.probe.energy_per_sample_uj
+                / (cfg.battery.nominal_v * cfg.probe.conversion_time.as_secs_f64().max(1e-3) * 1e3),
+        };
 
         let sky = if cfg.covered_ratio.chance_aligned(&mut self.rng) {
             SkyView::Covered
@@ -208,23 +187,24 @@ impl Collar {
             SkyView::Open
         };
         let pos = self.cow.position();
-        let gnss = cfg.gnss.fix(
+        let gnss = cfg.gnss.fix_with_normal(
             &mut self.gnss,
             now,
             pos.east_m,
             pos.north_m,
             sky,
+            z_gnss,
             &mut self.rng,
         );
-        power = worse(
-            power,
-            self.battery.handle_draw(
-                &cfg.battery,
-                now,
-                EnergyUse::Fix,
-                f64::from(gnss.energy_uj()),
-                f64::from(cfg.gnss.active_current_ma),
-            ),
+        let fix = Draw {
+            use_: EnergyUse::Fix,
+            energy_uj: f64::from(gnss.energy_uj()),
+            load_ma: f64::from(cfg.gnss.active_current_ma),
+        };
+        let power = self.battery.handle_draws_with_remaining(
+            &cfg.battery,
+            remaining_uj,
+            [sleep, sample, fix],
         );
 
         CollarSample {

@@ -25,6 +25,20 @@ pub fn normal_pair_f32(rng: &mut impl RngCore) -> (f32, f32) {
     (r * c, r * s)
 }
 
+/// An approximately standard normal `f32` from one 64-bit draw and no transcendental
+/// function: the Irwin–Hall sum of four 16-bit uniforms, centred and scaled to unit variance.
+/// Its support is ±2√3 ≈ ±3.46, so use it where the shape within three SDs matters and the
+/// far tails do not (a grazing cow's turning angle and pace).
+#[inline]
+pub fn irwin_hall_normal_f32(rng: &mut impl RngCore) -> f32 {
+    let w = rng.next_u64();
+    let sum = (w & 0xffff) + ((w >> 16) & 0xffff) + ((w >> 32) & 0xffff) + (w >> 48);
+    // Each 16-bit uniform has mean 32767.5 and variance (65536² − 1)/12 ≈ 65536²/12, so the
+    // sum has SD ≈ 65536/√3.
+    const SQRT_3: f32 = 1.732_050_8;
+    (sum as f32 - 4.0 * 32_767.5) * (SQRT_3 / 65_536.0)
+}
+
 /// A uniform `f32` in `[low, high)`.
 #[inline]
 pub fn uniform_f32(rng: &mut impl RngCore, low: f32, high: f32) -> f32 {
@@ -53,5 +67,22 @@ mod tests {
         assert!((sx / n).abs() < 0.01);
         assert!((s1 / n - 1.0).abs() < 0.02 && (s2 / n - 1.0).abs() < 0.02);
         assert!((sxy / n).abs() < 0.01);
+    }
+
+    #[test]
+    fn the_irwin_hall_normal_has_unit_variance_and_bounded_support() {
+        let mut rng = CompactRng::from_seed_u64(13);
+        let n = 100_000;
+        let (mut s, mut s2, mut max) = (0.0f64, 0.0f64, 0.0f32);
+        for _ in 0..n {
+            let z = irwin_hall_normal_f32(&mut rng);
+            s += f64::from(z);
+            s2 += f64::from(z) * f64::from(z);
+            max = max.max(z.abs());
+        }
+        let n = f64::from(n);
+        assert!((s / n).abs() < 0.01, "{}", s / n);
+        assert!((s2 / n - 1.0).abs() < 0.02, "{}", s2 / n);
+        assert!(max <= 2.0 * 3f32.sqrt() + 1e-4, "{max}");
     }
 }

@@ -199,6 +199,23 @@ impl GnssSpec {
         sky: SkyView,
         rng: &mut impl RngCore,
     ) -> GnssOutcome {
+        let (z, _) = normal_pair_f32(rng);
+        self.fix_with_normal(state, now, true_east_m, true_north_m, sky, z, rng)
+    }
+
+    /// [`GnssSpec::fix`] with the standard normal variate of the error magnitude supplied by
+    /// the caller (who may draw normals in pairs); consumes three words from `rng`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn fix_with_normal(
+        &self,
+        state: &mut GnssState,
+        now: SimTime,
+        true_east_m: f32,
+        true_north_m: f32,
+        sky: SkyView,
+        z: f32,
+        rng: &mut impl RngCore,
+    ) -> GnssOutcome {
         let failure = match sky {
             SkyView::Open => self.fix_failure_open,
             SkyView::Covered => self.fix_failure_covered,
@@ -210,7 +227,6 @@ impl GnssSpec {
         } else {
             uniform_f32(rng, self.cold_ttff_s_min, self.cold_ttff_s_max)
         };
-        let (z, _) = normal_pair_f32(rng);
         let angle = core::f32::consts::TAU * unit_f32(rng.next_u32());
         if failed {
             let on_s = self.timeout.as_secs_f64() as f32;
@@ -222,7 +238,8 @@ impl GnssSpec {
         let scale = if hot { 1.0 } else { self.cold_error_scale };
         let error_m = libm::expf(self.ln_mu + self.ln_sigma * z) * scale;
         let (s, c) = libm::sincosf(angle);
-        let ttff = SimDuration::from_secs_f64(f64::from(ttff_s));
+        // ttff_s is finite and non-negative (validated bounds), so the cast cannot saturate.
+        let ttff = SimDuration::from_nanos((f64::from(ttff_s) * 1e9) as u64);
         state.last_fix_s = (now.saturating_add(ttff).as_secs()).min(u64::from(u32::MAX - 1)) as u32;
         GnssOutcome::Fix(GnssFix {
             east_m: true_east_m + error_m * c,

@@ -181,10 +181,15 @@ impl SensorSpec {
 
     /// Quantises to the nearest LSB and saturates at the output range.
     pub fn quantise_clamp(&self, v: f64) -> f64 {
+        let code = libm::round(v / self.resolution);
+        // Inside the range by more than an LSB the code needs no clamp (the common case).
+        if v > self.range_min + self.resolution && v < self.range_max - self.resolution {
+            return code * self.resolution;
+        }
         let code = if v.is_nan() {
             self.code_min()
         } else {
-            libm::round(v / self.resolution).clamp(self.code_min(), self.code_max())
+            code.clamp(self.code_min(), self.code_max())
         };
         code * self.resolution
     }

@@ -17,7 +17,9 @@
 //!   for scoring alerts.
 //! - **Movement** is a correlated random walk in local metres: while grazing, each step of at
 //!   most `max_step` turns the heading by a normal angle of SD `turn_sd_rad` and walks
-//!   `grazing_speed_m_s × dt` (±25 % per step). Grazing and resting alternate in bouts of
+//!   `grazing_speed_m_s × dt` (±25 % SD per step); both normals are the transcendental-free
+//!   Irwin–Hall approximation ([`crate::fastmath::irwin_hall_normal_f32`]), whose ±3.5 SD
+//!   support is no loss for a cow's gait. Grazing and resting alternate in bouts of
 //!   exponential length (resting bouts capped at `resting_bout_max`, so that ordinary rest never
 //!   looks like being stuck). During a stuck episode the cow does not move at all.
 //! - **Containment**: a step that would leave the pasture polygon is reflected (the cow turns
@@ -34,7 +36,7 @@
 //! **Left out.** Herd behaviour (cows follow each other), water and shade attraction, seasonal
 //! and weather effects on temperature, rumination, calving, and the skin-to-core gap.
 
-use crate::fastmath::normal_pair_f32;
+use crate::fastmath::irwin_hall_normal_f32;
 use crate::world::geometry::{Point, Polygon};
 use rand_core::RngCore;
 use sim::{CompactRng, Dist, Epoch, Seed, SimDuration, SimTime, StreamKey};
@@ -509,7 +511,8 @@ impl Cow {
     }
 
     fn walk(&mut self, dt_s: f32, cfg: &CowConfig, pasture: &Polygon, rng: &mut impl RngCore) {
-        let (z_turn, z_speed) = normal_pair_f32(rng);
+        let z_turn = irwin_hall_normal_f32(rng);
+        let z_speed = irwin_hall_normal_f32(rng);
         let heading = heading_to_rad(self.heading) + cfg.turn_sd_rad * z_turn;
         let dist = cfg.grazing_speed_m_s * dt_s * (1.0 + 0.25 * z_speed).max(0.0);
         let (s, c) = libm::sincosf(heading);
