@@ -1,1 +1,4 @@
-//! Integration tests of the dps crate.
+//! Integration tests of the dps crate: behaviour rules named as sentences.
+
+mod common;
+mod rules;
