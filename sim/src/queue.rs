@@ -6,18 +6,21 @@
 //! [`std::collections::BinaryHeap`] over the same keys is the oracle the property tests compare
 //! against (`tests/it/queue.rs`).
 //!
-//! **Shape.** Time is cut into buckets of 2^20 ns (about 1.05 ms). Three levels of 4,096
-//! slots hold entries by how far their bucket is from the wheel's current bucket (the level is
-//! the index of the highest bit in which the two bucket numbers differ, divided by twelve):
-//! level 0 spans 4.3 s of 1 ms slots, level 1 4.9 h of 4.3 s slots, level 2 2.2 years; anything
-//! further waits in an overflow heap. Each level keeps a two-tier occupancy bitmap, so finding
-//! the next non-empty slot is two `trailing_zeros`. When the earliest non-empty slot is above
-//! level 0 its entries cascade down; an entry moves at most twice in its life, and a device
-//! timer minutes ahead moves once. The entries of the current bucket are
-//! sorted once into a small run from which `pop` takes the last element. An IoT fleet's
-//! events (millions of timers minutes to hours ahead, network deliveries milliseconds ahead)
-//! fall into a few hundred occupied slots, and every operation is O(1) amortised apart from
-//! sorting a bucket's handful of entries.
+//! **Shape.** Time is cut into buckets of 2^20 ns (about 1.05 ms) and blocks of 256 buckets
+//! (268 ms). Entries of the current block sit in a 256-slot near wheel, one slot a bucket.
+//! Entries of later blocks sit in three far levels of 4,096 slots, chosen by the highest time
+//! bit in which the entry differs from the current block: level 1 holds 268 ms slots (18.3
+//! min), level 2 18.3 min slots (52 days), level 3 52-day slots (the rest of the u64 range),
+//! so no entry is ever out of range. Each level keeps a two-tier occupancy bitmap, so the next
+//! occupied slot is two `trailing_zeros` away.
+//!
+//! When the near wheel and the batch are both empty, the earliest level-1 slot becomes the
+//! **batch**: its entries are sorted once, in cache, and served from the end of the vector.
+//! (A higher-level slot first cascades down a level.) Entries scheduled while a block is
+//! served (network deliveries a few milliseconds ahead) go to the near wheel; `pop` takes
+//! the earlier of the near wheel's head and the batch's head. So a device timer minutes ahead
+//! is appended once, sorted once with its block, and popped: no scatter over hundreds of
+//! slots, which is what costs a timing wheel its cache misses at a million timers.
 //!
 //! **Memory.** Entries live in per-slot `Vec`s that keep their capacity when drained, so after
 //! warm-up scheduling allocates nothing. An entry is the key (16 bytes) plus the payload.
@@ -37,27 +40,34 @@
 use crate::time::SimTime;
 use rustc_hash::FxHashSet;
 use std::cmp::{Ordering, Reverse};
-use std::collections::{BTreeSet, BinaryHeap};
+use std::collections::BTreeSet;
 
 const BUCKET_SHIFT: u32 = 20;
-const LEVEL_BITS: u32 = 12;
-const SLOTS: usize = 1 << LEVEL_BITS;
-const WORDS: usize = SLOTS / 64;
-const LEVELS: usize = 3;
+const NEAR_BITS: u32 = 8;
+/// Bits of the time that select a block: everything above bucket and near-slot bits.
+const BLOCK_SHIFT: u32 = BUCKET_SHIFT + NEAR_BITS;
+const FAR_BITS: u32 = 12;
+/// The lowest time bit of each far level's slot index (levels 1, 2, 3).
+const FAR_SHIFT: [u32; 3] = [
+    BLOCK_SHIFT,
+    BLOCK_SHIFT + FAR_BITS,
+    BLOCK_SHIFT + 2 * FAR_BITS,
+];
 
 /// One level of the wheel: its slots and a two-tier occupancy bitmap (a bit per slot, and a
 /// summary bit per 64-slot word), so the first occupied slot is two `trailing_zeros` away.
 struct Level<T> {
     slots: Vec<Vec<Entry<T>>>,
-    words: [u64; WORDS],
+    words: Vec<u64>,
     summary: u64,
 }
 
 impl<T> Level<T> {
-    fn new() -> Self {
+    fn new(bits: u32) -> Self {
+        let n = 1usize << bits;
         Level {
-            slots: (0..SLOTS).map(|_| Vec::new()).collect(),
-            words: [0; WORDS],
+            slots: (0..n).map(|_| Vec::new()).collect(),
+            words: vec![0; n / 64],
             summary: 0,
         }
     }
@@ -69,7 +79,9 @@ impl<T> Level<T> {
         self.summary |= 1 << (slot / 64);
     }
 
-    /// The lowest occupied slot, which is also the earliest (see `EventQueue::refill`).
+    /// The lowest occupied slot. Every occupied slot is later than the wheel's position at
+    /// this level (an entry is filed at the level of its highest differing time bit), so the
+    /// lowest is the earliest.
     #[inline]
     fn first(&self) -> Option<usize> {
         if self.summary == 0 {
@@ -79,11 +91,22 @@ impl<T> Level<T> {
         Some(w * 64 + self.words[w].trailing_zeros() as usize)
     }
 
+    /// Takes a slot's entries (the caller returns the emptied vector with `restore`).
     #[inline]
-    fn clear(&mut self, slot: usize) {
+    fn take(&mut self, slot: usize) -> Vec<Entry<T>> {
         self.words[slot / 64] &= !(1 << (slot % 64));
         if self.words[slot / 64] == 0 {
             self.summary &= !(1 << (slot / 64));
+        }
+        std::mem::take(&mut self.slots[slot])
+    }
+
+    /// Gives an emptied vector back to a slot so its capacity is reused.
+    #[inline]
+    fn restore(&mut self, slot: usize, emptied: Vec<Entry<T>>) {
+        debug_assert!(emptied.is_empty());
+        if self.slots[slot].is_empty() {
+            self.slots[slot] = emptied;
         }
     }
 }
@@ -120,12 +143,15 @@ impl<T> Ord for Entry<T> {
 
 /// A timing-wheel priority queue of `T`, ordered by `(time, insertion sequence)`.
 pub struct EventQueue<T> {
-    /// The bucket number the wheel stands at; every entry in a level is in a later bucket.
+    /// The bucket the near wheel stands at: `run` holds entries at or before it, the near
+    /// wheel entries of later buckets in the same block, the far levels later blocks.
     current_bucket: u64,
-    /// Entries of `current_bucket`, sorted descending so the earliest is last.
+    /// Entries at or before `current_bucket`, sorted descending so the earliest is last.
     run: Vec<Entry<T>>,
-    levels: Vec<Level<T>>,
-    overflow: BinaryHeap<Reverse<Entry<T>>>,
+    near: Level<T>,
+    /// The sorted (descending) entries of the level-1 slot being served.
+    batch: Vec<Entry<T>>,
+    far: [Level<T>; 3],
     cancelled: FxHashSet<EventKey>,
     next_seq: u64,
     /// The key of the last entry returned by `pop`: every key at or before it has left, and
@@ -148,8 +174,9 @@ impl<T> EventQueue<T> {
         EventQueue {
             current_bucket: 0,
             run: Vec::new(),
-            levels: (0..LEVELS).map(|_| Level::new()).collect(),
-            overflow: BinaryHeap::new(),
+            near: Level::new(NEAR_BITS),
+            batch: Vec::new(),
+            far: std::array::from_fn(|_| Level::new(FAR_BITS)),
             cancelled: FxHashSet::default(),
             next_seq: 0,
             last_returned: None,
@@ -228,12 +255,9 @@ impl<T> EventQueue<T> {
     /// The key of the earliest live entry, without removing it.
     pub fn peek_key(&mut self) -> Option<EventKey> {
         loop {
-            if self.run.is_empty() && !self.refill() {
-                return None;
-            }
-            let key = self.run.last().expect("refilled").key;
+            let key = self.head()?.1;
             if !self.cancelled.is_empty() && self.cancelled.remove(&key) {
-                self.run.pop();
+                self.pop_any();
                 self.skipped.insert(key);
                 continue;
             }
@@ -242,15 +266,89 @@ impl<T> EventQueue<T> {
     }
 
     fn pop_any(&mut self) -> Option<Entry<T>> {
-        if self.run.is_empty() && !self.refill() {
-            return None;
+        match self.head()?.0 {
+            Source::Run => self.run.pop(),
+            Source::Batch => self.batch.pop(),
         }
-        self.run.pop()
+    }
+
+    /// Where the earliest entry is, and its key; fills `run` or `batch` as needed.
+    #[inline]
+    fn head(&mut self) -> Option<(Source, EventKey)> {
+        loop {
+            if self.run.is_empty() {
+                self.load_near();
+            }
+            match (self.run.last(), self.batch.last()) {
+                (Some(r), Some(b)) if b.key < r.key => return Some((Source::Batch, b.key)),
+                (Some(r), _) => return Some((Source::Run, r.key)),
+                (None, Some(b)) => return Some((Source::Batch, b.key)),
+                (None, None) => {
+                    if !self.advance_block() {
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Moves the near wheel's earliest occupied bucket into `run`.
+    #[inline]
+    fn load_near(&mut self) {
+        let Some(slot) = self.near.first() else {
+            return;
+        };
+        self.current_bucket = ((self.current_bucket >> NEAR_BITS) << NEAR_BITS) | slot as u64;
+        let mut entries = self.near.take(slot);
+        std::mem::swap(&mut self.run, &mut entries);
+        self.near.restore(slot, entries);
+        self.run.sort_unstable_by_key(|e| Reverse(e.key));
+    }
+
+    /// With the near wheel and the batch empty, moves to the earliest later block: its
+    /// level-1 slot becomes the batch, after cascading a higher level if need be.
+    fn advance_block(&mut self) -> bool {
+        debug_assert!(self.run.is_empty() && self.batch.is_empty() && self.near.first().is_none());
+        loop {
+            let Some((level, slot)) = self
+                .far
+                .iter()
+                .enumerate()
+                .find_map(|(l, lv)| lv.first().map(|s| (l, s)))
+            else {
+                return false;
+            };
+            // Stand at the first instant of that slot: keep the time bits above the level,
+            // set the level's digit, clear the bits below.
+            let shift = FAR_SHIFT[level];
+            let above = shift + FAR_BITS;
+            let cur = self.current_bucket << BUCKET_SHIFT;
+            let high = if above >= 64 {
+                0
+            } else {
+                (cur >> above) << above
+            };
+            self.current_bucket = (high | ((slot as u64) << shift)) >> BUCKET_SHIFT;
+            let mut entries = self.far[level].take(slot);
+            if level == 0 {
+                std::mem::swap(&mut self.batch, &mut entries);
+                self.far[0].restore(slot, entries);
+                self.batch.sort_unstable_by_key(|e| Reverse(e.key));
+                return true;
+            }
+            for e in entries.drain(..) {
+                self.place_later(e);
+            }
+            self.far[level].restore(slot, entries);
+            if !self.run.is_empty() || self.near.first().is_some() {
+                return true;
+            }
+        }
     }
 
     fn place(&mut self, entry: Entry<T>) {
         if entry.key.time.as_nanos() >> BUCKET_SHIFT <= self.current_bucket {
-            // Within the bucket being served: keep the run sorted (descending).
+            // At or before the bucket being served: keep the run sorted (descending).
             let at = self.run.partition_point(|e| e.key > entry.key);
             self.run.insert(at, entry);
         } else {
@@ -258,86 +356,27 @@ impl<T> EventQueue<T> {
         }
     }
 
-    /// Files an entry of a bucket after `current_bucket` into the wheel or the overflow.
+    /// Files an entry of a bucket after `current_bucket` into the near wheel or a far level.
+    #[inline]
     fn place_later(&mut self, entry: Entry<T>) {
-        let bucket = entry.key.time.as_nanos() >> BUCKET_SHIFT;
-        let diff = bucket ^ self.current_bucket;
-        let level = ((63 - diff.leading_zeros()) / LEVEL_BITS) as usize;
-        if level >= LEVELS {
-            self.overflow.push(Reverse(entry));
+        let t = entry.key.time.as_nanos();
+        let diff = t ^ (self.current_bucket << BUCKET_SHIFT);
+        if diff >> BLOCK_SHIFT == 0 {
+            let slot = ((t >> BUCKET_SHIFT) as usize) & ((1 << NEAR_BITS) - 1);
+            self.near.push(slot, entry);
             return;
         }
-        let slot = ((bucket >> (LEVEL_BITS * level as u32)) as usize) & (SLOTS - 1);
-        self.levels[level].push(slot, entry);
+        let high_bit = 63 - diff.leading_zeros();
+        let level = ((high_bit - BLOCK_SHIFT) / FAR_BITS) as usize;
+        let slot = ((t >> FAR_SHIFT[level]) as usize) & ((1 << FAR_BITS) - 1);
+        self.far[level].push(slot, entry);
     }
+}
 
-    /// Moves the next non-empty bucket into `run`; `false` if the queue holds nothing.
-    fn refill(&mut self) -> bool {
-        debug_assert!(self.run.is_empty());
-        loop {
-            let Some((level, slot)) = self
-                .levels
-                .iter()
-                .enumerate()
-                .find_map(|(l, lv)| lv.first().map(|s| (l, s)))
-            else {
-                return self.refill_from_overflow();
-            };
-            self.levels[level].clear(slot);
-            // Advance to the first bucket of that slot: keep the bits above this level, set
-            // this level's digit to `slot`, clear the bits below.
-            let shift = LEVEL_BITS * level as u32;
-            let above = shift + LEVEL_BITS;
-            let high = if above >= 64 {
-                0
-            } else {
-                (self.current_bucket >> above) << above
-            };
-            self.current_bucket = high | ((slot as u64) << shift);
-            let mut entries = std::mem::take(&mut self.levels[level].slots[slot]);
-            if level == 0 {
-                std::mem::swap(&mut self.run, &mut entries);
-                self.levels[0].slots[slot] = entries;
-                self.run.sort_unstable_by_key(|e| Reverse(e.key));
-                return true;
-            }
-            for e in entries.drain(..) {
-                if e.key.time.as_nanos() >> BUCKET_SHIFT == self.current_bucket {
-                    self.run.push(e);
-                } else {
-                    self.place_later(e);
-                }
-            }
-            self.levels[level].slots[slot] = entries;
-            if !self.run.is_empty() {
-                self.run.sort_unstable_by_key(|e| Reverse(e.key));
-                return true;
-            }
-        }
-    }
-
-    fn refill_from_overflow(&mut self) -> bool {
-        let Some(Reverse(first)) = self.overflow.pop() else {
-            return false;
-        };
-        self.current_bucket = first.key.time.as_nanos() >> BUCKET_SHIFT;
-        let horizon = LEVEL_BITS * LEVELS as u32;
-        let block = self.current_bucket >> horizon;
-        self.run.push(first);
-        while let Some(Reverse(e)) = self.overflow.peek() {
-            if (e.key.time.as_nanos() >> BUCKET_SHIFT) >> horizon != block {
-                break;
-            }
-            let Reverse(e) = self.overflow.pop().expect("peeked");
-            if e.key.time.as_nanos() >> BUCKET_SHIFT == self.current_bucket {
-                self.run.push(e);
-            } else {
-                self.place_later(e);
-            }
-        }
-        self.run.sort_unstable_by_key(|e| Reverse(e.key));
-        true
-    }
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Source {
+    Run,
+    Batch,
 }
 
 #[cfg(test)]
@@ -360,7 +399,7 @@ mod tests {
     fn far_and_near_entries_interleave_in_time_order() {
         let mut q = EventQueue::new();
         let times = [
-            SimDuration::from_hours(24 * 800), // beyond the wheel: overflow
+            SimDuration::from_hours(24 * 800), // level 3
             SimDuration::from_hours(3),
             SimDuration::from_millis(1),
             SimDuration::from_secs(299),
