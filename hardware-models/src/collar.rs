@@ -23,7 +23,7 @@
 //! charging (the collar's primary cell cannot be charged).
 
 use crate::battery::{BatterySpec, BatterySpecError, BatteryState, Draw, EnergyUse, PowerOutcome};
-use crate::fastmath::normal_pair_f32;
+use crate::fastmath::irwin_hall_normal_f32;
 use crate::gnss::{GnssOutcome, GnssSpec, GnssState, SkyView};
 use crate::parts;
 use crate::sensor::{NoReadingReason, Reading, SensorSpec, SpecError};
@@ -166,8 +166,9 @@ impl Collar {
             };
         }
 
-        // One Box–Muller pair serves the probe's noise and the GNSS error magnitude.
-        let (z_probe, z_gnss) = normal_pair_f32(&mut self.rng);
+        // The probe's white noise is the Irwin–Hall normal: no transcendental on the hot path,
+        // and its ±3.5 SD support lies inside the spec's ±4 SD noise budget.
+        let z_probe = irwin_hall_normal_f32(&mut self.rng);
         let body_temp = cfg.probe.measure_with_noise(
             f64::from(self.probe_bias),
             now,
@@ -187,13 +188,12 @@ impl Collar {
             SkyView::Open
         };
         let pos = self.cow.position();
-        let gnss = cfg.gnss.fix_with_normal(
+        let gnss = cfg.gnss.fix(
             &mut self.gnss,
             now,
             pos.east_m,
             pos.north_m,
             sky,
-            z_gnss,
             &mut self.rng,
         );
         let fix = Draw {
