@@ -1,0 +1,9 @@
+//! # scenarios: scenario files and their loader
+//!
+//! The API boundary fleetsim users write against: a scenario is data (TOML), loaded into typed
+//! structs with errors that name the file, line, column, field, the bad value and what was
+//! expected, and overridden from the command line with `--set key=value`.
+
+pub mod load;
+
+pub use load::{FieldError, LoadError, Location, Override, Source, Validate};
