@@ -33,7 +33,7 @@ use crate::score::{score_rule, Score, TruthEpisode};
 use sim::{Epoch, SimDuration, SimTime};
 use std::collections::VecDeque;
 use std::fmt::Write;
-use store::{IngestEvent, Schema};
+use store::{DeviceIndex, IngestEvent, Schema};
 use thiserror::Error;
 
 /// A configuration the engine refuses: where, what was given, what was expected.
@@ -286,6 +286,28 @@ impl RuleEngine {
     /// The next notification to hand to the sinks.
     pub fn poll_notification(&mut self) -> Option<Notification> {
         self.outbox.pop_front()
+    }
+
+    /// Starts loading `device`'s rule state into cache, for a reading that will arrive a
+    /// few events from now (e.g. [`store::TimeSeriesStore::upcoming_device`]). Only a
+    /// hint: it changes nothing.
+    #[inline]
+    pub fn prefetch(&self, device: DeviceIndex) {
+        let d = device.0 as usize;
+        if d >= self.devices {
+            return;
+        }
+        let nc = self.conds.len();
+        let nr = self.rules.len();
+        if nc > 0 {
+            store::hint::prefetch(&self.cond_states[d * nc]);
+            store::hint::prefetch(&self.cond_states[d * nc + nc - 1]);
+        }
+        if nr > 0 {
+            store::hint::prefetch(&self.rule_states[d * nr]);
+            store::hint::prefetch(&self.rule_states[d * nr + nr - 1]);
+        }
+        self.dashboard.prefetch(device);
     }
 
     /// Evaluates every rule on one reading processed at `now`.

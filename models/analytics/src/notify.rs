@@ -115,6 +115,13 @@ impl Dashboard {
         s.readings = s.readings.saturating_add(1);
     }
 
+    #[inline]
+    pub(crate) fn prefetch(&self, device: DeviceIndex) {
+        if let Some(s) = self.devices.get(device.0 as usize) {
+            store::hint::prefetch(s);
+        }
+    }
+
     pub(crate) fn open(&mut self, rule: RuleId, device: DeviceIndex, at: SimTime) {
         if self.open.insert((rule, device), at).is_none() {
             self.devices[device.0 as usize].open_alerts += 1;

@@ -75,7 +75,7 @@ fn get_varint(bytes: &[u8], pos: &mut usize) -> Option<u64> {
 #[inline]
 pub(crate) fn to_code(kind: ColumnKind, value: f64) -> i64 {
     match kind {
-        ColumnKind::Quantised { resolution } => crate::schema::quantise(value, resolution),
+        ColumnKind::Quantised { scale, .. } => crate::schema::quantise(value, scale),
         ColumnKind::Exact => value.to_bits() as i64,
     }
 }
@@ -83,7 +83,7 @@ pub(crate) fn to_code(kind: ColumnKind, value: f64) -> i64 {
 #[inline]
 pub(crate) fn from_code(kind: ColumnKind, code: i64) -> f64 {
     match kind {
-        ColumnKind::Quantised { resolution } => crate::schema::dequantise(code, resolution),
+        ColumnKind::Quantised { resolution, .. } => crate::schema::dequantise(code, resolution),
         ColumnKind::Exact => f64::from_bits(code as u64),
     }
 }
@@ -200,9 +200,15 @@ mod tests {
 
     fn kinds() -> [ColumnKind; 3] {
         [
-            ColumnKind::Quantised { resolution: 1e-6 },
+            ColumnKind::Quantised {
+                resolution: 1e-6,
+                scale: 1.0 / 1e-6,
+            },
             ColumnKind::Exact,
-            ColumnKind::Quantised { resolution: 0.01 },
+            ColumnKind::Quantised {
+                resolution: 0.01,
+                scale: 1.0 / 0.01,
+            },
         ]
     }
 
@@ -231,7 +237,7 @@ mod tests {
             prop_assert_eq!(decoded.len(), points.len());
             for (&(ts, a, b, c), (dts, dv)) in points.iter().zip(&decoded) {
                 prop_assert_eq!(ts, *dts);
-                let q = |x: f64, r: f64| crate::schema::dequantise(crate::schema::quantise(x, r), r);
+                let q = |x: f64, r: f64| crate::schema::dequantise(crate::schema::quantise(x, 1.0 / r), r);
                 match a {
                     Some(a) => prop_assert_eq!(dv[0], q(a, 1e-6)),
                     None => prop_assert!(dv[0].is_nan()),

@@ -42,6 +42,7 @@
 
 mod codec;
 mod dedup;
+pub mod hint;
 mod query;
 mod schema;
 mod store;
@@ -53,5 +54,5 @@ pub use schema::{
 };
 pub use store::{
     StorageStats, StoreConfig, StoreError, StoreStats, TimeSeriesStore, TimestampSource,
-    BLOCK_POINTS, PAGE_BYTES, RETENTION_SWEEP_INTERVAL, SEGMENT_BYTES,
+    BLOCK_POINTS, PAGE_BYTES, PREFETCH_AHEAD, RETENTION_SWEEP_INTERVAL, SEGMENT_BYTES,
 };

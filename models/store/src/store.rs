@@ -20,6 +20,8 @@ pub const BLOCK_POINTS: u16 = 512;
 pub const PAGE_BYTES: usize = 64;
 /// Bytes per storage segment that sealed blocks are packed into.
 pub const SEGMENT_BYTES: usize = 8 << 20;
+/// How many events ahead in the backlog the store prefetches per-device state.
+pub const PREFETCH_AHEAD: usize = 8;
 /// How often retention is enforced.
 pub const RETENTION_SWEEP_INTERVAL: SimDuration = SimDuration::from_hours(1);
 
@@ -228,8 +230,19 @@ impl PagePool {
         (self.pages.len() - 1) as u32
     }
 
+    /// Appends the first `n` bytes of `point` to the chain.
     #[inline]
-    fn append(&mut self, chain: &mut PageChain, mut bytes: &[u8]) {
+    fn append(&mut self, chain: &mut PageChain, point: &[u8; MAX_POINT_BYTES], n: usize) {
+        // Fast path for the common short point that fits the current page: a fixed
+        // 16-byte copy (one vector store, no memmove call). Bytes past the point are
+        // scratch that the next append overwrites; reads stop at `len`.
+        let off = chain.len as usize % PAGE_BYTES;
+        if off != 0 && n <= 16 && off + 16 <= PAGE_BYTES {
+            self.pages[chain.last as usize][off..off + 16].copy_from_slice(&point[..16]);
+            chain.len += n as u32;
+            return;
+        }
+        let mut bytes = &point[..n];
         while !bytes.is_empty() {
             let off = chain.len as usize % PAGE_BYTES;
             if off == 0 {
@@ -447,6 +460,7 @@ impl TimeSeriesStore {
                 event,
             } = *p;
             self.backlog.pop_front();
+            self.prefetch_upcoming();
             let lag = queryable_at.saturating_since(event.enqueued_time);
             self.stats.ingest_lag_last = lag;
             self.stats.ingest_lag_max = self.stats.ingest_lag_max.max(lag);
@@ -457,6 +471,35 @@ impl TimeSeriesStore {
             self.sweep_retention(now);
             while self.next_retention_sweep <= now {
                 self.next_retention_sweep += RETENTION_SWEEP_INTERVAL;
+            }
+        }
+    }
+
+    /// The device of the event `ahead` places behind the front of the backlog, i.e. the
+    /// one indexed `ahead + 1` events from now, so a consumer of the change feed can
+    /// prefetch its own state for it (see [`crate::hint`]).
+    pub fn upcoming_device(&self, ahead: usize) -> Option<DeviceIndex> {
+        self.backlog.get(ahead).map(|p| p.event.device)
+    }
+
+    /// Prefetches in two stages: the device slot and coder state of the event
+    /// `PREFETCH_AHEAD` places back, and the open page of the event a few places back,
+    /// whose slot (holding the page number) the first stage already brought in.
+    #[inline]
+    fn prefetch_upcoming(&self) {
+        if let Some(p) = self.backlog.get(PREFETCH_AHEAD) {
+            let d = p.event.device.0 as usize;
+            if let Some(slot) = self.devices.get(d) {
+                crate::hint::prefetch(slot);
+                crate::hint::prefetch(&self.prev_codes[d * self.columns]);
+            }
+        }
+        if let Some(p) = self.backlog.get(PREFETCH_AHEAD / 2) {
+            if let Some(slot) = self.devices.get(p.event.device.0 as usize) {
+                if slot.chain.last != NONE {
+                    let off = slot.chain.len as usize % PAGE_BYTES;
+                    crate::hint::prefetch(&self.pool.pages[slot.chain.last as usize][off]);
+                }
             }
         }
     }
@@ -509,7 +552,7 @@ impl TimeSeriesStore {
             ts_ms,
             &event.values,
         );
-        self.pool.append(&mut slot.chain, &buf[..n]);
+        self.pool.append(&mut slot.chain, &buf, n);
         if ts_ms < slot.open_t_max_ms {
             slot.open_sorted = false;
         }
