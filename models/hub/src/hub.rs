@@ -91,6 +91,27 @@ pub enum HubError {
     RegistryFull,
 }
 
+impl HubError {
+    /// The numeric error code (the 6-digit IoT Hub code where there is one).
+    pub fn code(self) -> u32 {
+        match self {
+            HubError::QuotaExceeded => 403_002,
+            HubError::Throttled => 429_001,
+            HubError::ReplacedByNewConnection => 400_027,
+            HubError::KeepAliveTimeout => 404_104,
+            HubError::MethodDeviceNotOnline => 404_103,
+            HubError::MethodResponseTimeout => 504_101,
+            HubError::TokenExpired | HubError::UnauthorizedTopic => 401_003,
+            HubError::MessageTooLarge => 413,
+            HubError::C2dQueueFull => 403_004,
+            HubError::DeviceNotFound => 404_001,
+            HubError::NotOnTier => 403,
+            HubError::BadRequest => 400,
+            HubError::RegistryFull => 403,
+        }
+    }
+}
+
 /// Something the hub emits. `at` ≥ the `now` of the call that produced it: throttled
 /// requests are served late (traffic shaping, reference §1.2).
 #[derive(Debug, Clone, PartialEq)]
@@ -285,7 +306,8 @@ pub struct Hub {
     ids: Vec<Arc<str>>,
     keys: Vec<Box<[u8]>>,
     by_id: FxHashMap<Arc<str>, u32>,
-    conn_dev: Vec<u32>,
+    /// Connection → device. A map, not a vector: worlds encode a connection epoch in the id.
+    conn_dev: FxHashMap<u32, u32>,
     connected: Vec<u32>,
     twins: FxHashMap<u32, Twin>,
     shapers: [Option<Shaper>; 7],
@@ -421,7 +443,7 @@ impl Hub {
             ids: Vec::new(),
             keys: Vec::new(),
             by_id: FxHashMap::default(),
-            conn_dev: Vec::new(),
+            conn_dev: FxHashMap::default(),
             connected: Vec::new(),
             twins: FxHashMap::default(),
             shapers,
@@ -723,7 +745,7 @@ impl Hub {
         d.conn = NO;
         d.pos = NO;
         d.state_since = now;
-        self.conn_dev[conn as usize] = NO;
+        self.conn_dev.remove(&conn);
         self.connected.swap_remove(pos);
         if let Some(&moved) = self.connected.get(pos) {
             self.devs[moved as usize].pos = pos as u32;
@@ -739,19 +761,14 @@ impl Hub {
 
     /// The transport of `conn` closed without an MQTT DISCONNECT (network loss, crash).
     pub fn handle_connection_lost(&mut self, now: SimTime, conn: ConnId) {
-        if let Some(&ix) = self.conn_dev.get(conn.0 as usize) {
-            if ix != NO {
-                self.drop_connection(now, ix, None);
-            }
+        if let Some(&ix) = self.conn_dev.get(&conn.0) {
+            self.drop_connection(now, ix, None);
         }
     }
 
     /// The device on `conn`, if that connection is authenticated.
     pub fn device_on(&self, conn: ConnId) -> Option<DeviceIx> {
-        match self.conn_dev.get(conn.0 as usize) {
-            Some(&ix) if ix != NO => Some(DeviceIx(ix)),
-            _ => None,
-        }
+        self.conn_dev.get(&conn.0).map(|&ix| DeviceIx(ix))
     }
 
     /// A packet from the device side of connection `conn`.
@@ -864,15 +881,10 @@ impl Hub {
             self.drop_connection(now, ix, Some(HubError::ReplacedByNewConnection));
         }
         // A connection id reused by another device means that device's transport is gone.
-        if let Some(&other) = self.conn_dev.get(conn.0 as usize) {
-            if other != NO {
-                self.drop_connection(now, other, None);
-            }
+        if let Some(&other) = self.conn_dev.get(&conn.0) {
+            self.drop_connection(now, other, None);
         }
-        if self.conn_dev.len() <= conn.0 as usize {
-            self.conn_dev.resize(conn.0 as usize + 1, NO);
-        }
-        self.conn_dev[conn.0 as usize] = ix;
+        self.conn_dev.insert(conn.0, ix);
         let expiry_offset = token.expiry_unix_s.saturating_sub(self.unix_s(now));
         let d = &mut self.devs[ix as usize];
         d.conn = conn.0;

@@ -1,0 +1,192 @@
+//! Boot, provisioning, connection, token renewal, reboot (reference §2.1, §1.5, §1.6).
+
+use crate::harness::*;
+use firmware::{DeviceOutput, DisconnectReason, DropReason, Peer, Record};
+use iot_messages::sas::{device_resource_uri, dps_resource_uri, SasToken};
+use iot_messages::{ConnectCode, Msg, SubFilters};
+use sim::{SimDuration, SimTime};
+
+#[test]
+fn a_device_provisions_through_dps_connects_with_a_sas_token_subscribes_and_gets_its_twin() {
+    let mut b = Bench::new(config());
+    let out = b.bring_up();
+    let seq: Vec<(Peer, &'static str)> = sends(&out).iter().map(|(p, m)| (*p, m.kind())).collect();
+    assert_eq!(
+        seq,
+        vec![
+            (Peer::Dps, "connect"),
+            (Peer::Dps, "subscribe"),
+            (Peer::Dps, "dps_register"),
+            (Peer::Dps, "dps_poll"),
+            (Peer::Hub, "connect"),
+            (Peer::Hub, "subscribe"),
+            (Peer::Hub, "twin_get"),
+            (Peer::Hub, "twin_patch"),
+        ]
+    );
+    let s = sends(&out);
+    let (
+        Msg::Connect {
+            password: dps_pw,
+            username: dps_user,
+            ..
+        },
+        Msg::Connect {
+            password: hub_pw,
+            username: hub_user,
+            ..
+        },
+    ) = (&s[0].1, &s[4].1)
+    else {
+        panic!("connects");
+    };
+    assert_eq!(
+        &**dps_user,
+        "0ne00000001/registrations/cow-1/api-version=2019-03-31"
+    );
+    assert_eq!(
+        &**hub_user,
+        "hub-a.azure-devices.net/cow-1/?api-version=2021-04-12"
+    );
+    let now_unix = sim::Epoch::DEFAULT.unix_secs() as u64;
+    let dps = SasToken::verify(
+        dps_pw,
+        &dps_resource_uri(SCOPE, "cow-1"),
+        &[7; 32],
+        now_unix,
+    )
+    .unwrap();
+    assert_eq!(dps.policy.as_deref(), Some("registration"));
+    let hub = SasToken::verify(
+        hub_pw,
+        &device_resource_uri(HUB, "cow-1"),
+        &[7; 32],
+        now_unix,
+    )
+    .unwrap();
+    assert_eq!(hub.policy, None);
+    assert_eq!(hub.expiry_unix_s, now_unix + 3 + 3_600);
+    // The poll went out exactly after the 3 s retry-after; at most 5 subscriptions.
+    assert!(
+        matches!(&s[5].1, Msg::Subscribe { filters, .. } if *filters == SubFilters::ALL_HUB && filters.count() <= 5)
+    );
+    assert!(out
+        .iter()
+        .any(|o| matches!(o, DeviceOutput::Close { peer: Peer::Dps })));
+    assert_eq!(b.dev.assigned_hub().map(|h| &**h), Some(HUB));
+}
+
+#[test]
+fn the_token_is_renewed_by_reconnecting_before_it_expires() {
+    let mut b = Bench::new(config());
+    b.bring_up();
+    let connected_at = b.now;
+    // Keep acknowledging so nothing but the token forces a reconnect.
+    let mut renewed_at = None;
+    while renewed_at.is_none() {
+        let out = b.tick();
+        for (pkid, _) in telemetry_pkids(&out) {
+            b.deliver(Peer::Hub, Msg::PubAck { pkid });
+        }
+        if sends(&out)
+            .iter()
+            .any(|(p, m)| *p == Peer::Hub && matches!(m, Msg::Connect { .. }))
+        {
+            renewed_at = Some(b.now);
+        }
+    }
+    assert_eq!(
+        renewed_at.unwrap(),
+        connected_at + SimDuration::from_mins(55)
+    );
+    assert_eq!(b.dev.stats.token_renewals, 1);
+}
+
+#[test]
+fn a_reboot_loses_ram_keeps_flash_and_never_reuses_a_sequence_number() {
+    let mut cfg = config();
+    cfg.ack_timeout = SimDuration::from_hours(1);
+    let mut b = Bench::new(cfg);
+    b.bring_up();
+    // Two samples, unacknowledged.
+    let mut out = b.advance_to(SimTime::from_secs(700));
+    let sampled: Vec<u32> = records(&out)
+        .iter()
+        .filter_map(|r| match r {
+            Record::Sampled { seq } => Some(*seq),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sampled.len(), 2);
+    out = b.crash();
+    let dropped: Vec<u32> = records(&out)
+        .iter()
+        .filter_map(|r| match r {
+            Record::Dropped {
+                seq,
+                reason: DropReason::Reboot,
+            } => Some(*seq),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(dropped, sampled);
+    assert!(out.contains(&DeviceOutput::Close { peer: Peer::Hub }));
+    assert!(b.dev.is_off());
+    // Power on: straight to the hub from flash, no DPS.
+    let out = b.power_on();
+    assert!(matches!(
+        &sends(&out)[..],
+        [(Peer::Hub, Msg::Connect { .. })]
+    ));
+    b.connect_hub(1);
+    let out = b.advance_to(SimTime::from_secs(1_500));
+    let after: Vec<u32> = records(&out)
+        .iter()
+        .filter_map(|r| match r {
+            Record::Sampled { seq } => Some(*seq),
+            _ => None,
+        })
+        .collect();
+    assert!(!after.is_empty());
+    assert!(
+        after.iter().all(|s| *s >= 64),
+        "the reserved block is skipped: {after:?}"
+    );
+    assert_eq!(b.dev.flash().assigned_hub.as_deref(), Some(HUB));
+}
+
+#[test]
+fn three_refused_hub_connects_send_the_device_back_to_dps() {
+    let mut b = Bench::new(config());
+    b.bring_up();
+    b.disconnect(DisconnectReason::Network);
+    for _ in 0..3 {
+        let out = b.tick();
+        assert!(matches!(
+            sends(&out).last(),
+            Some((Peer::Hub, Msg::Connect { .. }))
+        ));
+        b.deliver(
+            Peer::Hub,
+            Msg::ConnAck {
+                code: ConnectCode::NotAuthorized,
+            },
+        );
+    }
+    assert_eq!(b.dev.assigned_hub(), None);
+    let out = b.tick();
+    assert!(matches!(
+        sends(&out).last(),
+        Some((Peer::Dps, Msg::Connect { .. }))
+    ));
+}
+
+#[test]
+fn an_unanswered_dps_request_times_out_into_a_backoff() {
+    let mut b = Bench::new(config());
+    b.power_on();
+    let out = b.tick(); // request timeout of the CONNECT
+    assert_eq!(b.now, SimTime::from_secs(30));
+    assert!(out.contains(&DeviceOutput::Close { peer: Peer::Dps }));
+    assert_eq!(b.dev.stats.backoffs, 1);
+}
