@@ -1,11 +1,57 @@
-//! Single-precision random variates for the million-collar hot path.
+//! Single-precision random variates and trigonometry for the million-collar hot path.
 //!
 //! The kernel's samplers ([`sim::Dist`]) work in `f64` with a fresh Box–Muller transform per
-//! normal. The collar update draws several normals per call; here a Box–Muller transform
-//! yields a *pair* of `f32` normals from one logarithm, one square root and one `sincosf`,
-//! all from `libm` so that results are identical on every machine.
+//! normal. Here:
+//! - [`normal_pair_f32`]: a Box–Muller *pair* of `f32` normals from one logarithm, one square
+//!   root and one `sincosf`;
+//! - [`irwin_hall_normal_f32`]: an approximate normal with no transcendental function at all;
+//! - [`turn_cos_sin`] / [`cos_turns`]: sine and cosine from a 1024-step table of one turn
+//!   (0.35° steps, linear interpolation for `cos_turns`), built once with `libm`.
+//!
+//! Everything is IEEE-754 arithmetic on values computed by `libm`, so results are identical on
+//! every machine.
 
 use rand_core::RngCore;
+use std::sync::OnceLock;
+
+/// Steps per turn of the sine table.
+pub const TURN_STEPS: u32 = 1024;
+
+/// `(cos, sin)` of `i / TURN_STEPS` turns, for `i` in `0..=TURN_STEPS`.
+fn turn_table() -> &'static [(f32, f32); TURN_STEPS as usize + 1] {
+    static TABLE: OnceLock<[(f32, f32); TURN_STEPS as usize + 1]> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut t = [(0.0f32, 0.0f32); TURN_STEPS as usize + 1];
+        for (i, e) in t.iter_mut().enumerate() {
+            let a = core::f64::consts::TAU * i as f64 / f64::from(TURN_STEPS);
+            *e = (libm::cos(a) as f32, libm::sin(a) as f32);
+        }
+        t
+    })
+}
+
+/// `(cos, sin)` of step `i` of a turn (taken modulo [`TURN_STEPS`]).
+#[inline]
+pub fn turn_cos_sin(i: u32) -> (f32, f32) {
+    turn_table()[(i % TURN_STEPS) as usize]
+}
+
+/// `cos(2π·turns)`, linearly interpolated in the table (absolute error about 5·10⁻⁶).
+#[inline]
+pub fn cos_turns(turns: f32) -> f32 {
+    // The fractional part of the turn; `as i32` truncates towards zero (turns of a day-scale
+    // phase are far inside the i32 range), and a negative remainder wraps into [0, 1).
+    let mut frac_turn = turns - (turns as i32) as f32;
+    if frac_turn < 0.0 {
+        frac_turn += 1.0;
+    }
+    let x = frac_turn * TURN_STEPS as f32;
+    let i = (x as u32).min(TURN_STEPS - 1);
+    let frac = x - i as f32;
+    let t = turn_table();
+    let (a, b) = (t[i as usize].0, t[i as usize + 1].0);
+    a + (b - a) * frac
+}
 
 /// A uniform `f32` in `[0, 1)` from 24 random bits.
 #[inline]
@@ -31,12 +77,27 @@ pub fn normal_pair_f32(rng: &mut impl RngCore) -> (f32, f32) {
 /// far tails do not (a grazing cow's turning angle and pace).
 #[inline]
 pub fn irwin_hall_normal_f32(rng: &mut impl RngCore) -> f32 {
+    irwin_hall_to_normal(irwin_hall_sum(rng))
+}
+
+/// The integer Irwin–Hall sum behind [`irwin_hall_normal_f32`]: four 16-bit uniforms from one
+/// 64-bit draw, in `0..=4·65535`.
+#[inline]
+pub fn irwin_hall_sum(rng: &mut impl RngCore) -> u32 {
     let w = rng.next_u64();
-    let sum = (w & 0xffff) + ((w >> 16) & 0xffff) + ((w >> 32) & 0xffff) + (w >> 48);
-    // Each 16-bit uniform has mean 32767.5 and variance (65536² − 1)/12 ≈ 65536²/12, so the
-    // sum has SD ≈ 65536/√3.
-    const SQRT_3: f32 = 1.732_050_8;
-    (sum as f32 - 4.0 * 32_767.5) * (SQRT_3 / 65_536.0)
+    ((w & 0xffff) + ((w >> 16) & 0xffff) + ((w >> 32) & 0xffff) + (w >> 48)) as u32
+}
+
+/// Centre of the Irwin–Hall sum.
+pub const IRWIN_HALL_CENTRE: f32 = 4.0 * 32_767.5;
+/// Scale from the sum to unit variance: each 16-bit uniform has variance (65536² − 1)/12 ≈
+/// 65536²/12, so the sum has SD ≈ 65536/√3.
+pub const IRWIN_HALL_SCALE: f32 = 1.732_050_8 / 65_536.0;
+
+/// The standard-normal approximation of an Irwin–Hall sum.
+#[inline]
+pub fn irwin_hall_to_normal(sum: u32) -> f32 {
+    (sum as f32 - IRWIN_HALL_CENTRE) * IRWIN_HALL_SCALE
 }
 
 /// A uniform `f32` in `[low, high)`.
@@ -67,6 +128,21 @@ mod tests {
         assert!((sx / n).abs() < 0.01);
         assert!((s1 / n - 1.0).abs() < 0.02 && (s2 / n - 1.0).abs() < 0.02);
         assert!((sxy / n).abs() < 0.01);
+    }
+
+    #[test]
+    fn the_turn_table_matches_libm() {
+        for i in 0..5_000 {
+            let turns = i as f32 / 997.0 - 2.0;
+            let exact = libm::cos(core::f64::consts::TAU * f64::from(turns));
+            assert!(
+                (f64::from(cos_turns(turns)) - exact).abs() < 6e-6,
+                "{turns}"
+            );
+        }
+        let (c, s) = turn_cos_sin(TURN_STEPS / 4);
+        assert!(c.abs() < 1e-6 && (s - 1.0).abs() < 1e-6);
+        assert_eq!(turn_cos_sin(TURN_STEPS + 3), turn_cos_sin(3));
     }
 
     #[test]

@@ -12,7 +12,8 @@
 //!   match the LoRaWAN GNSS cattle-tag field test at 1-min fixes, 4.71 m mean, SD 3.9 m
 //!   (reference §7.3), and a uniform direction. `Z` is the transcendental-free Irwin–Hall
 //!   normal approximation (the collar update is on the million-device hot path); `μ` and `σ`
-//!   are solved from its exact moment generating function so the mean and SD still match. Its
+//!   are solved from its exact moment generating function so the mean and SD still match, and
+//!   `exp` is two table lookups; the direction is one of 1024 (0.35° apart). Its
 //!   bounded support caps the error at about 9× the median (about 45 m for the §7.3 figures),
 //!   where a true lognormal has a thin tail beyond. "Accuracy degrades on longer fix cycles" (§7.3) is modelled by scaling
 //!   the error of cold starts by `cold_error_scale`;
@@ -29,7 +30,9 @@
 //! correlation between consecutive fixes, satellite geometry (HDOP), multipath near buildings,
 //! and almanac/assisted-GNSS modes.
 
-use crate::fastmath::{irwin_hall_normal_f32, uniform_f32, unit_f32};
+use crate::fastmath::{
+    irwin_hall_sum, turn_cos_sin, uniform_f32, IRWIN_HALL_CENTRE, IRWIN_HALL_SCALE, TURN_STEPS,
+};
 use rand_core::RngCore;
 use sim::{Ratio, SimDuration, SimTime};
 
@@ -62,9 +65,10 @@ pub struct GnssSpec {
     pub fix_failure_covered: Ratio,
     pub active_current_ma: f32,
     pub supply_v: f32,
-    // Lognormal parameters of the error magnitude, derived from mean and SD.
-    ln_mu: f32,
-    ln_sigma: f32,
+    // exp(μ + σ·Z) for the Irwin–Hall sum k = hi·512 + lo is error_hi[hi]·error_lo[lo]; two
+    // 512-entry tables replace an `expf` per fix.
+    error_hi: Vec<f32>,
+    error_lo: Vec<f32>,
 }
 
 /// A GNSS spec whose figures cannot hold together.
@@ -182,8 +186,16 @@ impl GnssSpec {
             fix_failure_covered: f.fix_failure_covered,
             active_current_ma: f.active_current_ma,
             supply_v: f.supply_v,
-            ln_mu: mu as f32,
-            ln_sigma: sigma as f32,
+            error_hi: (0..512u32)
+                .map(|hi| {
+                    let z = (f64::from(hi * 512) - f64::from(IRWIN_HALL_CENTRE))
+                        * f64::from(IRWIN_HALL_SCALE);
+                    libm::exp(mu + sigma * z) as f32
+                })
+                .collect(),
+            error_lo: (0..512u32)
+                .map(|lo| libm::exp(sigma * f64::from(lo) * f64::from(IRWIN_HALL_SCALE)) as f32)
+                .collect(),
         })
     }
 
@@ -203,7 +215,7 @@ impl GnssSpec {
         sky: SkyView,
         rng: &mut impl RngCore,
     ) -> GnssOutcome {
-        let z = irwin_hall_normal_f32(rng);
+        let k = irwin_hall_sum(rng);
         let failure = match sky {
             SkyView::Open => self.fix_failure_open,
             SkyView::Covered => self.fix_failure_covered,
@@ -215,7 +227,8 @@ impl GnssSpec {
         } else {
             uniform_f32(rng, self.cold_ttff_s_min, self.cold_ttff_s_max)
         };
-        let angle = core::f32::consts::TAU * unit_f32(rng.next_u32());
+        // A uniform direction, one of the 1024 steps of the turn table.
+        let direction = rng.next_u32() >> (32 - TURN_STEPS.trailing_zeros());
         if failed {
             let on_s = self.timeout.as_secs_f64() as f32;
             return GnssOutcome::NoFix {
@@ -224,8 +237,8 @@ impl GnssSpec {
             };
         }
         let scale = if hot { 1.0 } else { self.cold_error_scale };
-        let error_m = libm::expf(self.ln_mu + self.ln_sigma * z) * scale;
-        let (s, c) = libm::sincosf(angle);
+        let error_m = self.error_hi[(k >> 9) as usize] * self.error_lo[(k & 511) as usize] * scale;
+        let (c, s) = turn_cos_sin(direction);
         // ttff_s is finite and non-negative (validated bounds), so the cast cannot saturate.
         let ttff = SimDuration::from_nanos((f64::from(ttff_s) * 1e9) as u64);
         state.last_fix_s = (now.saturating_add(ttff).as_secs()).min(u64::from(u32::MAX - 1)) as u32;

@@ -181,15 +181,22 @@ impl SensorSpec {
 
     /// Quantises to the nearest LSB and saturates at the output range.
     pub fn quantise_clamp(&self, v: f64) -> f64 {
-        let code = libm::round(v / self.resolution);
-        // Inside the range by more than an LSB the code needs no clamp (the common case).
+        // Inside the range by more than an LSB the code needs no clamp (the common case), and
+        // it is far inside the i64 range, so rounding half away from zero by a truncating
+        // cast gives exactly `libm::round`.
         if v > self.range_min + self.resolution && v < self.range_max - self.resolution {
-            return code * self.resolution;
+            let x = v / self.resolution;
+            let code = if x >= 0.0 {
+                (x + 0.5) as i64
+            } else {
+                (x - 0.5) as i64
+            };
+            return code as f64 * self.resolution;
         }
         let code = if v.is_nan() {
             self.code_min()
         } else {
-            code.clamp(self.code_min(), self.code_max())
+            libm::round(v / self.resolution).clamp(self.code_min(), self.code_max())
         };
         code * self.resolution
     }

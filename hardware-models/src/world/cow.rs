@@ -36,7 +36,7 @@
 //! **Left out.** Herd behaviour (cows follow each other), water and shade attraction, seasonal
 //! and weather effects on temperature, rumination, calving, and the skin-to-core gap.
 
-use crate::fastmath::irwin_hall_normal_f32;
+use crate::fastmath::{cos_turns, irwin_hall_normal_f32, turn_cos_sin, TURN_STEPS};
 use crate::world::geometry::{Point, Polygon};
 use rand_core::RngCore;
 use sim::{CompactRng, Dist, Epoch, Seed, SimDuration, SimTime, StreamKey};
@@ -373,6 +373,7 @@ pub struct Cow {
 }
 
 const HEADING_UNITS: f32 = 65_536.0;
+const HEADING_PER_TABLE_STEP: u32 = 65_536 / TURN_STEPS;
 
 fn heading_to_u16(rad: f32) -> u16 {
     let turns = rad / core::f32::consts::TAU;
@@ -459,8 +460,8 @@ impl Cow {
         let now_s = now.as_secs();
         let local_s = cfg.epoch.unix_secs() + now_s as i64 + i64::from(cfg.utc_offset_s);
         let sod = local_s.rem_euclid(86_400) as f32;
-        let phase = core::f32::consts::TAU * (sod - cfg.rhythm_peak_hour * 3_600.0) / 86_400.0;
-        let mut t = self.baseline_c + cfg.rhythm_amplitude_c * libm::cosf(phase);
+        let turns = (sod - cfg.rhythm_peak_hour * 3_600.0) * (1.0 / 86_400.0);
+        let mut t = self.baseline_c + cfg.rhythm_amplitude_c * cos_turns(turns);
         if self.fever.contains_s(now_s) {
             let ramp = cfg.fever_ramp.as_secs().max(1) as f32;
             let since = (now_s - u64::from(self.fever.start_s)) as f32;
@@ -513,19 +514,21 @@ impl Cow {
     fn walk(&mut self, dt_s: f32, cfg: &CowConfig, pasture: &Polygon, rng: &mut impl RngCore) {
         let z_turn = irwin_hall_normal_f32(rng);
         let z_speed = irwin_hall_normal_f32(rng);
-        let heading = heading_to_rad(self.heading) + cfg.turn_sd_rad * z_turn;
+        let heading = heading_to_u16(heading_to_rad(self.heading) + cfg.turn_sd_rad * z_turn);
         let dist = cfg.grazing_speed_m_s * dt_s * (1.0 + 0.25 * z_speed).max(0.0);
-        let (s, c) = libm::sincosf(heading);
+        // The step direction comes from the 1024-step turn table (0.35° steps).
+        let step = (u32::from(heading) + HEADING_PER_TABLE_STEP / 2) / HEADING_PER_TABLE_STEP;
+        let (c, s) = turn_cos_sin(step);
         let (de, dn) = (dist * c, dist * s);
         let ahead = Point::new(self.position.east_m + de, self.position.north_m + dn);
         if pasture.contains(ahead) {
             self.position = ahead;
-            self.heading = heading_to_u16(heading);
+            self.heading = heading;
             return;
         }
         // Reflect off the fence: turn round and walk the same distance the other way.
         let back = Point::new(self.position.east_m - de, self.position.north_m - dn);
-        self.heading = heading_to_u16(heading + core::f32::consts::PI);
+        self.heading = heading.wrapping_add(1 << 15);
         if pasture.contains(back) {
             self.position = back;
         }
