@@ -1,4 +1,5 @@
 //! Integration tests of the analytics crate.
 
+mod properties;
 mod rules;
 mod scoring;
