@@ -14,8 +14,8 @@
 //! **Invariants.** Without [`BatteryState::handle_charge`] the remaining energy never rises;
 //! the remaining energy is within `[0, capacity]`.
 //!
-//! **Figures.** The reference has no battery figures for the collar (§7.3: "**[UNCONFIRMED -
-//! none found]**"; the livestock wearable "claims years of battery life"). Everything below is
+//! **Figures.** The reference has no battery figures for the collar (§7.3: "UNCONFIRMED -
+//! none found"; the livestock wearable "claims years of battery life"). Everything below is
 //! **assumed** from typical cell datasheets:
 //! - Li-SOCl2 bobbin AA (ER14505 class): 2600 mAh, 3.6 V nominal, 1 %/year self-discharge,
 //!   curve flat at 3.6–3.67 V down to ~10 % then falling to 2.0 V; 5 Ω effective internal

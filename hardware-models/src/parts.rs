@@ -70,7 +70,7 @@ pub fn hts221_humidity() -> SensorSpec {
 }
 
 /// LPS22HB absolute pressure (DevKit, reference §7.1): 260–1260 hPa, 24-bit output
-/// (1/4096 hPa per LSB). Accuracy ±1 hPa absolute is **[UNCONFIRMED]** in the reference.
+/// (1/4096 hPa per LSB). Accuracy ±1 hPa absolute is **UNCONFIRMED** in the reference.
 /// **Assumed:** the accuracy band is the whole range; RMS noise 0.0075 hPa (low-noise mode);
 /// 12 µA at 1 Hz; conversion 10 ms.
 pub fn lps22hb_pressure() -> SensorSpec {
@@ -91,7 +91,7 @@ pub fn lps22hb_pressure() -> SensorSpec {
 }
 
 /// LSM6DSL accelerometer full scale, one of the four selectable ranges (reference §7.1,
-/// ranges **[UNCONFIRMED]**).
+/// ranges **UNCONFIRMED**).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AccelRange {
     G2,
@@ -112,7 +112,7 @@ impl AccelRange {
 }
 
 /// One axis of the LSM6DSL accelerometer (DevKit, reference §7.1), in g. Ranges ±2/4/8/16 g
-/// are **[UNCONFIRMED]** in the reference. 16-bit output, so one LSB is full scale / 32768.
+/// are **UNCONFIRMED** in the reference. 16-bit output, so one LSB is full scale / 32768.
 /// **Assumed:** zero-g offset ±40 mg used as the accuracy bound (sensitivity error left out);
 /// RMS noise 1.8 mg (90 µg/√Hz over a 400 Hz bandwidth); 0.65 mA for a 20 ms one-shot;
 /// conversion 20 ms.
@@ -135,7 +135,7 @@ pub fn lsm6dsl_accel(range: AccelRange) -> SensorSpec {
 }
 
 /// One axis of the LSM6DSL gyroscope (DevKit, reference §7.1), in dps, at the ±2000 dps range
-/// (the widest of the **[UNCONFIRMED]** ±125..2000 dps ranges). 16-bit output.
+/// (the widest of the **UNCONFIRMED** ±125..2000 dps ranges). 16-bit output.
 /// **Assumed:** zero-rate offset ±10 dps as the accuracy bound; RMS noise 0.075 dps;
 /// 0.9 mA for a 20 ms one-shot (gyro + accel); conversion 20 ms.
 pub fn lsm6dsl_gyro() -> SensorSpec {
@@ -156,8 +156,8 @@ pub fn lsm6dsl_gyro() -> SensorSpec {
 }
 
 /// One axis of the DevKit magnetometer, in gauss. The part is LIS2MDL or LIS3MDL — the sources
-/// disagree (reference §7.1, **[UNCONFIRMED]**); this follows the LIS2MDL: ±50 gauss
-/// (**[UNCONFIRMED]**), 1.5 mgauss per LSB.
+/// disagree (reference §7.1, **UNCONFIRMED**); this follows the LIS2MDL: ±50 gauss
+/// (**UNCONFIRMED**), 1.5 mgauss per LSB.
 /// **Assumed:** offset after hard-iron calibration ±60 mgauss as the accuracy bound; RMS noise
 /// 3 mgauss; 200 µA for a 10 ms one-shot; conversion 10 ms.
 pub fn devkit_magnetometer() -> SensorSpec {

@@ -1,7 +1,7 @@
 //! Facility geometry for the maps scenario: buildings, named places and the walkways between
 //! them, anchored to latitude/longitude.
 //!
-//! **Model.** The seed's maps example hosts "a map of your facility, and provide[s] directions
+//! **Model.** The seed's maps example hosts "a map of your facility, and provides directions
 //! from the customer's location to your main office". A [`Facility`] has a [`LocalFrame`]
 //! (origin latitude/longitude), building outlines as [`Polygon`]s in local metres, named
 //! places (gate, car park, main office entrance, …) and undirected walkways between places.

@@ -1,5 +1,6 @@
 //! Integration tests of the hardware crate.
 
+mod determinism;
 mod properties;
 mod sensors;
 mod snapshots;
