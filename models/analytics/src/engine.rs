@@ -743,5 +743,6 @@ mod tests {
     fn per_device_rule_state_is_compact() {
         assert!(std::mem::size_of::<CondState>() <= 32);
         assert!(std::mem::size_of::<RuleState>() <= 16);
+        assert!(std::mem::size_of::<crate::DeviceStatus>() <= 24);
     }
 }

@@ -77,7 +77,7 @@ impl NotificationSinks {
     }
 }
 
-/// What the dashboard knows of one device (16 bytes).
+/// What the dashboard knows of one device (24 bytes).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DeviceStatus {
     /// Device time of the newest reading processed, if any.

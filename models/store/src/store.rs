@@ -162,7 +162,7 @@ const EMPTY_CHAIN: PageChain = PageChain {
     len: 0,
 };
 
-/// Per-device state: 96 bytes or less (asserted in a test), no heap.
+/// Per-device state: 80 bytes (at most 96 asserted in a test), no heap.
 #[derive(Clone, Copy, Debug)]
 struct DeviceSlot {
     seq: SeqWindow,
