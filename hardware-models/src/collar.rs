@@ -240,6 +240,31 @@ mod tests {
     }
 
     #[test]
+    fn a_collar_on_a_d_cell_reporting_over_lorawan_lasts_years() {
+        use crate::radio::{RadioProfile, SpreadingFactor};
+        let cfg = CollarConfig::default();
+        let pasture = Polygon::rectangle("p", 1_000.0, 800.0).unwrap();
+        let mut c = Collar::new(Seed(3), 1, &cfg, &pasture, SimTime::ZERO).unwrap();
+        let radio = RadioProfile::lorawan(SpreadingFactor::Sf9);
+        // A week of 5-minute cycles, each with a 24-byte uplink.
+        for i in 1..=(7 * 288u64) {
+            let now = SimTime::from_secs(300 * i);
+            c.update(now, &cfg, &pasture);
+            c.handle_radio(now, &cfg, radio.tx_energy_uj(24), radio.tx_current_ma);
+        }
+        let end = SimTime::from_secs(300 * 7 * 288);
+        let life_years =
+            c.battery().projected_life_s(&cfg.battery, end).unwrap() / (365.25 * 86_400.0);
+        // §7.3: the livestock wearable "claims years of battery life".
+        assert!((2.0..6.0).contains(&life_years), "{life_years}");
+        let l = c.battery().ledger();
+        assert!(
+            l.get(EnergyUse::Fix) > l.get(EnergyUse::Radio)
+                && l.get(EnergyUse::Radio) > l.get(EnergyUse::Sample)
+        );
+    }
+
+    #[test]
     fn a_collar_update_samples_fixes_and_debits_the_ledger() {
         let cfg = CollarConfig::default();
         let pasture = Polygon::rectangle("p", 1_000.0, 800.0).unwrap();
