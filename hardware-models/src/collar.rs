@@ -14,6 +14,15 @@
 //! It allocates nothing. The radio transmission is the firmware's and the network's business;
 //! they debit it through [`Collar::handle_radio`].
 //!
+//! **Power.** The cycle's draws are checked against the battery's brown-out threshold under
+//! their loads; [`CollarSample::power`] is `BrownOut` when one sagged below it (the firmware
+//! model reboots the device) and `Depleted` once the cell is empty, after which the probe reads
+//! nothing and no fix is attempted while the cow lives on.
+//!
+//! **Ground truth.** `collar.cow()` answers `is_febrile(now)`, `fever_episode()`,
+//! `is_stuck(now)`, `stuck_episode()`, `position()` and `body_temp_c(now, cfg)`; the full
+//! episode history is [`crate::world::cow::episodes`] with the same seed, id and config.
+//!
 //! **Figures.** Probe: [`parts::collar_body_probe`]; GNSS: [`GnssSpec::cattle_tag`]
 //! (reference §7.3); battery: [`BatterySpec::li_socl2_d`]. **Assumed:** sleep current 20 µA
 //! (§7.3: "sleep current tens of uA"), 10 % of fixes attempted under cover (trees, shelter).
