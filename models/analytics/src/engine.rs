@@ -131,6 +131,9 @@ struct RuleState {
 
 const NO_ALERT_YET: SimTime = SimTime::MAX;
 
+/// Most rules one engine evaluates (one bit each in the per-reading fire mask).
+pub const MAX_RULES: usize = 64;
+
 struct Rule {
     name: String,
     truth: Option<String>,
@@ -181,11 +184,11 @@ impl RuleEngine {
         schema: &Schema,
         epoch: Epoch,
     ) -> Result<Self, ConfigError> {
-        if config.rules.len() > usize::from(u16::MAX) {
+        if config.rules.len() > MAX_RULES {
             return Err(bad(
                 "rules".into(),
                 config.rules.len(),
-                "at most 65535 rules",
+                &format!("at most {MAX_RULES} rules"),
             ));
         }
         let mut rules = Vec::new();
@@ -320,17 +323,24 @@ impl RuleEngine {
         self.dashboard.saw(event.device, event.event_time);
         let nc = self.conds.len();
         let nr = self.rules.len();
-        for r in 0..nr {
-            let rule = &self.rules[r];
+        let cond_states = &mut self.cond_states[d * nc..(d + 1) * nc];
+        let rule_states = &mut self.rule_states[d * nr..(d + 1) * nr];
+        // Rules that fire or clear on this reading, by bit (at most 64 rules); alerts
+        // and dashboard updates need `&mut self`, so they follow the loop.
+        let mut raised = 0u64;
+        let mut cleared_rules = 0u64;
+        let mut late = 0u64;
+        let mut suppressed = 0u64;
+        for (r, rule) in self.rules.iter().enumerate() {
             let mut all = true;
             let mut any = false;
             for c in rule.first_cond..rule.end_cond {
                 let active = update(
                     &self.conds[c],
-                    &mut self.cond_states[d * nc + c],
+                    &mut cond_states[c],
                     event,
                     self.epoch_ms,
-                    &mut self.stats,
+                    &mut late,
                 );
                 all &= active;
                 any |= active;
@@ -339,21 +349,33 @@ impl RuleEngine {
                 Combine::All => all,
                 Combine::Any => any,
             };
-            let state = &mut self.rule_states[d * nr + r];
+            let state = &mut rule_states[r];
             let was_active = state.active;
             state.active = active;
             if active && !was_active {
                 let in_cooldown = state.last_alert != NO_ALERT_YET
                     && now < state.last_alert.saturating_add(rule.cooldown);
                 if in_cooldown {
-                    self.stats.alerts_suppressed_by_cooldown += 1;
+                    suppressed += 1;
                 } else {
                     state.last_alert = now;
-                    self.raise(now, RuleId(r as u16), event);
+                    raised |= 1 << r;
                 }
             } else if !active && was_active {
-                self.dashboard.close(RuleId(r as u16), event.device);
+                cleared_rules |= 1 << r;
             }
+        }
+        self.stats.late_window_readings += late;
+        self.stats.alerts_suppressed_by_cooldown += suppressed;
+        while raised != 0 {
+            let r = raised.trailing_zeros() as u16;
+            raised &= raised - 1;
+            self.raise(now, RuleId(r), event);
+        }
+        while cleared_rules != 0 {
+            let r = cleared_rules.trailing_zeros() as u16;
+            cleared_rules &= cleared_rules - 1;
+            self.dashboard.close(RuleId(r), event.device);
         }
     }
 
@@ -584,7 +606,7 @@ fn update(
     state: &mut CondState,
     event: &IngestEvent,
     epoch_ms: i64,
-    stats: &mut EngineStats,
+    late: &mut u64,
 ) -> bool {
     match (cond, state) {
         (
@@ -636,7 +658,7 @@ fn update(
             }
             let w = (epoch_ms + event.event_time.as_millis() as i64).div_euclid(window_ms);
             if w < *window {
-                stats.late_window_readings += 1;
+                *late += 1;
                 return *active;
             }
             if w > *window {

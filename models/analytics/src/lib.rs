@@ -27,7 +27,7 @@ pub use config::{
     ActionConfig, AnalyticsConfig, Channel, Combine, Comparison, ConditionConfig, GeofenceTrigger,
     RuleConfig, WindowAggregate,
 };
-pub use engine::{ConfigError, EngineStats, RuleEngine};
+pub use engine::{ConfigError, EngineStats, RuleEngine, MAX_RULES};
 pub use notify::{
     Alert, Dashboard, DeviceStatus, Notification, NotificationSinks, OpenAlert, RuleId,
     SentNotification,
