@@ -334,12 +334,17 @@ impl RuleEngine {
         for (r, rule) in self.rules.iter().enumerate() {
             let mut all = true;
             let mut any = false;
-            let range = rule.first_cond..rule.end_cond;
-            for (cond, cs) in self.conds[range.clone()]
-                .iter()
-                .zip(&mut cond_states[range])
-            {
-                let active = update(cond, cs, event, self.epoch_ms, &mut late);
+            // Indexing compiles to fewer instructions here than zipping the two slices
+            // (measured with callgrind: about 70 per reading for the herd's rules).
+            #[allow(clippy::needless_range_loop)]
+            for c in rule.first_cond..rule.end_cond {
+                let active = update(
+                    &self.conds[c],
+                    &mut cond_states[c],
+                    event,
+                    self.epoch_ms,
+                    &mut late,
+                );
                 all &= active;
                 any |= active;
             }
