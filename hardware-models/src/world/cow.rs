@@ -375,16 +375,6 @@ pub struct Cow {
 const HEADING_UNITS: f32 = 65_536.0;
 const HEADING_PER_TABLE_STEP: u32 = 65_536 / TURN_STEPS;
 
-fn heading_to_u16(rad: f32) -> u16 {
-    let turns = rad / core::f32::consts::TAU;
-    let frac = turns - libm::floorf(turns);
-    ((frac * HEADING_UNITS) as u32 & 0xffff) as u16
-}
-
-fn heading_to_rad(h: u16) -> f32 {
-    f32::from(h) * (core::f32::consts::TAU / HEADING_UNITS)
-}
-
 impl Cow {
     /// Cow `id` born at `now` at a random point of the pasture, with its baseline temperature
     /// and placement drawn from `StreamKey("cow", id, "birth")`.
@@ -514,7 +504,9 @@ impl Cow {
     fn walk(&mut self, dt_s: f32, cfg: &CowConfig, pasture: &Polygon, rng: &mut impl RngCore) {
         let z_turn = irwin_hall_normal_f32(rng);
         let z_speed = irwin_hall_normal_f32(rng);
-        let heading = heading_to_u16(heading_to_rad(self.heading) + cfg.turn_sd_rad * z_turn);
+        // Turn in heading units (1/65536 turn); the u16 wraps round the circle.
+        let turn = (cfg.turn_sd_rad * z_turn * (HEADING_UNITS / core::f32::consts::TAU)) as i32;
+        let heading = self.heading.wrapping_add(turn as u16);
         let dist = cfg.grazing_speed_m_s * dt_s * (1.0 + 0.25 * z_speed).max(0.0);
         // The step direction comes from the 1024-step turn table (0.35° steps).
         let step = (u32::from(heading) + HEADING_PER_TABLE_STEP / 2) / HEADING_PER_TABLE_STEP;
@@ -612,6 +604,42 @@ mod tests {
         }
         assert_eq!(seen_f, fevers);
         assert_eq!(seen_s, stucks);
+    }
+
+    #[test]
+    fn episode_incidence_and_duration_follow_the_configured_rates() {
+        let cfg = CowConfig {
+            fever_per_cow_day: 0.01,
+            stuck_per_cow_day: 0.005,
+            ..CowConfig::default()
+        };
+        let days = 1_000u64;
+        let until = SimTime::from_secs(days * 86_400);
+        let (mut fevers, mut fever_days, mut stucks, mut stuck_hours) =
+            (0u32, 0.0f64, 0u32, 0.0f64);
+        for id in 0..100 {
+            for e in episodes(Seed(8), id, EpisodeKind::Fever, &cfg, SimTime::ZERO, until) {
+                fevers += 1;
+                fever_days += e.duration().as_secs_f64() / 86_400.0;
+            }
+            for e in episodes(Seed(8), id, EpisodeKind::Stuck, &cfg, SimTime::ZERO, until) {
+                stucks += 1;
+                stuck_hours += e.duration().as_secs_f64() / 3_600.0;
+            }
+        }
+        // The gap between episodes is exponential with mean 1/rate; a cycle is gap + duration.
+        let expected_fevers = 100.0 * days as f64 / (1.0 / 0.01 + 2.5);
+        let expected_stucks = 100.0 * days as f64 / (1.0 / 0.005 + 24.5 / 24.0);
+        assert!(
+            (f64::from(fevers) / expected_fevers - 1.0).abs() < 0.08,
+            "{fevers} vs {expected_fevers}"
+        );
+        assert!(
+            (f64::from(stucks) / expected_stucks - 1.0).abs() < 0.1,
+            "{stucks} vs {expected_stucks}"
+        );
+        assert!((fever_days / f64::from(fevers) - 2.5).abs() < 0.1);
+        assert!((stuck_hours / f64::from(stucks) - 24.5).abs() < 1.0);
     }
 
     #[test]
