@@ -324,9 +324,17 @@ fn ps_per_byte(field: &'static str, bytes_per_s: u64) -> Result<u64, StoreError>
     Ok((1_000_000_000_000 / bytes_per_s).max(1))
 }
 
+/// Nanoseconds to push `size_bytes` through a stage at `ps_per_byte`.
 #[inline]
-fn service_time(size_bytes: u32, ps_per_byte: u64) -> SimDuration {
-    SimDuration::from_nanos((u64::from(size_bytes) * ps_per_byte).div_ceil(1_000))
+fn service_ns(size_bytes: u32, ps_per_byte: u64) -> u64 {
+    (u64::from(size_bytes) * ps_per_byte).div_ceil(1_000)
+}
+
+/// `t + ns`, saturating at the end of time. Plain integer arithmetic so the per-event
+/// path inlines it (SimTime's checked `+` lives in another crate).
+#[inline]
+fn after(t: SimTime, ns: u64) -> SimTime {
+    SimTime::from_nanos(t.as_nanos().saturating_add(ns))
 }
 
 impl TimeSeriesStore {
@@ -419,17 +427,23 @@ impl TimeSeriesStore {
         self.stats.events_received += 1;
         self.stats.bytes_received += u64::from(size_bytes);
         let start = now.max(*free_at);
-        if start.saturating_since(event.enqueued_time) > self.source_retention {
+        if start
+            .as_nanos()
+            .saturating_sub(event.enqueued_time.as_nanos())
+            > self.source_retention.as_nanos()
+        {
             self.stats.aged_out_dropped += 1;
             return Ok(());
         }
-        let partition_done = start + service_time(size_bytes, self.partition_ps_per_byte);
+        let partition_done = after(start, service_ns(size_bytes, self.partition_ps_per_byte));
         *free_at = partition_done;
-        let environment_done = partition_done.max(self.environment_free_at)
-            + service_time(size_bytes, self.environment_ps_per_byte);
+        let environment_done = after(
+            partition_done.max(self.environment_free_at),
+            service_ns(size_bytes, self.environment_ps_per_byte),
+        );
         self.environment_free_at = environment_done;
         self.backlog.push_back(Pending {
-            queryable_at: environment_done + self.queryable_delay,
+            queryable_at: after(environment_done, self.queryable_delay.as_nanos()),
             event,
         });
         let depth = self.backlog.len() as u64;
@@ -461,7 +475,11 @@ impl TimeSeriesStore {
             } = *p;
             self.backlog.pop_front();
             self.prefetch_upcoming();
-            let lag = queryable_at.saturating_since(event.enqueued_time);
+            let lag = SimDuration::from_nanos(
+                queryable_at
+                    .as_nanos()
+                    .saturating_sub(event.enqueued_time.as_nanos()),
+            );
             self.stats.ingest_lag_last = lag;
             self.stats.ingest_lag_max = self.stats.ingest_lag_max.max(lag);
             self.index(queryable_at, &event);
