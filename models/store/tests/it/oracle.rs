@@ -276,4 +276,32 @@ fn aggregate_buckets_are_epoch_aligned_with_left_edges_and_empty_buckets() {
     assert!((b[1].avg().unwrap() - 38.5).abs() < 1e-9);
     assert_eq!(b[0].avg(), None);
     assert!((b[4].max.unwrap() - 40.0).abs() < 1e-9);
+    let table: String = b
+        .iter()
+        .map(|b| {
+            format!(
+                "{} count={} avg={:?} min={:?} max={:?} sum={:?}\n",
+                b.start_unix_ms,
+                b.count,
+                b.avg(),
+                b.min,
+                b.max,
+                b.sum
+            )
+        })
+        .collect();
+    insta::assert_snapshot!("aggregate_series_minutes", table);
+}
+
+#[test]
+fn a_store_configuration_reads_from_a_scenario_table_and_refuses_unknown_fields() {
+    let c: StoreConfig = serde_json::from_str(
+        r#"{"partitions": 8, "warm_retention_days": 31, "timestamp": "event_time"}"#,
+    )
+    .unwrap();
+    assert_eq!(c.partitions, 8);
+    assert_eq!(c.timestamp, TimestampSource::EventTime);
+    assert_eq!(c.environment_ingress_bytes_per_s, 1_000_000);
+    let err = serde_json::from_str::<StoreConfig>(r#"{"retention_days": 7}"#).unwrap_err();
+    assert!(err.to_string().contains("retention_days"));
 }
