@@ -56,7 +56,7 @@ pub struct StoreConfig {
     pub warm_retention_days: u64,
     /// How long the hub endpoint keeps a message the store has not read yet; a message
     /// that would wait longer is lost (§1.3: 1 to 7 days; the default of 1 day is
-    /// [UNCONFIRMED] there).
+    /// \[UNCONFIRMED\] there).
     pub source_retention_s: u64,
     pub timestamp: TimestampSource,
     /// Keep a feed of newly indexed, de-duplicated events for [`TimeSeriesStore::poll_indexed`]
