@@ -4,6 +4,10 @@
 //! structs with errors that name the file, line, column, field, the bad value and what was
 //! expected, and overridden from the command line with `--set key=value`.
 
+pub mod bundled;
+pub mod herd;
+pub mod herd_file;
 pub mod load;
+pub mod summary;
 
 pub use load::{FieldError, LoadError, Location, Override, Source, Validate};

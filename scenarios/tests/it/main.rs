@@ -1,1 +1,3 @@
-//! Integration tests of the scenarios crate.
+//! Integration tests of the scenarios crate: loading scenario files and running the herd.
+
+mod herd;

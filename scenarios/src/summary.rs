@@ -1,0 +1,122 @@
+//! `summary.json`: the stable contract between a run and CI or scripts.
+//!
+//! Field names are part of the contract (README, "summary.json"): add fields, never rename or
+//! remove them. Counts are integers; ratios are floats in [0, 1]; times carry their unit in
+//! their name. `fleetsim replay` reads `scenario`, `seed`, `overrides` and `trace_hash` back.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// The scenario's name (bundled) or path (a file).
+    pub scenario: String,
+    pub seed: u64,
+    /// `--set` overrides as given, `key=value`.
+    pub overrides: Vec<String>,
+    pub devices: u64,
+    pub simulated_seconds: f64,
+    pub events: u64,
+    pub wall_seconds: f64,
+    pub peak_rss_bytes: u64,
+    /// 16 hex digits.
+    pub trace_hash: String,
+    pub telemetry: Telemetry,
+    pub latency_ms: Latency,
+    pub hub: Hub,
+    pub alerts: Alerts,
+    pub battery: Battery,
+    pub invariants: Vec<Invariant>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Telemetry {
+    /// Readings the firmware produced and queued for sending.
+    pub sent: u64,
+    /// Readings the hub acknowledged (PUBACK) and the device saw acknowledged.
+    pub acknowledged: u64,
+    /// Readings the hub routed to the built-in endpoint.
+    pub delivered: u64,
+    /// Readings the store holds (after de-duplication).
+    pub stored: u64,
+    /// Readings given up by the device, with the reason for each.
+    pub lost: u64,
+    pub lost_by_reason: Vec<Count>,
+    /// Redelivered readings the store dropped as duplicates.
+    pub duplicates_dropped: u64,
+    /// Publishes the hub refused with 429 (each retried or lost later).
+    pub throttled: u64,
+    /// Readings still buffered or unacknowledged when the run ended.
+    pub in_flight_at_end: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Count {
+    pub name: String,
+    pub count: u64,
+}
+
+/// End-to-end latency from the sample being taken to the reading being stored.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Latency {
+    pub p50: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Hub {
+    pub tier: String,
+    pub units: u32,
+    /// Daily quota used on the busiest UTC day, as a share of the quota.
+    pub quota_used_ratio: f64,
+    pub throttled_requests: u64,
+    pub quota_rejections: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Alerts {
+    pub raised: u64,
+    pub rules: Vec<RuleScore>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RuleScore {
+    pub rule: String,
+    pub raised: u64,
+    pub true_episodes: u64,
+    pub precision: f64,
+    pub recall: f64,
+    pub latency_s_p50: f64,
+    pub latency_s_p99: f64,
+    pub latency_s_max: f64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Battery {
+    /// Charge left at the end of the run, as a share of capacity, across devices.
+    pub charge_ratio_min: f64,
+    pub charge_ratio_p50: f64,
+    /// Projected life at the run's average drain, in days (median device).
+    pub projected_life_days_p50: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invariant {
+    pub name: String,
+    pub passed: bool,
+    pub detail: String,
+}
+
+impl Summary {
+    pub fn all_invariants_held(&self) -> bool {
+        self.invariants.iter().all(|i| i.passed)
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("the summary is plain data")
+    }
+
+    pub fn from_json(text: &str) -> Result<Summary, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+}
