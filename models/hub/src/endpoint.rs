@@ -36,7 +36,9 @@ pub struct EndpointMessage {
     pub offset: u64,
     /// When the hub accepted it (after any throttle queueing).
     pub enqueued: SimTime,
-    pub device_id: Arc<str>,
+    /// The sending device (its id: [`crate::Hub::device_id`]); an index keeps the message
+    /// free of reference counts on the ingest path.
+    pub device: u32,
     pub payload: Payload,
     /// Application properties added by enrichments for this endpoint.
     pub enrichments: Option<Enrichments>,
@@ -150,14 +152,19 @@ impl Endpoint {
     }
 }
 
-/// The built-in endpoint's partition of a device id: FNV-1a of the id bytes.
-pub fn partition_of(device_id: &str, partitions: u8) -> u8 {
+/// FNV-1a (32-bit) of a device id: the stable hash partitions are chosen by.
+pub fn id_hash(device_id: &str) -> u32 {
     let mut h: u32 = 0x811c_9dc5;
     for b in device_id.bytes() {
         h ^= u32::from(b);
         h = h.wrapping_mul(0x0100_0193);
     }
-    (h % u32::from(partitions.max(1))) as u8
+    h
+}
+
+/// The partition of a device id on an endpoint with `partitions` partitions.
+pub fn partition_of(device_id: &str, partitions: u8) -> u8 {
+    (id_hash(device_id) % u32::from(partitions.max(1))) as u8
 }
 
 /// A partitioned consumer of one endpoint with checkpoints.

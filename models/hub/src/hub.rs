@@ -2,13 +2,13 @@
 //! routing, C2D, direct methods and twins. See the crate docs for the call order.
 
 use crate::config::{Compiled, ConfigError, EnrichValue, HubConfig};
-use crate::endpoint::{partition_of, Endpoint, EndpointMessage, Enrichments, Payload};
+use crate::endpoint::{Endpoint, EndpointMessage, Enrichments, Payload};
 use crate::route::{json_path, MessageView, SystemProp, Val};
 use crate::tier::{Admit, OpClass, Shaper};
 use crate::twin::{Section, Twin};
 use iot_messages::props::PropertyBag;
 use iot_messages::sas::{self, SasRefusal, SasToken};
-use iot_messages::telemetry::{SchemaSet, TelemetrySchema, Values};
+use iot_messages::telemetry::{SchemaSet, Values};
 use iot_messages::{ConnectCode, DeviceId, Msg, SchemaId, SubFilters};
 use rustc_hash::FxHashMap;
 use serde_json::Value;
@@ -246,7 +246,8 @@ struct Dev {
     pos: u32,
     generation: u32,
     keep_alive_s: u16,
-    partition: u8,
+    /// FNV-1a of the device id: the partition on every endpoint is this modulo its count.
+    id_hash: u32,
     subs: SubFilters,
     enabled: bool,
     exists: bool,
@@ -299,6 +300,8 @@ pub struct Hub {
     cfg: HubConfig,
     compiled: Compiled,
     route_reads_body: bool,
+    /// Every route specialised for every schema: `[schema][route]`.
+    schema_routes: Vec<Vec<crate::route::SchemaCondition>>,
     schemas: SchemaSet,
     static_enrichments: Vec<Option<Enrichments>>,
     twin_enrich_mask: u32,
@@ -311,7 +314,8 @@ pub struct Hub {
     connected: Vec<u32>,
     twins: FxHashMap<u32, Twin>,
     shapers: [Option<Shaper>; 7],
-    quota_day: i64,
+    /// The first instant of the next UTC day: the quota resets then.
+    quota_day_end: SimTime,
     quota_used: u64,
     quota_limit: u64,
     chunk_bytes: u64,
@@ -326,62 +330,41 @@ pub struct Hub {
     counters: HubCounters,
 }
 
-/// The message a condition or enrichment sees while routing.
+/// A raw D2C message as a condition sees it while routing (compact telemetry is routed with
+/// conditions specialised per schema instead, see [`crate::route::SchemaCondition`]).
 struct View<'a> {
     device: &'a str,
-    body: ViewBody<'a>,
-}
-
-enum ViewBody<'a> {
-    Compact(&'a TelemetrySchema, &'a Values),
-    Raw {
-        bag: PropertyBag,
-        json: Option<Value>,
-    },
+    bag: PropertyBag,
+    json: Option<Value>,
 }
 
 impl MessageView for View<'_> {
     fn system(&self, p: SystemProp) -> Option<&str> {
-        match (p, &self.body) {
-            (SystemProp::ConnectionDeviceId, _) => Some(self.device),
-            (SystemProp::ConnectionModuleId, _) => None,
-            (SystemProp::ContentType, ViewBody::Compact(..)) => Some("application/json"),
-            (SystemProp::ContentEncoding, ViewBody::Compact(..)) => Some("utf-8"),
-            (SystemProp::ContentType, ViewBody::Raw { bag, .. }) => bag.get("$.ct").flatten(),
-            (SystemProp::ContentEncoding, ViewBody::Raw { bag, .. }) => bag.get("$.ce").flatten(),
+        match p {
+            SystemProp::ConnectionDeviceId => Some(self.device),
+            SystemProp::ConnectionModuleId => None,
+            SystemProp::ContentType => self.bag.get("$.ct").flatten(),
+            SystemProp::ContentEncoding => self.bag.get("$.ce").flatten(),
         }
     }
     fn app_prop(&self, name: &str) -> Option<Option<&str>> {
-        match &self.body {
-            ViewBody::Compact(s, _) => s.app_prop(name),
-            ViewBody::Raw { bag, .. } => bag
-                .0
-                .iter()
-                .find(|(k, _)| !k.starts_with("$.") && k.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.as_deref()),
-        }
+        self.bag
+            .0
+            .iter()
+            .find(|(k, _)| !k.starts_with("$.") && k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_deref())
     }
     fn body(&self, path: &[String]) -> Option<Val<'_>> {
-        match &self.body {
-            ViewBody::Compact(s, v) => {
-                if path.len() != 1 {
-                    return None;
-                }
-                s.field(v, &path[0]).map(Val::Num)
-            }
-            ViewBody::Raw { json, .. } => {
-                let ct = self.system(SystemProp::ContentType)?;
-                let ce = self.system(SystemProp::ContentEncoding)?;
-                if !ct.eq_ignore_ascii_case("application/json")
-                    || !["utf-8", "utf-16", "utf-32"]
-                        .iter()
-                        .any(|e| ce.eq_ignore_ascii_case(e))
-                {
-                    return None;
-                }
-                json_path(json.as_ref()?, path)
-            }
+        let ct = self.system(SystemProp::ContentType)?;
+        let ce = self.system(SystemProp::ContentEncoding)?;
+        if !ct.eq_ignore_ascii_case("application/json")
+            || !["utf-8", "utf-16", "utf-32"]
+                .iter()
+                .any(|e| ce.eq_ignore_ascii_case(e))
+        {
+            return None;
         }
+        json_path(self.json.as_ref()?, path)
     }
 }
 
@@ -427,15 +410,26 @@ impl Hub {
             static_enrichments.push((!pairs.is_empty()).then(|| Arc::new(pairs)));
         }
         let route_reads_body = compiled.routes.iter().any(|r| r.condition.reads_body());
+        let schema_routes = (0..schemas.len())
+            .map(|i| {
+                let s = schemas.get(i as SchemaId).expect("index in range");
+                compiled
+                    .routes
+                    .iter()
+                    .map(|r| r.condition.specialize(s))
+                    .collect()
+            })
+            .collect();
         Ok(Hub {
             name: cfg.name.clone(),
             host: format!("{}.azure-devices.net", cfg.name),
             quota_limit: cfg.tier.daily_messages(cfg.units),
             chunk_bytes: u64::from(cfg.tier.chunk_bytes()),
-            quota_day: i64::MIN,
+            quota_day_end: SimTime::ZERO,
             quota_used: 0,
             compiled,
             route_reads_body,
+            schema_routes,
             schemas,
             static_enrichments,
             twin_enrich_mask,
@@ -538,7 +532,7 @@ impl Hub {
             pos: NO,
             generation: 1,
             keep_alive_s: 0,
-            partition: partition_of(id.as_str(), self.cfg.partitions),
+            id_hash: crate::endpoint::id_hash(id.as_str()),
             subs: SubFilters::default(),
             enabled: true,
             exists: true,
@@ -575,6 +569,11 @@ impl Hub {
             self.drop_connection(now, ix, None);
         }
         true
+    }
+
+    /// The id of a registry index (e.g. [`EndpointMessage::device`]).
+    pub fn device_id(&self, ix: u32) -> Option<&Arc<str>> {
+        self.ids.get(ix as usize)
     }
 
     pub fn device(&self, id: &str) -> Option<DeviceIx> {
@@ -700,9 +699,8 @@ impl Hub {
     /// day) and reports whether `chunks` more fit.
     #[inline]
     fn quota_fits(&mut self, now: SimTime, chunks: u64) -> bool {
-        let day = self.cfg.epoch.utc_day(now);
-        if day != self.quota_day {
-            self.quota_day = day;
+        if now >= self.quota_day_end {
+            self.quota_day_end = self.cfg.epoch.next_utc_midnight(now);
             self.quota_used = 0;
         }
         self.quota_used + chunks <= self.quota_limit
@@ -1022,12 +1020,21 @@ impl Hub {
             return;
         };
         let mask = {
-            let s = self.schemas.get(schema).expect("checked above");
-            let view = View {
-                device,
-                body: ViewBody::Compact(s, values),
-            };
-            self.route_mask(&view)
+            let mut mask = 0u32;
+            for (r, c) in self
+                .compiled
+                .routes
+                .iter()
+                .zip(&self.schema_routes[schema as usize])
+            {
+                if mask & r.endpoint_mask != r.endpoint_mask && c.eval(device, values) {
+                    mask |= r.endpoint_mask;
+                }
+            }
+            if mask == 0 && self.cfg.fallback {
+                mask = 1;
+            }
+            mask
         };
         self.deliver(
             at,
@@ -1062,7 +1069,8 @@ impl Hub {
             };
             let view = View {
                 device,
-                body: ViewBody::Raw { bag: parsed, json },
+                bag: parsed,
+                json,
             };
             self.route_mask(&view)
         };
@@ -1097,8 +1105,7 @@ impl Hub {
             self.counters.d2c_unrouted += 1;
             return;
         }
-        let device_id = self.ids[ix as usize].clone();
-        let partition = self.devs[ix as usize].partition as usize;
+        let id_hash = self.devs[ix as usize].id_hash;
         while mask != 0 {
             let e = mask.trailing_zeros() as usize;
             mask &= mask - 1;
@@ -1107,17 +1114,13 @@ impl Hub {
             } else {
                 self.static_enrichments[e].clone()
             };
-            let part = if e == 0 {
-                partition
-            } else {
-                partition_of(&device_id, self.endpoints[e].partitions.len() as u8) as usize
-            };
+            let part = (id_hash % self.endpoints[e].partitions.len() as u32) as usize;
             self.endpoints[e].append(
                 part,
                 EndpointMessage {
                     offset: 0,
                     enqueued: at,
-                    device_id: device_id.clone(),
+                    device: ix,
                     payload: payload.clone(),
                     enrichments,
                 },

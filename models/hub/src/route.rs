@@ -126,17 +126,7 @@ impl Condition {
                     (Val::Bool(a), Literal::Bool(b)) => Some(a.cmp(b)),
                     _ => None,
                 };
-                let Some(ord) = ord else {
-                    return false;
-                };
-                match op {
-                    CmpOp::Eq => ord == Ordering::Equal,
-                    CmpOp::Ne => ord != Ordering::Equal,
-                    CmpOp::Lt => ord == Ordering::Less,
-                    CmpOp::Le => ord != Ordering::Greater,
-                    CmpOp::Gt => ord == Ordering::Greater,
-                    CmpOp::Ge => ord != Ordering::Less,
-                }
+                cmp_holds(ord, *op)
             }
         }
     }
@@ -328,6 +318,134 @@ impl Parser<'_> {
     }
 }
 
+/// A condition partially evaluated for one telemetry schema: application properties, content
+/// type and encoding are constant per schema and fold away; body fields become indices into
+/// the compact values. Only the numbers and the device id are left to look at per message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SchemaCondition {
+    Const(bool),
+    Not(Box<SchemaCondition>),
+    And(Box<SchemaCondition>, Box<SchemaCondition>),
+    Or(Box<SchemaCondition>, Box<SchemaCondition>),
+    /// Field `index` (`None`: `seq`) compared with a number.
+    Field(Option<u8>, CmpOp, f64),
+    FieldDefined(u8),
+    DeviceId(CmpOp, String),
+}
+
+fn cmp_holds(ord: Option<Ordering>, op: CmpOp) -> bool {
+    let Some(ord) = ord else {
+        return false;
+    };
+    match op {
+        CmpOp::Eq => ord == Ordering::Equal,
+        CmpOp::Ne => ord != Ordering::Equal,
+        CmpOp::Lt => ord == Ordering::Less,
+        CmpOp::Le => ord != Ordering::Greater,
+        CmpOp::Gt => ord == Ordering::Greater,
+        CmpOp::Ge => ord != Ordering::Less,
+    }
+}
+
+impl SchemaCondition {
+    /// Evaluates on a compact message of the schema this was specialised for.
+    #[inline]
+    pub fn eval(&self, device: &str, values: &iot_messages::Values) -> bool {
+        match self {
+            SchemaCondition::Const(b) => *b,
+            SchemaCondition::Not(c) => !c.eval(device, values),
+            SchemaCondition::And(a, b) => a.eval(device, values) && b.eval(device, values),
+            SchemaCondition::Or(a, b) => a.eval(device, values) || b.eval(device, values),
+            SchemaCondition::Field(i, op, lit) => {
+                let v = match i {
+                    None => f64::from(values.seq),
+                    Some(i) => match values.as_slice().get(*i as usize) {
+                        Some(v) if v.is_finite() => *v,
+                        _ => return false,
+                    },
+                };
+                cmp_holds(v.partial_cmp(lit), *op)
+            }
+            SchemaCondition::FieldDefined(i) => values
+                .as_slice()
+                .get(*i as usize)
+                .is_some_and(|v| v.is_finite()),
+            SchemaCondition::DeviceId(op, lit) => cmp_holds(Some(device.cmp(lit.as_str())), *op),
+        }
+    }
+}
+
+/// The view of a compact message with only schema-level facts (no values, no device).
+struct SchemaFacts<'a>(&'a iot_messages::TelemetrySchema);
+
+impl MessageView for SchemaFacts<'_> {
+    fn system(&self, p: SystemProp) -> Option<&str> {
+        match p {
+            SystemProp::ContentType => Some("application/json"),
+            SystemProp::ContentEncoding => Some("utf-8"),
+            SystemProp::ConnectionDeviceId | SystemProp::ConnectionModuleId => None,
+        }
+    }
+    fn app_prop(&self, name: &str) -> Option<Option<&str>> {
+        self.0.app_prop(name)
+    }
+    fn body(&self, _path: &[String]) -> Option<Val<'_>> {
+        None
+    }
+}
+
+impl Condition {
+    /// Partially evaluates the condition for compact messages of `schema`.
+    pub fn specialize(&self, schema: &iot_messages::TelemetrySchema) -> SchemaCondition {
+        use SchemaCondition as S;
+        let field = |path: &[String]| -> Result<Option<u8>, ()> {
+            match path {
+                [name] if name == "seq" => Ok(None),
+                [name] => schema
+                    .fields
+                    .iter()
+                    .position(|f| f == name)
+                    .map(|i| Some(i as u8))
+                    .ok_or(()),
+                _ => Err(()),
+            }
+        };
+        match self {
+            Condition::Const(b) => S::Const(*b),
+            Condition::Not(c) => match c.specialize(schema) {
+                S::Const(b) => S::Const(!b),
+                c => S::Not(Box::new(c)),
+            },
+            Condition::And(a, b) => match (a.specialize(schema), b.specialize(schema)) {
+                (S::Const(false), _) | (_, S::Const(false)) => S::Const(false),
+                (S::Const(true), x) | (x, S::Const(true)) => x,
+                (x, y) => S::And(Box::new(x), Box::new(y)),
+            },
+            Condition::Or(a, b) => match (a.specialize(schema), b.specialize(schema)) {
+                (S::Const(true), _) | (_, S::Const(true)) => S::Const(true),
+                (S::Const(false), x) | (x, S::Const(false)) => x,
+                (x, y) => S::Or(Box::new(x), Box::new(y)),
+            },
+            Condition::IsDefined(Operand::Body(path)) => match field(path) {
+                Ok(None) => S::Const(true),
+                Ok(Some(i)) => S::FieldDefined(i),
+                Err(()) => S::Const(false),
+            },
+            Condition::IsDefined(Operand::System(SystemProp::ConnectionDeviceId)) => S::Const(true),
+            Condition::Cmp(Operand::Body(path), op, Literal::Num(n)) => match field(path) {
+                Ok(i) => S::Field(i, *op, *n),
+                Err(()) => S::Const(false),
+            },
+            Condition::Cmp(Operand::Body(_), _, _) => S::Const(false),
+            Condition::Cmp(Operand::System(SystemProp::ConnectionDeviceId), op, lit) => match lit {
+                Literal::Str(s) => S::DeviceId(*op, s.clone()),
+                _ => S::Const(false),
+            },
+            other => S::Const(other.eval(&SchemaFacts(schema))),
+        }
+    }
+}
+
 /// Looks up a dotted path in a JSON value.
 pub fn json_path<'v>(v: &'v Value, path: &[String]) -> Option<Val<'v>> {
     let mut cur = v;
@@ -375,6 +493,69 @@ mod tests {
         assert!(!t("$body.nothing = 1"));
         assert!(!t("$body.temp_c = 'hot'"));
         assert!(t("true"));
+    }
+
+    /// A compact view of one schema's message, for the oracle test below.
+    struct Compact<'a>(
+        &'a iot_messages::TelemetrySchema,
+        &'a iot_messages::Values,
+        &'a str,
+    );
+    impl MessageView for Compact<'_> {
+        fn system(&self, p: SystemProp) -> Option<&str> {
+            match p {
+                SystemProp::ConnectionDeviceId => Some(self.2),
+                SystemProp::ContentType => Some("application/json"),
+                SystemProp::ContentEncoding => Some("utf-8"),
+                SystemProp::ConnectionModuleId => None,
+            }
+        }
+        fn app_prop(&self, name: &str) -> Option<Option<&str>> {
+            self.0.app_prop(name)
+        }
+        fn body(&self, path: &[String]) -> Option<Val<'_>> {
+            match path {
+                [name] => self.0.field(self.1, name).map(Val::Num),
+                _ => None,
+            }
+        }
+    }
+
+    #[test]
+    fn a_specialised_condition_agrees_with_the_general_evaluator() {
+        let schema = iot_messages::TelemetrySchema::new(
+            "collar",
+            &["lat", "temp_c"],
+            &[("kind", Some("collar")), ("flag", None)],
+        )
+        .unwrap();
+        let conditions = [
+            "$body.temp_c > 39.5",
+            "kind = 'collar' AND $body.temp_c <= 39.5",
+            "NOT (KIND = 'cow') OR $body.lat < 0",
+            "IS_DEFINED(flag) AND NOT IS_DEFINED(missing)",
+            "IS_DEFINED($body.temp_c) AND $body.seq >= 3",
+            "$connectionDeviceId = 'cow-2' OR $body.nothing = 1",
+            "$contentType = 'application/json' AND $contentEncoding = 'utf-8'",
+            "$body.temp_c = 'hot' OR $body.lat != 47",
+            "flag = 'x'",
+        ];
+        for text in conditions {
+            let c = Condition::parse(text).unwrap();
+            let s = c.specialize(&schema);
+            for (seq, temp, dev) in [
+                (1, 38.0, "cow-1"),
+                (5, 40.0, "cow-2"),
+                (3, f64::NAN, "cow-3"),
+            ] {
+                let v = iot_messages::Values::new(seq, &[47.0, temp]);
+                assert_eq!(
+                    s.eval(dev, &v),
+                    c.eval(&Compact(&schema, &v, dev)),
+                    "`{text}` on seq={seq} temp={temp} dev={dev}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -105,7 +105,8 @@ fn account(w: &FleetWorld) -> Accounting {
         for ep in h.endpoints() {
             for p in &ep.partitions {
                 for m in p.read_from(0) {
-                    let dev: u32 = m.device_id.trim_start_matches("cow-").parse().unwrap();
+                    let id = h.device_id(m.device).unwrap();
+                    let dev: u32 = id.trim_start_matches("cow-").parse().unwrap();
                     *delivered.entry((dev, m.seq().unwrap())).or_default() += 1;
                 }
             }

@@ -43,7 +43,13 @@ fn compact_telemetry_and_its_decoded_mqtt_bytes_give_the_same_acks_routes_and_qu
         }
         let alerts: Vec<(String, Option<u32>, String)> = h.endpoints()[1].partitions[0]
             .read_from(0)
-            .map(|m| (m.device_id.to_string(), m.seq(), m.body_text(&s).unwrap()))
+            .map(|m| {
+                (
+                    h.device_id(m.device).unwrap().to_string(),
+                    m.seq(),
+                    m.body_text(&s).unwrap(),
+                )
+            })
             .collect();
         let events = h.endpoints()[0].received;
         (outs, alerts, events, h.quota_used(), h.counters().clone())

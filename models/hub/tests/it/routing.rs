@@ -135,7 +135,7 @@ fn the_built_in_endpoint_keeps_each_devices_messages_in_order_in_its_partition()
         let p = partition_of(&id(i), 4) as usize;
         let seqs: Vec<u32> = h.endpoints()[0].partitions[p]
             .read_from(0)
-            .filter(|m| *m.device_id == *id(i))
+            .filter(|m| **h.device_id(m.device).unwrap() == *id(i))
             .map(|m| m.seq().unwrap())
             .collect();
         assert_eq!(seqs, vec![0, 1, 2, 3, 4]);
