@@ -214,6 +214,29 @@ fn a_thousand_devices_provision_across_two_hubs_through_loss_a_partition_and_cra
         a.acked_and_delivered + a.dropped_overflow + a.dropped_reboot + a.still_buffered
     );
     assert!(a.sampled > 100_000);
+    let c = |h: usize| w.hubs[h].counters();
+    let d = w.dps.counters();
+    let summary = format!(
+        "seed: {seed}\n\
+         devices running: {running}\n\
+         registered on hub-a / hub-b: {on_a} / {on_b}\n\
+         {a:#?}\n\
+         hub connects accepted: {} / {}\n\
+         hub keep-alive timeouts: {} / {}\n\
+         hub replaced connections: {} / {}\n\
+         dps registrations accepted / throttled: {} / {}\n\
+         trace hash: {}",
+        c(0).connects_accepted,
+        c(1).connects_accepted,
+        c(0).keepalive_timeouts,
+        c(1).keepalive_timeouts,
+        c(0).replaced_connections,
+        c(1).replaced_connections,
+        d.registrations_accepted,
+        d.registrations_throttled,
+        sim.kernel.trace_hash(),
+    );
+    insta::assert_snapshot!("fleet_1000_devices_summary", summary);
 }
 
 #[test]
@@ -299,4 +322,48 @@ fn the_same_seed_gives_the_same_fleet_run() {
     assert_eq!(h1, h2);
     assert_eq!(a1, a2);
     assert!(a1.sampled > 3_000);
+}
+
+#[test]
+fn a_fleet_over_the_s1_d2c_throttle_first_sees_rising_latency_then_429_and_backs_off() {
+    // 200 devices sampling every second: 200 msg/s into one S1 hub (100/s, reference §1.2).
+    let seed = 11;
+    let mut fw = firmware(SimDuration::from_secs(1));
+    fw.telemetry_jitter = SimDuration::ZERO;
+    fw.buffer_capacity = 600;
+    // A deep QoS 1 pipeline: with a small window the PUBACK delay itself would slow the
+    // devices down to the throttle rate and the queue would never fill.
+    fw.inflight_max = 100;
+    let mut sim = build(seed, 200, &["hub-a"], 1, fw, 0.0, SimDuration::from_secs(1));
+    sim.run_until(SimTime::from_secs(150)).unwrap();
+    let w = &sim.world;
+    let first_delay = w
+        .puback_delay
+        .iter()
+        .find(|(_, l)| !l.is_zero())
+        .map(|(t, _)| *t)
+        .expect("the throttle queues PUBACKs");
+    let first_429 = *w.throttle_closes.first().expect("the queue fills: 429");
+    let max_delay_before_429 = w
+        .puback_delay
+        .iter()
+        .filter(|(t, _)| *t <= first_429)
+        .map(|(_, l)| *l)
+        .max()
+        .unwrap();
+    let c = w.hubs[0].counters();
+    let saw_429 = w.devices.iter().filter(|d| d.stats.throttled > 0).count();
+    let backoffs: u32 = w.devices.iter().map(|d| d.stats.backoffs).sum();
+    eprintln!(
+        "seed={seed} first queued PUBACK at {first_delay:?}, first 429 at {first_429:?}, max queueing before it {max_delay_before_429:?}; d2c accepted={} delayed={} throttled={}; devices that saw 429: {saw_429}, backoffs {backoffs}",
+        c.d2c_accepted, c.d2c_delayed, c.d2c_throttled
+    );
+    // Devices connect within ~15 s; the hub then absorbs a burst before queueing.
+    assert!(first_delay >= SimTime::from_secs(20), "{first_delay:?}");
+    assert!(first_delay < first_429);
+    assert!(
+        max_delay_before_429 >= SimDuration::from_secs(55),
+        "latency grows to the queue bound first"
+    );
+    assert!(saw_429 > 0 && backoffs as usize >= saw_429);
 }

@@ -81,6 +81,10 @@ pub struct Ledger {
     pub acked: BTreeMap<(u32, u32), ()>,
     pub dropped: BTreeMap<(u32, u32), firmware::DropReason>,
     pub sampled_seqs: Vec<Vec<u32>>,
+    /// When each outstanding message was sampled.
+    pub sampled_at: BTreeMap<(u32, u32), SimTime>,
+    /// (ack time, sample-to-PUBACK latency) of every acknowledged message.
+    pub ack_latency: Vec<(SimTime, SimDuration)>,
 }
 
 /// Scenario knobs.
@@ -115,6 +119,10 @@ pub struct FleetWorld {
     assigns: Vec<Option<DpsOutput>>,
     out: Vec<DeviceOutput>,
     pub ledger: Ledger,
+    /// (time, queueing delay) of every PUBACK the hubs sent: the throttle's added latency.
+    pub puback_delay: Vec<(SimTime, SimDuration)>,
+    /// When the hubs closed a device's connection with 429001.
+    pub throttle_closes: Vec<SimTime>,
     /// Accepted hub connections per simulated second (CONNACK time).
     pub hub_connects_per_s: Vec<u32>,
     pub partitioned: Vec<NodeId>,
@@ -189,6 +197,8 @@ impl FleetWorld {
                 ..Ledger::default()
             },
             hub_connects_per_s: Vec::new(),
+            puback_delay: Vec::new(),
+            throttle_closes: Vec::new(),
             partitioned: Vec::new(),
             crashed: Vec::new(),
             double_registrations: 0,
@@ -330,12 +340,17 @@ impl FleetWorld {
                 Record::Sampled { seq } => {
                     self.ledger.sampled += 1;
                     self.ledger.sampled_seqs[i as usize].push(seq);
+                    self.ledger.sampled_at.insert((i, seq), now);
                 }
                 Record::Acked { seq } => {
                     self.ledger.acked.insert((i, seq), ());
+                    if let Some(t) = self.ledger.sampled_at.remove(&(i, seq)) {
+                        self.ledger.ack_latency.push((now, now.since(t)));
+                    }
                 }
                 Record::Dropped { seq, reason } => {
                     self.ledger.dropped.insert((i, seq), reason);
+                    self.ledger.sampled_at.remove(&(i, seq));
                 }
             },
         }
@@ -358,6 +373,9 @@ impl FleetWorld {
         while let Some(o) = self.hubs[h].poll_output() {
             match o {
                 HubOutput::ToDevice { at, conn, msg } => {
+                    if matches!(msg, Msg::PubAck { .. }) {
+                        self.puback_delay.push((k.now(), at.since(k.now())));
+                    }
                     if matches!(
                         msg,
                         Msg::ConnAck {
@@ -380,6 +398,9 @@ impl FleetWorld {
                     self.transmit(k, at, false, f);
                 }
                 HubOutput::Disconnect { at, conn, reason } => {
+                    if reason == hub::HubError::Throttled {
+                        self.throttle_closes.push(at);
+                    }
                     let (dev, epoch) = split(conn.0);
                     let f = Flight {
                         dev,
