@@ -634,7 +634,7 @@ impl Dps {
         let op_id: Arc<str> = format!("{}.{:016x}", self.next_op, fnv(registration_id)).into();
         self.next_op += 1;
         let done_at = now + self.cfg.assignment_latency;
-        let reply = self.allocate(now, done_at, &c, &op_id);
+        let reply = self.allocate(done_at, &c, &op_id);
         self.operations.insert(
             c.registration_id.clone(),
             Operation {
@@ -773,13 +773,7 @@ impl Dps {
     }
 
     /// Decides the assignment of a registration and emits the `Assign` output.
-    fn allocate(
-        &mut self,
-        _now: SimTime,
-        done_at: SimTime,
-        c: &Conn,
-        op_id: &Arc<str>,
-    ) -> DpsReply {
+    fn allocate(&mut self, done_at: SimTime, c: &Conn, op_id: &Arc<str>) -> DpsReply {
         let (enrollment_name, policy, allowed, reprovision, initial_twin, enabled) =
             self.enrollment_parts(c.enrollment);
         let reg = c.registration_id.clone();

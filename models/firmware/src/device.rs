@@ -291,6 +291,7 @@ pub struct DeviceStats {
     pub backoffs: u32,
     pub token_renewals: u32,
     pub stale_desired_ignored: u32,
+    pub encode_errors: u32,
 }
 
 /// One device's firmware state.

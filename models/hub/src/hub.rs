@@ -273,6 +273,7 @@ enum C2dState {
 #[derive(Debug, Clone)]
 struct C2dMsg {
     req: C2dRequest,
+    /// When the send leaves the C2D throttle queue; delivery happens no earlier.
     visible_at: SimTime,
     expiry: SimTime,
     deliveries: u8,
@@ -503,7 +504,7 @@ impl Hub {
         initial_twin: Option<Twin>,
     ) -> Result<DeviceIx, HubError> {
         if let Some(&ix) = self.by_id.get(id.as_str()) {
-            self.drop_connection(now, ix, None);
+            self.drop_connection(now, ix, Some(HubError::DeviceNotFound));
             let d = &mut self.devs[ix as usize];
             d.generation += 1;
             d.exists = true;
@@ -549,7 +550,7 @@ impl Hub {
     /// Deletes a device identity (disconnecting it); returns its twin for migration.
     pub fn delete_device(&mut self, now: SimTime, id: &str) -> Option<Twin> {
         let ix = *self.by_id.get(id)?;
-        self.drop_connection(now, ix, None);
+        self.drop_connection(now, ix, Some(HubError::DeviceNotFound));
         self.by_id.remove(id);
         let d = &mut self.devs[ix as usize];
         d.exists = false;
@@ -566,7 +567,7 @@ impl Hub {
         };
         self.devs[ix as usize].enabled = enabled;
         if !enabled {
-            self.drop_connection(now, ix, None);
+            self.drop_connection(now, ix, Some(HubError::DeviceNotFound));
         }
         true
     }
@@ -1223,7 +1224,7 @@ impl Hub {
                     m.state = C2dState::Enqueued;
                 }
             }
-            if m.state == C2dState::Enqueued && online && m.visible_at <= now.max(m.visible_at) {
+            if m.state == C2dState::Enqueued && online {
                 if m.deliveries >= max_deliveries {
                     self.counters.c2d_dead_lettered += 1;
                     self.feedback(
@@ -1434,8 +1435,11 @@ impl Hub {
             Some(Admit::Now) => now,
             Some(Admit::Delayed(d)) => now + d,
         };
-        let body = serde_json::to_vec(&self.twins.entry(ix).or_default().device_view())
-            .expect("JSON serializes");
+        let view = match self.twins.get(&ix) {
+            Some(t) => t.device_view(),
+            None => Twin::default().device_view(),
+        };
+        let body = serde_json::to_vec(&view).expect("JSON serializes");
         let chunks = self.chunks(body.len());
         if !self.quota_fits(now, chunks) {
             return self.send_to(now, ix, res(403, b""));

@@ -151,3 +151,31 @@ fn a_silent_device_is_closed_after_one_and_a_half_keep_alives() {
     );
     assert!(!h.device_info("cow-0").unwrap().connected);
 }
+
+#[test]
+fn disabling_or_re_creating_a_connected_device_closes_its_connection_and_re_creation_bumps_the_generation(
+) {
+    let mut h = hub_with(HubConfig::s1("hub-a"), 1);
+    online(&mut h, SimTime::from_secs(1), 0, SubFilters::default());
+    assert_eq!(h.device_info("cow-0").unwrap().generation, 1);
+    assert!(h.set_enabled(SimTime::from_secs(2), "cow-0", false));
+    assert!(matches!(
+        drain(&mut h)[..],
+        [HubOutput::Disconnect {
+            reason: HubError::DeviceNotFound,
+            ..
+        }]
+    ));
+    assert!(!h.device_info("cow-0").unwrap().connected);
+    h.set_enabled(SimTime::from_secs(3), "cow-0", true);
+    online(&mut h, SimTime::from_secs(3), 0, SubFilters::default());
+    let id = iot_messages::DeviceId::new("cow-0").unwrap();
+    h.register_device(SimTime::from_secs(4), &id, &KEY, None)
+        .unwrap();
+    assert_eq!(
+        drain(&mut h).len(),
+        1,
+        "the old identity's connection is closed"
+    );
+    assert_eq!(h.device_info("cow-0").unwrap().generation, 2);
+}
