@@ -13,9 +13,10 @@
 //! became true stays true until its clear threshold is crossed, so noise around the
 //! threshold is one episode, not many.
 //!
-//! **State.** One 32-byte state per (device, condition) and a 16-byte state per
-//! (device, rule), laid out device by device so a reading touches adjacent memory; no
-//! allocation on the hot path except when an alert is raised. Stuck detection keeps an
+//! **State.** One contiguous record per device of 32-byte cells: the dashboard status,
+//! one per rule, one per condition (224 bytes for the herd's three rules), so a reading
+//! touches one region of memory; no allocation on the hot path except when an alert is
+//! raised. Stuck detection keeps an
 //! anchor fix and the time since which every fix stayed near it, not a window of fixes.
 //!
 //! **Left out.** Windows are evaluated when the device's first reading of a later window
@@ -28,7 +29,7 @@ use crate::config::{
     WindowAggregate,
 };
 use crate::geo::{cos_deg, distance_sq_m2, Polygon};
-use crate::notify::{Alert, Dashboard, Notification, RuleId};
+use crate::notify::{Alert, Dashboard, DeviceStatus, Notification, RuleId};
 use crate::score::{score_rule, Score, TruthEpisode};
 use sim::{Epoch, SimDuration, SimTime};
 use std::collections::VecDeque;
@@ -96,8 +97,17 @@ enum Cond {
     },
 }
 
+/// One 32-byte cell of a device's record: `[Status, Rule × rules, condition × conditions]`,
+/// contiguous so a reading touches one region of memory (one page-table walk at scale).
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum CondState {
+    /// The device's dashboard status.
+    Status(DeviceStatus),
+    /// A rule's episode state.
+    Rule {
+        active: bool,
+        last_alert: SimTime,
+    },
     Consecutive {
         run: u16,
         active: bool,
@@ -121,12 +131,6 @@ enum CondState {
         side: u8,
         active: bool,
     },
-}
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-struct RuleState {
-    active: bool,
-    last_alert: SimTime,
 }
 
 const NO_ALERT_YET: SimTime = SimTime::MAX;
@@ -167,9 +171,10 @@ pub struct RuleEngine {
     schema: Schema,
     rules: Vec<Rule>,
     conds: Vec<Cond>,
+    /// The record of a device never heard from.
     initial: Vec<CondState>,
-    cond_states: Vec<CondState>,
-    rule_states: Vec<RuleState>,
+    /// Records of devices `0..devices`, `initial.len()` cells each.
+    cells: Vec<CondState>,
     devices: usize,
     dashboard: Dashboard,
     alerts: Vec<Alert>,
@@ -227,7 +232,12 @@ impl RuleEngine {
                 actions: r.actions.clone(),
             });
         }
-        let initial = conds.iter().map(initial_state).collect();
+        let mut initial = vec![CondState::Status(DeviceStatus::default())];
+        initial.extend(rules.iter().map(|_| CondState::Rule {
+            active: false,
+            last_alert: NO_ALERT_YET,
+        }));
+        initial.extend(conds.iter().map(initial_state));
         Ok(RuleEngine {
             epoch,
             epoch_ms: epoch.unix_secs() * 1_000,
@@ -235,8 +245,7 @@ impl RuleEngine {
             rules,
             conds,
             initial,
-            cond_states: Vec::new(),
-            rule_states: Vec::new(),
+            cells: Vec::new(),
             devices: 0,
             dashboard: Dashboard::default(),
             alerts: Vec::new(),
@@ -250,15 +259,11 @@ impl RuleEngine {
         if devices <= self.devices {
             return;
         }
+        self.cells
+            .reserve((devices - self.devices) * self.initial.len());
         for _ in self.devices..devices {
-            self.cond_states.extend_from_slice(&self.initial);
-            self.rule_states
-                .extend(self.rules.iter().map(|_| RuleState {
-                    active: false,
-                    last_alert: NO_ALERT_YET,
-                }));
+            self.cells.extend_from_slice(&self.initial);
         }
-        self.dashboard.reserve(devices);
         self.devices = devices;
     }
 
@@ -276,6 +281,21 @@ impl RuleEngine {
     }
     pub fn dashboard(&self) -> &Dashboard {
         &self.dashboard
+    }
+    /// What the dashboard shows for one device (default if never seen).
+    pub fn device_status(&self, device: DeviceIndex) -> DeviceStatus {
+        let stride = self.initial.len();
+        match self.cells.get(device.0 as usize * stride) {
+            Some(CondState::Status(s)) => *s,
+            _ => DeviceStatus::default(),
+        }
+    }
+    fn status_mut(&mut self, device: DeviceIndex) -> Option<&mut DeviceStatus> {
+        let stride = self.initial.len();
+        match self.cells.get_mut(device.0 as usize * stride) {
+            Some(CondState::Status(s)) => Some(s),
+            _ => None,
+        }
     }
     /// Every alert raised so far, in order.
     pub fn alerts(&self) -> &[Alert] {
@@ -300,17 +320,16 @@ impl RuleEngine {
         if d >= self.devices {
             return;
         }
-        let nc = self.conds.len();
-        let nr = self.rules.len();
-        if nc > 0 {
-            store::hint::prefetch(&self.cond_states[d * nc]);
-            store::hint::prefetch(&self.cond_states[d * nc + nc - 1]);
+        let stride = self.initial.len();
+        let record = &self.cells[d * stride..(d + 1) * stride];
+        // Two 32-byte cells per 64-byte line; the last cell covers a record that ends
+        // on a line of its own.
+        for cell in record.iter().step_by(2) {
+            store::hint::prefetch(cell);
         }
-        if nr > 0 {
-            store::hint::prefetch(&self.rule_states[d * nr]);
-            store::hint::prefetch(&self.rule_states[d * nr + nr - 1]);
+        if let Some(last) = record.last() {
+            store::hint::prefetch(last);
         }
-        self.dashboard.prefetch(device);
     }
 
     /// Evaluates every rule on one reading processed at `now`.
@@ -320,11 +339,21 @@ impl RuleEngine {
             self.reserve_devices(d + 1);
         }
         self.stats.readings += 1;
-        self.dashboard.saw(event.device, event.event_time);
-        let nc = self.conds.len();
         let nr = self.rules.len();
-        let cond_states = &mut self.cond_states[d * nc..(d + 1) * nc];
-        let rule_states = &mut self.rule_states[d * nr..(d + 1) * nr];
+        let stride = self.initial.len();
+        let record = &mut self.cells[d * stride..(d + 1) * stride];
+        let (head, cond_states) = record.split_at_mut(1 + nr);
+        let (status, rule_states) = head.split_at_mut(1);
+        if let CondState::Status(s) = &mut status[0] {
+            if s.readings == 0 {
+                self.dashboard.devices_seen += 1;
+            }
+            s.readings = s.readings.saturating_add(1);
+            s.last_reading = Some(
+                s.last_reading
+                    .map_or(event.event_time, |t| t.max(event.event_time)),
+            );
+        }
         // Rules that fire or clear on this reading, by bit (at most 64 rules); alerts
         // and dashboard updates need `&mut self`, so they follow the loop.
         let mut raised = 0u64;
@@ -352,16 +381,22 @@ impl RuleEngine {
                 Combine::All => all,
                 Combine::Any => any,
             };
-            let state = &mut rule_states[r];
-            let was_active = state.active;
-            state.active = active;
+            let CondState::Rule {
+                active: rule_active,
+                last_alert,
+            } = &mut rule_states[r]
+            else {
+                continue;
+            };
+            let was_active = *rule_active;
+            *rule_active = active;
             if active && !was_active {
-                let in_cooldown = state.last_alert != NO_ALERT_YET
-                    && now < state.last_alert.saturating_add(rule.cooldown);
+                let in_cooldown =
+                    *last_alert != NO_ALERT_YET && now < last_alert.saturating_add(rule.cooldown);
                 if in_cooldown {
                     suppressed += 1;
                 } else {
-                    state.last_alert = now;
+                    *last_alert = now;
                     raised |= 1 << r;
                 }
             } else if !active && was_active {
@@ -378,7 +413,19 @@ impl RuleEngine {
         while cleared_rules != 0 {
             let r = cleared_rules.trailing_zeros() as u16;
             cleared_rules &= cleared_rules - 1;
-            self.dashboard.close(RuleId(r), event.device);
+            if self
+                .dashboard
+                .open
+                .remove(&(RuleId(r), event.device))
+                .is_some()
+            {
+                if let Some(s) = self.status_mut(event.device) {
+                    s.open_alerts -= 1;
+                    if s.open_alerts == 0 {
+                        self.dashboard.devices_alerting -= 1;
+                    }
+                }
+            }
         }
     }
 
@@ -390,7 +437,19 @@ impl RuleEngine {
             raised_at: now,
             reading_time: event.event_time,
         });
-        self.dashboard.open(rule_id, event.device, now);
+        if self
+            .dashboard
+            .open
+            .insert((rule_id, event.device), now)
+            .is_none()
+        {
+            if let Some(s) = self.status_mut(event.device) {
+                s.open_alerts += 1;
+                if s.open_alerts == 1 {
+                    self.dashboard.devices_alerting += 1;
+                }
+            }
+        }
         let rule = &self.rules[rule_id.0 as usize];
         if rule.actions.is_empty() {
             return;
@@ -767,7 +826,6 @@ mod tests {
     #[test]
     fn per_device_rule_state_is_compact() {
         assert!(std::mem::size_of::<CondState>() <= 32);
-        assert!(std::mem::size_of::<RuleState>() <= 16);
         assert!(std::mem::size_of::<crate::DeviceStatus>() <= 24);
     }
 }

@@ -94,62 +94,24 @@ pub struct OpenAlert {
     pub raised_at: SimTime,
 }
 
-/// Current status per device and the open alerts, ordered by (rule, device).
+/// The open alerts, ordered by (rule, device), and how many devices were seen and are
+/// alerting. Per-device status is [`crate::RuleEngine::device_status`].
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Dashboard {
-    devices: Vec<DeviceStatus>,
-    open: BTreeMap<(RuleId, DeviceIndex), SimTime>,
+    pub(crate) open: BTreeMap<(RuleId, DeviceIndex), SimTime>,
+    pub(crate) devices_seen: usize,
+    pub(crate) devices_alerting: usize,
 }
 
 impl Dashboard {
-    pub(crate) fn reserve(&mut self, devices: usize) {
-        if devices > self.devices.len() {
-            self.devices.resize(devices, DeviceStatus::default());
-        }
-    }
-
-    #[inline]
-    pub(crate) fn saw(&mut self, device: DeviceIndex, reading_time: SimTime) {
-        let s = &mut self.devices[device.0 as usize];
-        s.last_reading = Some(s.last_reading.map_or(reading_time, |t| t.max(reading_time)));
-        s.readings = s.readings.saturating_add(1);
-    }
-
-    #[inline]
-    pub(crate) fn prefetch(&self, device: DeviceIndex) {
-        if let Some(s) = self.devices.get(device.0 as usize) {
-            store::hint::prefetch(s);
-        }
-    }
-
-    pub(crate) fn open(&mut self, rule: RuleId, device: DeviceIndex, at: SimTime) {
-        if self.open.insert((rule, device), at).is_none() {
-            self.devices[device.0 as usize].open_alerts += 1;
-        }
-    }
-
-    pub(crate) fn close(&mut self, rule: RuleId, device: DeviceIndex) {
-        if self.open.remove(&(rule, device)).is_some() {
-            self.devices[device.0 as usize].open_alerts -= 1;
-        }
-    }
-
-    /// The status of one device (default if never seen).
-    pub fn status(&self, device: DeviceIndex) -> DeviceStatus {
-        self.devices
-            .get(device.0 as usize)
-            .copied()
-            .unwrap_or_default()
-    }
-
     /// Devices that sent at least one reading.
     pub fn devices_seen(&self) -> usize {
-        self.devices.iter().filter(|s| s.readings > 0).count()
+        self.devices_seen
     }
 
     /// Devices with at least one open alert.
     pub fn devices_alerting(&self) -> usize {
-        self.devices.iter().filter(|s| s.open_alerts > 0).count()
+        self.devices_alerting
     }
 
     /// Open alerts ordered by rule, then device.

@@ -14,7 +14,7 @@ use thiserror::Error;
 
 /// The most numeric columns one schema may declare. Events carry a fixed array of this
 /// size so the hot path never allocates.
-pub const MAX_COLUMNS: usize = 8;
+pub const MAX_COLUMNS: usize = 6;
 
 /// A device's Time Series ID, as a dense index (the registry maps names to indices).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]

@@ -60,7 +60,7 @@ fn a_fever_of_two_consecutive_readings_above_the_threshold_raises_one_alert_not_
     assert_eq!(e.stats().alerts_raised, 1);
     let open: Vec<_> = e.dashboard().open_alerts().collect();
     assert_eq!(open.len(), 1);
-    assert_eq!(e.dashboard().status(DeviceIndex(0)).open_alerts, 1);
+    assert_eq!(e.device_status(DeviceIndex(0)).open_alerts, 1);
 }
 
 #[test]
@@ -73,7 +73,7 @@ fn a_temperature_hovering_around_the_threshold_is_one_episode_thanks_to_hysteres
     assert_eq!(alerts, vec![5]);
     // It cleared at 39.1 (at or below 39.2): the dashboard no longer shows it.
     assert_eq!(e.dashboard().open_alerts().count(), 0);
-    assert_eq!(e.dashboard().status(DeviceIndex(0)).open_alerts, 0);
+    assert_eq!(e.device_status(DeviceIndex(0)).open_alerts, 0);
 }
 
 #[test]
