@@ -15,9 +15,10 @@
 //!
 //! **State.** One contiguous record per device of 32-byte cells: the dashboard status,
 //! one per rule, one per condition (224 bytes for the herd's three rules), so a reading
-//! touches one region of memory; no allocation on the hot path except when an alert is
-//! raised. Stuck detection keeps an
-//! anchor fix and the time since which every fix stayed near it, not a window of fixes.
+//! touches one region of memory, which [`RuleEngine::prefetch`] can start loading a few
+//! readings ahead; no allocation on the hot path except when an alert is raised. Stuck
+//! detection keeps an anchor fix and the time since which every fix stayed near it, not
+//! a window of fixes.
 //!
 //! **Left out.** Windows are evaluated when the device's first reading of a later window
 //! arrives (a device that falls silent has its last window evaluated late or never);

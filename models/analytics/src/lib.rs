@@ -10,7 +10,7 @@
 //! - [`RuleEngine`]: per-device rule state updated on each reading, alerts on the rising
 //!   edge with hysteresis and cool-down, notifications out through `poll_notification`;
 //! - [`NotificationSinks`] and [`Dashboard`]: what was sent, when, to whom; open alerts
-//!   and per-device status for reports;
+//!   and counts for reports ([`RuleEngine::device_status`] per device);
 //! - [`score`]: precision, recall, detection latency, missed and false alerts per rule.
 //!
 //! Readings are the store's [`store::IngestEvent`]s: feed the engine the store's
