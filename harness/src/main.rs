@@ -2,15 +2,23 @@
 //! or prints.
 //!
 //! Subcommands:
-//! - `fleetsim demo [--seed N] [--sensors N] [--minutes M] [--check-hash HEX]`: the built-in
-//!   sensors → gateway → server workload on the kernel, with loss, a partition and crashes;
-//!   prints what happened and the trace hash. `--check-hash` replays a run and fails (exit 1)
-//!   if the hash differs.
+//! - `fleetsim list`: the bundled scenarios.
+//! - `fleetsim run <name|path.toml> [--seed N] [--set key=value]... [--out DIR]`: runs a
+//!   scenario, shows progress on a terminal, writes `summary.json`, `report.md` and
+//!   `report.html` to DIR (default `reports/out/<scenario>-<seed>/`).
+//! - `fleetsim replay DIR/summary.json`: runs the same scenario, seed and overrides again and
+//!   checks the trace hash matches.
+//! - `fleetsim demo [--seed N] [--sensors N] [--minutes M] [--check-hash HEX]`: the kernel's
+//!   small built-in sensors → gateway → server workload.
 //!
-//! With no subcommand, `fleetsim` runs its main job: the demo with default settings.
+//! With no subcommand, `fleetsim` runs its main job: `fleetsim run herd`.
 //!
 //! Exit codes: 0 all invariants held; 1 an invariant failed or a replay did not match;
 //! 2 bad input.
+
+mod charts;
+mod report;
+mod run;
 
 use anyhow::{bail, Result};
 use clap::{Parser, Subcommand};
@@ -32,6 +40,15 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// List the bundled scenarios.
+    List,
+    /// Run a scenario and write its reports.
+    Run(run::RunArgs),
+    /// Run the scenario of a summary.json again and check the trace hash matches.
+    Replay {
+        /// A summary.json written by `fleetsim run`.
+        summary: std::path::PathBuf,
+    },
     /// Run the built-in demo: sensors report through a gateway to a server over a lossy radio,
     /// through a gateway partition and sensor crashes.
     Demo(DemoArgs),
@@ -70,7 +87,7 @@ impl Default for DemoArgs {
 
 /// A failure that is the user's input, not the simulation: exit code 2.
 #[derive(Debug)]
-struct BadInput(String);
+pub struct BadInput(pub String);
 
 impl std::fmt::Display for BadInput {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -82,7 +99,7 @@ impl std::error::Error for BadInput {}
 
 /// Invariant failures and replay mismatches: exit code 1.
 #[derive(Debug)]
-struct RunFailed(String);
+pub struct RunFailed(pub String);
 
 impl std::fmt::Display for RunFailed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -101,9 +118,19 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     let result = match cli.command {
         Some(Command::Demo(args)) => run_demo(&args),
-        None => run_demo(&DemoArgs::default()),
+        Some(Command::List) => {
+            run::list();
+            Ok(())
+        }
+        Some(Command::Run(args)) => run::run(&args),
+        Some(Command::Replay { summary }) => run::replay(&summary),
+        None => run::run(&run::RunArgs::main_job()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

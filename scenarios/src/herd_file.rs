@@ -154,6 +154,8 @@ impl Default for DpsSection {
 #[serde(deny_unknown_fields)]
 pub struct InvariantSection {
     pub fever_recall_min: f64,
+    /// Fever episodes younger than this at the end are not judged for recall.
+    pub fever_min_age_h: f64,
     pub fever_rule: String,
     pub stuck_rule: String,
     pub score_grace_min: u64,
@@ -378,6 +380,12 @@ impl Validate for HerdFile {
         }
         let inv = &self.invariants;
         ratio("invariants.fever_recall_min", inv.fever_recall_min)?;
+        if !(inv.fever_min_age_h.is_finite() && inv.fever_min_age_h >= 0.0) {
+            return Err(FieldError::new(
+                "invariants.fever_min_age_h",
+                format!("{}: expected 0 or more hours", inv.fever_min_age_h),
+            ));
+        }
         for (f, name) in [
             ("invariants.fever_rule", &inv.fever_rule),
             ("invariants.stuck_rule", &inv.stuck_rule),
@@ -460,6 +468,9 @@ impl HerdFile {
             hc.units = self.hub.units;
             hc.partitions = self.hub.partitions;
             hc.epoch = epoch;
+            // The back end reads every few seconds; a minute or so of messages per partition
+            // is plenty of replay buffer and bounds memory at a million devices.
+            hc.partition_capacity = 1 << 16;
             linked.push(LinkedHub {
                 host: format!("herd-hub-{i}.azure-devices.net"),
                 weight: 1,
@@ -540,6 +551,7 @@ impl HerdFile {
             score_grace: SimDuration::from_mins(self.invariants.score_grace_min),
             thresholds: Thresholds {
                 fever_recall_min: self.invariants.fever_recall_min,
+                fever_min_age: hours(self.invariants.fever_min_age_h),
                 fever_rule: self.invariants.fever_rule.clone(),
                 stuck_rule: self.invariants.stuck_rule.clone(),
             },

@@ -1,0 +1,391 @@
+//! The run's reports: `summary.json` (the contract), `report.md`, and a self-contained
+//! `report.html` with SVG charts.
+
+use crate::charts::{self, MapPoint, TimelineRow};
+use scenarios::herd::ReportData;
+use scenarios::summary::Summary;
+use std::fmt::Write;
+
+fn pct(x: f64) -> String {
+    format!("{:.2}%", 100.0 * x)
+}
+
+fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The report as Markdown: the figures a person wants first.
+pub fn markdown(s: &Summary, r: &ReportData, description: &str) -> String {
+    let mut m = String::new();
+    let t = &s.telemetry;
+    let verdict = if s.all_invariants_held() {
+        "all invariants held"
+    } else {
+        "INVARIANT FAILED"
+    };
+    let _ = writeln!(m, "# fleetsim run: {} (seed {})\n", s.scenario, s.seed);
+    let _ = writeln!(m, "{description}\n");
+    let _ = writeln!(
+        m,
+        "**{}** · {} devices · {:.1} simulated hours · {} events in {:.1} s wall · peak memory {:.2} GiB · trace hash `{}`\n",
+        verdict,
+        thousands(s.devices),
+        s.simulated_seconds / 3_600.0,
+        thousands(s.events),
+        s.wall_seconds,
+        s.peak_rss_bytes as f64 / (1u64 << 30) as f64,
+        s.trace_hash
+    );
+    if !s.overrides.is_empty() {
+        let _ = writeln!(m, "Overrides: `{}`\n", s.overrides.join("` `"));
+    }
+    let _ = writeln!(
+        m,
+        "## Invariants\n\n| invariant | held | detail |\n|---|---|---|"
+    );
+    for i in &s.invariants {
+        let _ = writeln!(
+            m,
+            "| {} | {} | {} |",
+            i.name,
+            if i.passed { "yes" } else { "**NO**" },
+            i.detail
+        );
+    }
+    let _ = writeln!(
+        m,
+        "\n## Telemetry\n\n| | readings | share of sent |\n|---|---:|---:|"
+    );
+    let share = |n: u64| pct(n as f64 / t.sent.max(1) as f64);
+    for (name, n) in [
+        ("sent", t.sent),
+        ("acknowledged by the hub", t.acknowledged),
+        ("delivered to the back end", t.delivered),
+        ("stored", t.stored),
+        ("lost", t.lost),
+        ("in flight at the end", t.in_flight_at_end),
+    ] {
+        let _ = writeln!(m, "| {name} | {} | {} |", thousands(n), share(n));
+    }
+    for c in &t.lost_by_reason {
+        let _ = writeln!(
+            m,
+            "| lost: {} | {} | {} |",
+            c.name,
+            thousands(c.count),
+            share(c.count)
+        );
+    }
+    let _ = writeln!(
+        m,
+        "\nDuplicates dropped by the store: {}. End-to-end latency (sample → queryable in the store): p50 {:.1} s, p99 {:.1} s, max {:.1} s.\n",
+        thousands(t.duplicates_dropped),
+        s.latency_ms.p50 / 1_000.0,
+        s.latency_ms.p99 / 1_000.0,
+        s.latency_ms.max / 1_000.0
+    );
+    let h = &s.hub;
+    let _ = writeln!(
+        m,
+        "## IoT Hub\n\n{} × {} unit(s): {} of the daily quota used at the peak; {} throttled requests; {} quota rejections.\n",
+        h.tier,
+        h.units,
+        pct(h.quota_used_ratio),
+        thousands(h.throttled_requests),
+        thousands(h.quota_rejections)
+    );
+    let _ = writeln!(
+        m,
+        "## Alerts\n\n{} alerts raised.\n\n| rule | alerts | true episodes | precision | recall | latency p50 | p99 | max |\n|---|---:|---:|---:|---:|---:|---:|---:|",
+        thousands(s.alerts.raised)
+    );
+    for r in &s.alerts.rules {
+        let _ = writeln!(
+            m,
+            "| {} | {} | {} | {:.3} | {:.3} | {:.0} min | {:.0} min | {:.0} min |",
+            r.rule,
+            r.raised,
+            r.true_episodes,
+            r.precision,
+            r.recall,
+            r.latency_s_p50 / 60.0,
+            r.latency_s_p99 / 60.0,
+            r.latency_s_max / 60.0
+        );
+    }
+    let b = &s.battery;
+    let _ = writeln!(
+        m,
+        "\n## Batteries\n\nCharge left: lowest {}, median {}. Projected life at this day's drain (median collar): {:.0} days ({:.1} years).\n",
+        pct(b.charge_ratio_min),
+        pct(b.charge_ratio_p50),
+        b.projected_life_days_p50,
+        b.projected_life_days_p50 / 365.0
+    );
+    if !r.dashboard.is_empty() {
+        let _ = writeln!(
+            m,
+            "## Dashboard at the end\n\n```text\n{}\n```",
+            r.dashboard.trim_end()
+        );
+    }
+    m
+}
+
+fn hourly_rates(r: &ReportData, name: &str) -> Vec<(f64, f64)> {
+    let Some((_, v)) = r.series.iter().find(|(n, _)| n == name) else {
+        return Vec::new();
+    };
+    let per_hour = 3_600.0 / r.sample_interval_s;
+    v.windows(2)
+        .enumerate()
+        .map(|(i, w)| {
+            (
+                (i + 1) as f64 * r.sample_interval_s / 3_600.0,
+                (w[1] - w[0]) * per_hour,
+            )
+        })
+        .collect()
+}
+
+fn series_points(r: &ReportData, name: &str, scale: f64) -> Vec<(f64, f64)> {
+    r.series
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| {
+            v.iter()
+                .enumerate()
+                .map(|(i, x)| (i as f64 * r.sample_interval_s / 3_600.0, x * scale))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The self-contained HTML report.
+pub fn html(s: &Summary, r: &ReportData, description: &str) -> String {
+    let md = markdown(s, r, description);
+    let msgs = charts::lines(
+        "Messages per hour",
+        "hour",
+        "messages / hour",
+        &[
+            ("sampled", hourly_rates(r, "telemetry.sampled")),
+            ("acknowledged", hourly_rates(r, "telemetry.acknowledged")),
+            ("stored", hourly_rates(r, "telemetry.stored")),
+            ("lost", hourly_rates(r, "telemetry.lost")),
+        ],
+    );
+    let mut bins: Vec<(String, f64)> = Vec::new();
+    let mut lo = 0.0;
+    for (hi, n) in &r.latency_buckets_ms {
+        if *n > 0 || !bins.is_empty() {
+            bins.push((
+                format!("{:.0}-{:.0}s", lo / 1_000.0, hi / 1_000.0),
+                *n as f64,
+            ));
+        }
+        lo = *hi;
+    }
+    while bins.last().is_some_and(|b| b.1 == 0.0) {
+        bins.pop();
+    }
+    let latency = charts::bars(
+        "Delivery latency (sample → stored)",
+        "seconds",
+        "readings",
+        &bins,
+    );
+    let hub = charts::lines(
+        "IoT Hub: quota and throttling",
+        "hour",
+        "% of daily quota · throttles / hour ÷ 100",
+        &[
+            (
+                "quota used %",
+                series_points(r, "hub.quota_used_ratio", 100.0),
+            ),
+            (
+                "throttled / hour ÷ 100",
+                hourly_rates(r, "hub.throttled")
+                    .into_iter()
+                    .map(|(x, y)| (x, y / 100.0))
+                    .collect(),
+            ),
+        ],
+    );
+    let connected = charts::lines(
+        "Connected devices",
+        "hour",
+        "devices",
+        &[("connected", series_points(r, "hub.connected_devices", 1.0))],
+    );
+    let rows: Vec<TimelineRow> = r
+        .timeline
+        .iter()
+        .map(|e| TimelineRow {
+            label: format!("{} cow-{:07}", e.kind, e.device),
+            episode_h: Some(e.episode_h),
+            alerts_h: e.alerts_h.clone(),
+        })
+        .collect();
+    let timeline = charts::timeline(
+        "Alerts against the truth (sample of episodes)",
+        s.simulated_seconds / 3_600.0,
+        &rows,
+    );
+    let mut soc_bins: Vec<(String, f64)> = Vec::new();
+    if let (Some(min), Some(max)) = (r.battery_soc.first(), r.battery_soc.last()) {
+        let (min, max) = (*min, (*max).max(*min + 1e-9));
+        let n = 12;
+        let mut counts = vec![0.0; n];
+        for v in &r.battery_soc {
+            let i = (((v - min) / (max - min)) * n as f64) as usize;
+            counts[i.min(n - 1)] += 1.0;
+        }
+        for (i, c) in counts.into_iter().enumerate() {
+            let a = min + (max - min) * i as f64 / n as f64;
+            soc_bins.push((format!("{:.3}%", 100.0 * a), c));
+        }
+    }
+    let battery = charts::bars(
+        "Battery charge left at the end",
+        "state of charge",
+        "collars",
+        &soc_bins,
+    );
+    let pt = |p: &(f64, f64)| MapPoint {
+        east_m: p.0,
+        north_m: p.1,
+    };
+    let flagged: Vec<(&str, Vec<MapPoint>)> = r
+        .flagged
+        .iter()
+        .map(|(name, v)| (name.as_str(), v.iter().map(pt).collect()))
+        .collect();
+    let map = charts::map(
+        "The herd at the end: flagged cows",
+        &r.pasture.iter().map(pt).collect::<Vec<_>>(),
+        &r.cows.iter().map(pt).collect::<Vec<_>>(),
+        &flagged,
+    );
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>fleetsim: {} seed {}</title>\n<style>\nbody{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}}\ntable{{border-collapse:collapse;margin:.5em 0}}td,th{{border:1px solid #ccc;padding:.25em .6em}}\n.charts{{display:flex;flex-wrap:wrap;gap:12px}}.charts>div{{border:1px solid #eee}}\npre{{background:#f6f6f6;padding:.6em;overflow:auto}}\n</style></head><body>\n",
+        escape(&s.scenario),
+        s.seed
+    );
+    h.push_str(&markdown_to_html(&md));
+    let _ = write!(
+        h,
+        "<h2>Charts</h2>\n<div class=\"charts\">\n<div>{msgs}</div>\n<div>{latency}</div>\n<div>{hub}</div>\n<div>{connected}</div>\n<div>{battery}</div>\n<div>{map}</div>\n<div>{timeline}</div>\n</div>\n</body></html>\n"
+    );
+    h
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// Renders the subset of Markdown `markdown` writes: headings, paragraphs, tables, code.
+fn markdown_to_html(md: &str) -> String {
+    let mut out = String::new();
+    let mut in_table = false;
+    let mut in_code = false;
+    for line in md.lines() {
+        if line.starts_with("```") {
+            out.push_str(if in_code { "</pre>\n" } else { "<pre>" });
+            in_code = !in_code;
+            continue;
+        }
+        if in_code {
+            out.push_str(&escape(line));
+            out.push('\n');
+            continue;
+        }
+        if line.starts_with('|') {
+            if line.starts_with("|---") || line.starts_with("|:--") {
+                continue;
+            }
+            if !in_table {
+                out.push_str("<table>\n");
+                in_table = true;
+            }
+            out.push_str("<tr>");
+            for cell in line.trim_matches('|').split('|') {
+                let _ = write!(out, "<td>{}</td>", inline(cell.trim()));
+            }
+            out.push_str("</tr>\n");
+            continue;
+        }
+        if in_table {
+            out.push_str("</table>\n");
+            in_table = false;
+        }
+        if let Some(t) = line.strip_prefix("## ") {
+            let _ = writeln!(out, "<h2>{}</h2>", inline(t));
+        } else if let Some(t) = line.strip_prefix("# ") {
+            let _ = writeln!(out, "<h1>{}</h1>", inline(t));
+        } else if !line.trim().is_empty() {
+            let _ = writeln!(out, "<p>{}</p>", inline(line));
+        }
+    }
+    if in_table {
+        out.push_str("</table>\n");
+    }
+    out
+}
+
+/// `**bold**` and `` `code` `` within a line.
+fn inline(s: &str) -> String {
+    let mut out = String::new();
+    let mut bold = false;
+    let mut code = false;
+    let e = escape(s);
+    let mut chars = e.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '*' if chars.peek() == Some(&'*') => {
+                chars.next();
+                out.push_str(if bold { "</b>" } else { "<b>" });
+                bold = !bold;
+            }
+            '`' => {
+                out.push_str(if code { "</code>" } else { "<code>" });
+                code = !code;
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markdown_tables_and_emphasis_become_html() {
+        let h = markdown_to_html("# T\n\n| a | **b** |\n|---|---|\n| 1 | `x` |\n\ntext");
+        assert_eq!(
+            h,
+            "<h1>T</h1>\n<table>\n<tr><td>a</td><td><b>b</b></td></tr>\n<tr><td>1</td><td><code>x</code></td></tr>\n</table>\n<p>text</p>\n"
+        );
+    }
+
+    #[test]
+    fn thousands_are_grouped() {
+        assert_eq!(thousands(1_234_567), "1,234,567");
+        assert_eq!(thousands(12), "12");
+    }
+}

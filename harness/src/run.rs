@@ -1,0 +1,251 @@
+//! `fleetsim run`, `list` and `replay`: load a scenario, run it with progress, write reports.
+
+use crate::{report, BadInput, RunFailed};
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use scenarios::bundled::{self, BUNDLED};
+use scenarios::load::{Override, Source};
+use scenarios::summary::Summary;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct RunArgs {
+    /// A bundled scenario's name (see `fleetsim list`) or a path to a scenario file.
+    pub scenario: String,
+    /// Master seed (overrides the file's `scenario.seed`).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Override a scenario value, e.g. `--set devices=1000000` or `--set network.loss_ratio=0.05`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Where to write summary.json, report.md and report.html
+    /// (default reports/out/<scenario>-<seed>/).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+impl RunArgs {
+    /// The README's main job: the default herd.
+    pub fn main_job() -> RunArgs {
+        RunArgs {
+            scenario: "herd".into(),
+            seed: None,
+            set: Vec::new(),
+            out: None,
+        }
+    }
+}
+
+pub fn list() {
+    for b in BUNDLED {
+        println!("{:<8} {}  ({})", b.name, b.summary, b.file);
+    }
+}
+
+fn source(name: &str) -> Result<Source> {
+    if name.ends_with(".toml") || Path::new(name).exists() {
+        let text = std::fs::read_to_string(name)
+            .map_err(|e| BadInput(format!("{name}: cannot read: {e}")))?;
+        Ok(Source {
+            origin: name.to_string(),
+            text,
+        })
+    } else {
+        bundled::source(name).map_err(|e| BadInput(e.to_string()).into())
+    }
+}
+
+/// Peak resident set size of this process, from /proc (Linux); 0 where unavailable.
+fn peak_rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// Runs a scenario; returns its summary (already written to disk).
+fn execute(args: &RunArgs) -> Result<(Summary, PathBuf)> {
+    let src = source(&args.scenario)?;
+    let mut sets: Vec<Override> = Vec::new();
+    for s in &args.set {
+        sets.push(Override::parse(s).map_err(|e| BadInput(e.to_string()))?);
+    }
+    if let Some(seed) = args.seed {
+        sets.push(Override {
+            key: "seed".into(),
+            value: seed.to_string(),
+        });
+    }
+    let (file, cfg) = bundled::load_herd(&src, &sets).map_err(|e| BadInput(e.to_string()))?;
+    let seed = cfg.seed;
+    let name = file.scenario.name.clone();
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("reports/out/{name}-{seed}")));
+    tracing::info!(scenario = %name, seed, devices = cfg.cows, "starting");
+    eprintln!(
+        "fleetsim: {} — {} devices, {:.1} simulated hours, seed {seed}",
+        name,
+        cfg.cows,
+        cfg.duration.as_secs_f64() / 3_600.0
+    );
+
+    let wall = Instant::now();
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let b = ProgressBar::new(cfg.duration.as_secs());
+        b.set_style(
+            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} sim {msg}")
+                .expect("valid template"),
+        );
+        b
+    });
+    let mut on_progress = |p: scenarios::herd::Progress| {
+        let secs = wall.elapsed().as_secs_f64().max(1e-9);
+        if let Some(b) = &bar {
+            b.set_position(p.now.as_secs());
+            b.set_message(format!(
+                "{:.1} h / {:.1} h · {:.1} M events · {:.2} M events/s",
+                p.now.as_secs_f64() / 3_600.0,
+                p.end.as_secs_f64() / 3_600.0,
+                p.events as f64 / 1e6,
+                p.events as f64 / secs / 1e6
+            ));
+        }
+        tracing::debug!(sim_s = p.now.as_secs(), events = p.events, "progress");
+    };
+    let (outcome, _) =
+        scenarios::herd::run(cfg, &mut on_progress).map_err(|e| BadInput(e.to_string()))?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let mut summary = outcome.summary_core;
+    summary.scenario = args.scenario.clone();
+    summary.overrides = sets.iter().map(|o| o.to_string()).collect();
+    summary.wall_seconds = wall.elapsed().as_secs_f64();
+    summary.peak_rss_bytes = peak_rss_bytes();
+
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    std::fs::write(out.join("summary.json"), summary.to_json()).context("writing summary.json")?;
+    std::fs::write(
+        out.join("report.md"),
+        report::markdown(&summary, &outcome.report, &file.scenario.description),
+    )
+    .context("writing report.md")?;
+    std::fs::write(
+        out.join("report.html"),
+        report::html(&summary, &outcome.report, &file.scenario.description),
+    )
+    .context("writing report.html")?;
+    Ok((summary, out))
+}
+
+fn print_summary(s: &Summary, out: &Path) {
+    let t = &s.telemetry;
+    println!(
+        "{} devices · {:.1} h simulated · {} events · {:.1} s wall ({:.2} M events/s) · peak RSS {:.2} GiB",
+        s.devices,
+        s.simulated_seconds / 3_600.0,
+        s.events,
+        s.wall_seconds,
+        s.events as f64 / s.wall_seconds.max(1e-9) / 1e6,
+        s.peak_rss_bytes as f64 / (1u64 << 30) as f64
+    );
+    println!(
+        "telemetry: sent {} · acknowledged {} · stored {} · lost {} · in flight {} · duplicates dropped {}",
+        t.sent, t.acknowledged, t.stored, t.lost, t.in_flight_at_end, t.duplicates_dropped
+    );
+    println!(
+        "latency (sample → stored): p50 {:.1} s · p99 {:.1} s · hub {} quota peak {:.1}% · throttled {}",
+        s.latency_ms.p50 / 1e3,
+        s.latency_ms.p99 / 1e3,
+        s.hub.tier,
+        100.0 * s.hub.quota_used_ratio,
+        s.hub.throttled_requests
+    );
+    for r in &s.alerts.rules {
+        println!(
+            "rule {}: {} alerts · precision {:.3} · recall {:.3} over {} episodes · latency p50 {:.0} min",
+            r.rule,
+            r.raised,
+            r.precision,
+            r.recall,
+            r.true_episodes,
+            r.latency_s_p50 / 60.0
+        );
+    }
+    for i in &s.invariants {
+        println!(
+            "[{}] {}: {}",
+            if i.passed { "ok" } else { "FAILED" },
+            i.name,
+            i.detail
+        );
+    }
+    println!("trace hash {}", s.trace_hash);
+    println!(
+        "reports: {}/{{summary.json,report.md,report.html}}",
+        out.display()
+    );
+}
+
+fn repro(s: &Summary) -> String {
+    let sets: String = s.overrides.iter().map(|o| format!(" --set {o}")).collect();
+    format!("fleetsim run {}{sets}", s.scenario)
+}
+
+pub fn run(args: &RunArgs) -> Result<()> {
+    let (s, out) = execute(args)?;
+    print_summary(&s, &out);
+    if !s.all_invariants_held() {
+        let failed: Vec<&str> = s
+            .invariants
+            .iter()
+            .filter(|i| !i.passed)
+            .map(|i| i.name.as_str())
+            .collect();
+        return Err(RunFailed(format!(
+            "invariant failed: {}\n  repro: {}",
+            failed.join("; "),
+            repro(&s)
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+pub fn replay(path: &Path) -> Result<()> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| BadInput(format!("{}: cannot read: {e}", path.display())))?;
+    let recorded = Summary::from_json(&text)
+        .map_err(|e| BadInput(format!("{}: not a fleetsim summary: {e}", path.display())))?;
+    let args = RunArgs {
+        scenario: recorded.scenario.clone(),
+        seed: None,
+        set: recorded.overrides.clone(),
+        out: Some(path.parent().unwrap_or(Path::new(".")).join("replay")),
+    };
+    let (s, out) = execute(&args)?;
+    print_summary(&s, &out);
+    if s.trace_hash != recorded.trace_hash {
+        return Err(RunFailed(format!(
+            "replay mismatch: trace hash {} != recorded {}\n  repro: {}",
+            s.trace_hash,
+            recorded.trace_hash,
+            repro(&recorded)
+        ))
+        .into());
+    }
+    println!(
+        "replay matches the recorded trace hash {}",
+        recorded.trace_hash
+    );
+    Ok(())
+}
