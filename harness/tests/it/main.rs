@@ -1,0 +1,187 @@
+//! The `fleetsim` binary as a user runs it: exit codes, outputs, replay.
+
+use std::process::Command;
+
+fn fleetsim(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_fleetsim"))
+        .args(args)
+        .output()
+        .expect("the binary runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn tmp(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("fleetsim-it-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+#[test]
+fn a_run_whose_invariants_hold_exits_0_writes_its_reports_and_replays() {
+    let out = tmp("ok");
+    let o = out.to_str().unwrap();
+    let (code, stdout, stderr) = fleetsim(&[
+        "run",
+        "herd",
+        "--set",
+        "devices=200",
+        "--set",
+        "hours=2",
+        "--out",
+        o,
+    ]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let summary = std::fs::read_to_string(out.join("summary.json")).unwrap();
+    for key in [
+        "\"trace_hash\"",
+        "\"telemetry\"",
+        "\"latency_ms\"",
+        "\"hub\"",
+        "\"alerts\"",
+        "\"invariants\"",
+        "\"peak_rss_bytes\"",
+    ] {
+        assert!(summary.contains(key), "summary.json lacks {key}");
+    }
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        html.contains("<svg")
+            && html.contains("Messages per hour")
+            && html.contains("flagged cows")
+    );
+    assert!(std::fs::read_to_string(out.join("report.md"))
+        .unwrap()
+        .contains("## Invariants"));
+    let (code, stdout, stderr) = fleetsim(&["replay", out.join("summary.json").to_str().unwrap()]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("replay matches the recorded trace hash"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_replay_whose_hash_differs_exits_1() {
+    let out = tmp("mismatch");
+    let o = out.to_str().unwrap();
+    let (code, _, _) = fleetsim(&[
+        "run",
+        "herd",
+        "--set",
+        "devices=100",
+        "--set",
+        "hours=1",
+        "--out",
+        o,
+    ]);
+    assert_eq!(code, 0);
+    let path = out.join("summary.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let hash_at = text.find("\"trace_hash\": \"").unwrap() + 15;
+    let mut forged = text.clone();
+    forged.replace_range(hash_at..hash_at + 16, "0123456789abcdef");
+    std::fs::write(&path, forged).unwrap();
+    let (code, _, stderr) = fleetsim(&["replay", path.to_str().unwrap()]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("replay mismatch") && stderr.contains("repro: fleetsim run herd"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_failed_invariant_exits_1_and_prints_a_repro_command() {
+    // Fevers too mild to cross the rule's threshold: recall collapses.
+    let out = tmp("fail");
+    let (code, stdout, stderr) = fleetsim(&[
+        "run",
+        "herd",
+        "--set",
+        "devices=1000",
+        "--set",
+        "hours=12",
+        "--set",
+        "herd.fever_rise_c=0.3",
+        "--set",
+        "herd.fever_per_cow_day=0.05",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert!(stdout.contains("[FAILED] fever recall"), "{stdout}");
+    assert!(
+        stderr.contains("repro: fleetsim run herd --set devices=1000 --set hours=12 --set herd.fever_rise_c=0.3"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn bad_input_exits_2_with_a_clear_error() {
+    let (code, _, stderr) = fleetsim(&["run", "herd", "--set", "herd.goats=3"]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("--set herd.goats: no such key")
+            && stderr.contains("devices (= herd.cows)"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = fleetsim(&["run", "no-such-scenario"]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("no bundled scenario named `no-such-scenario`"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = fleetsim(&["run", "/nonexistent/x.toml"]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("/nonexistent/x.toml: cannot read"),
+        "{stderr}"
+    );
+    let (code, _, _) = fleetsim(&["run", "herd", "--seed", "minus-one"]);
+    assert_eq!(code, 2);
+    let (code, _, stderr) = fleetsim(&["replay", "/nonexistent/summary.json"]);
+    assert_eq!(code, 2, "{stderr}");
+}
+
+#[test]
+fn list_names_the_bundled_scenarios() {
+    let (code, stdout, _) = fleetsim(&["list"]);
+    assert_eq!(code, 0);
+    assert!(stdout.starts_with("herd "), "{stdout}");
+}
+
+#[test]
+fn the_demo_replays_its_hash_and_rejects_a_wrong_one() {
+    let (code, stdout, _) = fleetsim(&["demo", "--sensors", "200", "--minutes", "30"]);
+    assert_eq!(code, 0);
+    let hash = stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("trace hash "))
+        .unwrap()
+        .to_string();
+    let (code, _, _) = fleetsim(&[
+        "demo",
+        "--sensors",
+        "200",
+        "--minutes",
+        "30",
+        "--check-hash",
+        &hash,
+    ]);
+    assert_eq!(code, 0);
+    let (code, _, _) = fleetsim(&[
+        "demo",
+        "--sensors",
+        "200",
+        "--minutes",
+        "30",
+        "--check-hash",
+        "0000000000000000",
+    ]);
+    assert_eq!(code, 1);
+    let (code, _, _) = fleetsim(&["demo", "--radio-loss", "2"]);
+    assert_eq!(code, 2);
+}
