@@ -22,8 +22,9 @@
 //! is appended once, sorted once with its block, and popped: no scatter over hundreds of
 //! slots, which is what costs a timing wheel its cache misses at a million timers.
 //!
-//! **Memory.** Entries live in per-slot `Vec`s that keep their capacity when drained, so after
-//! warm-up scheduling allocates nothing. An entry is the key (16 bytes) plus the payload.
+//! **Memory.** Entries live in per-slot `Vec`s that keep their capacity when drained (up to
+//! 1,024 entries; a larger vector is freed, so a rare huge batch does not pin its memory in a
+//! slot), so after warm-up scheduling allocates at most once per served block, never per event. An entry is the key (16 bytes) plus the payload.
 //!
 //! **Cancellation.** [`EventQueue::cancel`] takes the [`EventKey`] returned by `push`. A
 //! cancelled key goes into a set (looked up, never iterated) and the entry is dropped when it
@@ -53,6 +54,9 @@ const FAR_SHIFT: [u32; 3] = [
     BLOCK_SHIFT + FAR_BITS,
     BLOCK_SHIFT + 2 * FAR_BITS,
 ];
+
+/// The largest slot vector (in entries) kept for reuse after it is drained.
+const RETAIN_MAX: usize = 1_024;
 
 /// One level of the wheel: its slots and a two-tier occupancy bitmap (a bit per slot, and a
 /// summary bit per 64-slot word), so the first occupied slot is two `trailing_zeros` away.
@@ -101,11 +105,14 @@ impl<T> Level<T> {
         std::mem::take(&mut self.slots[slot])
     }
 
-    /// Gives an emptied vector back to a slot so its capacity is reused.
+    /// Gives an emptied vector back to a slot so its capacity is reused, unless it is larger
+    /// than [`RETAIN_MAX`] entries: a rare large batch (a cascade of many minutes of timers)
+    /// must not leave its capacity parked in a slot for the rest of the run, or thousands of
+    /// slots end up holding the largest batch each ever saw.
     #[inline]
     fn restore(&mut self, slot: usize, emptied: Vec<Entry<T>>) {
         debug_assert!(emptied.is_empty());
-        if self.slots[slot].is_empty() {
+        if self.slots[slot].is_empty() && emptied.capacity() <= RETAIN_MAX {
             self.slots[slot] = emptied;
         }
     }
