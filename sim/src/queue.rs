@@ -4,7 +4,7 @@
 //! and increasing. Entries leave in ascending `(time, seq)` order, so two entries at the same
 //! instant leave in the order they were scheduled: ties never depend on heap or hash order.
 //! [`std::collections::BinaryHeap`] over the same keys is the oracle the property tests compare
-//! against (`tests/it/queue.rs`).
+//! against (`tests/it/queue_oracle.rs`).
 //!
 //! **Shape.** Time is cut into buckets of 2^20 ns (about 1.05 ms) and blocks of 256 buckets
 //! (268 ms). Entries of the current block sit in a 256-slot near wheel, one slot a bucket.
@@ -284,7 +284,22 @@ impl<T> EventQueue<T> {
     fn head(&mut self) -> Option<(Source, EventKey)> {
         loop {
             if self.run.is_empty() {
-                self.load_near();
+                // Load the near wheel's next bucket only when the batch has nothing earlier:
+                // loading it moves `current_bucket` forward, and everything scheduled before
+                // that bucket would then be inserted into `run` one by one.
+                let batch_first = self
+                    .batch
+                    .last()
+                    .map(|b| b.key.time.as_nanos() >> BUCKET_SHIFT);
+                let near_first = self
+                    .near
+                    .first()
+                    .map(|slot| ((self.current_bucket >> NEAR_BITS) << NEAR_BITS) | slot as u64);
+                if let Some(n) = near_first {
+                    if batch_first.is_none_or(|b| b >= n) {
+                        self.load_near();
+                    }
+                }
             }
             match (self.run.last(), self.batch.last()) {
                 (Some(r), Some(b)) if b.key < r.key => return Some((Source::Batch, b.key)),

@@ -10,6 +10,8 @@ enum Op {
     /// Push at `now + delta` nanoseconds.
     Push(u64),
     Pop,
+    /// Peek at the next key (the kernel peeks before every step).
+    Peek,
     /// Cancel the i-th key handed out so far (modulo the count).
     Cancel(usize),
 }
@@ -30,6 +32,7 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         5 => delta().prop_map(Op::Push),
         4 => Just(Op::Pop),
+        2 => Just(Op::Peek),
         1 => any::<usize>().prop_map(Op::Cancel),
     ]
 }
@@ -82,6 +85,14 @@ proptest! {
                     if let Some((k, _)) = got {
                         now = k.time.as_nanos();
                     }
+                }
+                Op::Peek => {
+                    let want = {
+                        let mut live: Vec<EventKey> = oracle.heap.iter().map(|Reverse((k, _))| *k).filter(|k| !oracle.cancelled.contains(k)).collect();
+                        live.sort();
+                        live.first().copied()
+                    };
+                    prop_assert_eq!(q.peek_key(), want);
                 }
                 Op::Cancel(j) if !keys.is_empty() => {
                     let k = keys[j % keys.len()];
