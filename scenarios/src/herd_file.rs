@@ -196,6 +196,20 @@ impl Validate for HerdFile {
                 format!("{:?}: expected YYYY-MM-DDTHH:MM:SSZ", s.epoch),
             ));
         }
+        let run_h = s.duration_h;
+        // Times in the fault plan may lie past the end (a shortened run never reaches them),
+        // but within a year, so that no arithmetic on them can overflow.
+        let within_run = |field: String, v: f64, unit_per_h: f64| -> Result<(), FieldError> {
+            let max = 24.0 * 366.0 * unit_per_h;
+            if v.is_finite() && (0.0..=max).contains(&v) {
+                Ok(())
+            } else {
+                Err(FieldError::new(
+                    field,
+                    format!("{v}: expected 0 to {max} (a year)"),
+                ))
+            }
+        };
         let h = &self.herd;
         if h.cows == 0 || h.cows > 1_000_000 {
             return Err(FieldError::new(
@@ -229,35 +243,57 @@ impl Validate for HerdFile {
             }
         }
         positive("herd.fever_duration_h_min", h.fever_duration_h_min)?;
-        if h.fever_duration_h_max < h.fever_duration_h_min {
+        if h.fever_duration_h_max < h.fever_duration_h_min || h.fever_duration_h_max > 24.0 * 366.0
+        {
             return Err(FieldError::new(
                 "herd.fever_duration_h_max",
                 format!(
-                    "{}: expected at least fever_duration_h_min ({})",
+                    "{}: expected fever_duration_h_min ({}) to 8784 h",
                     h.fever_duration_h_max, h.fever_duration_h_min
                 ),
             ));
         }
-        if h.stuck_duration_h_min <= 12.0 {
+        if h.stuck_duration_h_min.is_nan() || h.stuck_duration_h_min <= 12.0 {
             return Err(FieldError::new(
                 "herd.stuck_duration_h_min",
                 format!("{}: expected more than 12 h (stuck means in one place for longer than half a day)", h.stuck_duration_h_min),
             ));
         }
-        if h.stuck_duration_h_max < h.stuck_duration_h_min {
+        if h.stuck_duration_h_max < h.stuck_duration_h_min || h.stuck_duration_h_max > 24.0 * 366.0
+        {
             return Err(FieldError::new(
                 "herd.stuck_duration_h_max",
                 format!(
-                    "{}: expected at least stuck_duration_h_min ({})",
+                    "{}: expected stuck_duration_h_min ({}) to 8784 h",
                     h.stuck_duration_h_max, h.stuck_duration_h_min
                 ),
             ));
         }
+        if !(h.fever_rise_c.is_finite() && (0.0..=5.0).contains(&h.fever_rise_c)) {
+            return Err(FieldError::new(
+                "herd.fever_rise_c",
+                format!("{}: expected 0 to 5 °C", h.fever_rise_c),
+            ));
+        }
         let c = &self.collar;
-        if c.report_interval_s == 0 {
+        if c.report_interval_s == 0 || c.report_interval_s > 86_400 {
             return Err(FieldError::new(
                 "collar.report_interval_s",
-                "0: expected at least 1 second",
+                format!(
+                    "{}: expected 1 second to 1 day (86400)",
+                    c.report_interval_s
+                ),
+            ));
+        }
+        // The accounting keeps two bits per reading per device; bound what a run may ask for.
+        let readings = f64::from(h.cows) * run_h * 3_600.0 / c.report_interval_s as f64;
+        if readings > 2e9 {
+            return Err(FieldError::new(
+                "scenario.duration_h",
+                format!(
+                    "{}: {} cows reporting every {} s for that long is {:.2e} readings; expected at most 2e9",
+                    run_h, h.cows, c.report_interval_s, readings
+                ),
             ));
         }
         if c.report_jitter_s >= c.report_interval_s {
@@ -269,10 +305,15 @@ impl Validate for HerdFile {
                 ),
             ));
         }
-        if c.buffer_capacity == 0 {
+        within_run(
+            "collar.boot_window_s".into(),
+            c.boot_window_s as f64,
+            3_600.0,
+        )?;
+        if c.buffer_capacity == 0 || c.buffer_capacity > 60 {
             return Err(FieldError::new(
                 "collar.buffer_capacity",
-                "0: expected at least 1 message",
+                format!("{}: expected 1 to 60 messages (the store de-duplicates within 64 sequence numbers)", c.buffer_capacity),
             ));
         }
         if !matches!(c.overflow.as_str(), "drop_oldest" | "drop_newest") {
@@ -293,18 +334,24 @@ impl Validate for HerdFile {
                 ),
             ));
         }
-        if c.token_ttl_min < 10 {
+        if !(10..=10_080).contains(&c.token_ttl_min) {
             return Err(FieldError::new(
                 "collar.token_ttl_min",
-                format!("{}: expected at least 10 minutes", c.token_ttl_min),
+                format!("{}: expected 10 minutes to 7 days (10080)", c.token_ttl_min),
             ));
         }
         let n = &self.network;
-        if !(n.latency_ms_min.is_finite() && n.latency_ms_min >= 0.0) {
-            return Err(FieldError::new(
-                "network.latency_ms_min",
-                format!("{}: expected 0 or more", n.latency_ms_min),
-            ));
+        for (f, v) in [
+            ("network.latency_ms_min", n.latency_ms_min),
+            ("network.latency_ms_median_extra", n.latency_ms_median_extra),
+            ("network.latency_ms_p99_extra", n.latency_ms_p99_extra),
+        ] {
+            if !(v.is_finite() && (0.0..=600_000.0).contains(&v)) {
+                return Err(FieldError::new(
+                    f,
+                    format!("{v}: expected 0 to 600000 ms (10 minutes)"),
+                ));
+            }
         }
         positive("network.latency_ms_median_extra", n.latency_ms_median_extra)?;
         if n.latency_ms_p99_extra < n.latency_ms_median_extra {
@@ -323,22 +370,28 @@ impl Validate for HerdFile {
                 "0: expected at least 1",
             ));
         }
-        if n.tcp_rto_ms == 0 {
+        if !(1..=60_000).contains(&n.tcp_rto_ms) {
             return Err(FieldError::new(
                 "network.tcp_rto_ms",
-                "0: expected at least 1 ms",
+                format!("{}: expected 1 to 60000 ms", n.tcp_rto_ms),
+            ));
+        }
+        if n.tcp_max_retries > 16 {
+            return Err(FieldError::new(
+                "network.tcp_max_retries",
+                format!("{}: expected 0 to 16", n.tcp_max_retries),
             ));
         }
         for (i, o) in n.outages.iter().enumerate() {
-            if !(o.start_h.is_finite() && o.start_h >= 0.0) {
-                return Err(FieldError::new(
-                    format!("network.outages[{i}].start_h"),
-                    format!("{}: expected 0 or more", o.start_h),
-                ));
-            }
+            within_run(format!("network.outages[{i}].start_h"), o.start_h, 1.0)?;
             positive(
                 &format!("network.outages[{i}].duration_min"),
                 o.duration_min,
+            )?;
+            within_run(
+                format!("network.outages[{i}].duration_min"),
+                o.duration_min,
+                60.0,
             )?;
             if o.towers == 0 {
                 return Err(FieldError::new(
@@ -346,13 +399,48 @@ impl Validate for HerdFile {
                     "0: expected at least 1 tower",
                 ));
             }
+            // A heal ends every partition, so outages must come in order and not overlap.
+            if let Some(prev) = i.checked_sub(1).map(|p| &n.outages[p]) {
+                let prev_end_h = prev.start_h + prev.duration_min / 60.0;
+                if o.start_h < prev_end_h {
+                    return Err(FieldError::new(
+                        format!("network.outages[{i}].start_h"),
+                        format!("{}: expected outages in time order, not overlapping (the previous one ends at {prev_end_h} h)", o.start_h),
+                    ));
+                }
+            }
         }
-        ratio("faults.crash_ratio", self.faults.crash_ratio)?;
+        let f = &self.faults;
+        ratio("faults.crash_ratio", f.crash_ratio)?;
+        within_run("faults.crash_at_h".into(), f.crash_at_h, 1.0)?;
+        within_run(
+            "faults.crash_downtime_min".into(),
+            f.crash_downtime_min,
+            60.0,
+        )?;
         let hb = &self.hub;
-        if Tier::parse(&hb.tier).is_none() {
+        match Tier::parse(&hb.tier) {
+            None => {
+                return Err(FieldError::new(
+                    "hub.tier",
+                    format!("{:?}: expected one of F1, B1, B2, B3, S1, S2, S3", hb.tier),
+                ));
+            }
+            Some(Tier::B1 | Tier::B2 | Tier::B3) => {
+                return Err(FieldError::new(
+                    "hub.tier",
+                    format!(
+                        "{:?}: the collar firmware uses device twins, which Basic tiers lack (reference §1.1); expected F1, S1, S2 or S3",
+                        hb.tier
+                    ),
+                ));
+            }
+            Some(_) => {}
+        }
+        if hb.units == 0 || hb.units > 200 {
             return Err(FieldError::new(
-                "hub.tier",
-                format!("{:?}: expected one of F1, B1, B2, B3, S1, S2, S3", hb.tier),
+                "hub.units",
+                format!("{}: expected 1 to 200 units (reference §1.1)", hb.units),
             ));
         }
         if hb.hubs == 0 || hb.hubs > 16 {
@@ -386,24 +474,42 @@ impl Validate for HerdFile {
                 format!("{}: expected 0 or more hours", inv.fever_min_age_h),
             ));
         }
-        for (f, name) in [
-            ("invariants.fever_rule", &inv.fever_rule),
-            ("invariants.stuck_rule", &inv.stuck_rule),
+        if inv.score_grace_min > 10_080 {
+            return Err(FieldError::new(
+                "invariants.score_grace_min",
+                format!(
+                    "{}: expected at most a week (10080 minutes)",
+                    inv.score_grace_min
+                ),
+            ));
+        }
+        for (f, name, truth) in [
+            ("invariants.fever_rule", &inv.fever_rule, "fever"),
+            ("invariants.stuck_rule", &inv.stuck_rule, "stuck"),
         ] {
-            if !self.analytics.rules.iter().any(|r| &r.name == name) {
-                let names: Vec<&str> = self
-                    .analytics
-                    .rules
-                    .iter()
-                    .map(|r| r.name.as_str())
-                    .collect();
-                return Err(FieldError::new(
-                    f,
-                    format!(
-                        "{name:?}: expected the name of a rule in analytics.rules ({})",
-                        names.join(", ")
-                    ),
-                ));
+            match self.analytics.rules.iter().find(|r| &r.name == name) {
+                None => {
+                    let names: Vec<&str> = self
+                        .analytics
+                        .rules
+                        .iter()
+                        .map(|r| r.name.as_str())
+                        .collect();
+                    return Err(FieldError::new(
+                        f,
+                        format!(
+                            "{name:?}: expected the name of a rule in analytics.rules ({})",
+                            names.join(", ")
+                        ),
+                    ));
+                }
+                Some(r) if r.truth.as_deref() != Some(truth) => {
+                    return Err(FieldError::new(
+                        f,
+                        format!("{name:?}: that rule's truth is {:?}; expected a rule with truth = \"{truth}\"", r.truth),
+                    ));
+                }
+                Some(_) => {}
             }
         }
         Ok(())

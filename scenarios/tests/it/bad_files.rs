@@ -63,7 +63,7 @@ fn a_dozen_kinds_of_mistake_are_each_named_and_located() {
             "report_interval_s = 300",
             "report_interval_s = 0",
             "collar.report_interval_s",
-            "at least 1 second",
+            "expected 1 second to 1 day",
         ),
         (
             "report_jitter_s = 10",
@@ -112,6 +112,30 @@ fn a_dozen_kinds_of_mistake_are_each_named_and_located() {
             "towers = 0",
             "network.outages[0].towers",
             "at least 1 tower",
+        ),
+        (
+            "crash_at_h = 14.0",
+            "crash_at_h = 1e12",
+            "faults.crash_at_h",
+            "expected 0 to 8784 (a year)",
+        ),
+        (
+            "tier = \"S3\"",
+            "tier = \"B2\"",
+            "hub.tier",
+            "Basic tiers lack",
+        ),
+        (
+            "tcp_rto_ms = 1000",
+            "tcp_rto_ms = 100000000000",
+            "network.tcp_rto_ms",
+            "expected 1 to 60000 ms",
+        ),
+        (
+            "buffer_capacity = 48",
+            "buffer_capacity = 200",
+            "collar.buffer_capacity",
+            "expected 1 to 60 messages",
         ),
     ];
     for (old, new, field, words) in cases {
