@@ -1461,26 +1461,45 @@ fn finish(w: &mut HerdWorld, end: SimTime, events: u64, trace: String) -> HerdOu
             .iter()
             .filter(|e| e.kind == "stuck" && e.end < end)
             .collect();
-        let late_or_missed = ended
+        let stuck_id = w.engine.rule_id(&th.stuck_rule);
+        let missed: Vec<&&TruthEpisode> = ended
             .iter()
             .filter(|e| {
                 !w.engine.alerts().iter().any(|a| {
                     a.device == e.device
-                        && w.engine.rule_id(&th.stuck_rule) == Some(a.rule)
+                        && stuck_id == Some(a.rule)
                         && a.raised_at >= e.start
                         && a.raised_at <= e.end
                 })
             })
-            .count();
+            .collect();
+        let late_or_missed = missed.len();
+        let first_missed = missed.first().map(|e| {
+            let alerts: Vec<String> = w
+                .engine
+                .alerts()
+                .iter()
+                .filter(|a| a.device == e.device && stuck_id == Some(a.rule))
+                .map(|a| format!("{:?}", a.raised_at))
+                .collect();
+            format!(
+                "; first missed: cow-{:07} stuck {:?}..{:?}, its stuck alerts: [{}]",
+                e.device.0,
+                e.start,
+                e.end,
+                alerts.join(", ")
+            )
+        });
         invariants.push(Invariant {
             name: "every stuck episode is flagged before it ends".into(),
             passed: late_or_missed == 0,
             detail: format!(
-                "{} of {} episodes that ended within the run flagged in time; {} episodes in all, recall {:.3}",
+                "{} of {} episodes that ended within the run flagged in time; {} episodes in all, recall {:.3}{}",
                 ended.len() - late_or_missed,
                 ended.len(),
                 st.episodes,
-                st.recall.unwrap_or(1.0)
+                st.recall.unwrap_or(1.0),
+                first_missed.unwrap_or_default()
             ),
         });
     } else {

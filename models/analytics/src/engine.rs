@@ -17,8 +17,9 @@
 //! one per rule, one per condition (224 bytes for the herd's three rules), so a reading
 //! touches one region of memory, which [`RuleEngine::prefetch`] can start loading a few
 //! readings ahead; no allocation on the hot path except when an alert is raised. Stuck
-//! detection keeps an anchor fix and the time since which every fix stayed near it, not
-//! a window of fixes.
+//! detection keeps an anchor (the running mean of the fixes since it was set, so GNSS
+//! scatter around a still animal converges instead of re-anchoring) and the time since
+//! which every fix stayed near it, not a window of fixes.
 //!
 //! **Left out.** Windows are evaluated when the device's first reading of a later window
 //! arrives (a device that falls silent has its last window evaluated late or never);
@@ -123,6 +124,8 @@ enum CondState {
         anchor_lat_e7: i32,
         anchor_lon_e7: i32,
         cos_lat: f32,
+        /// Fixes averaged into the anchor since it was set (saturating).
+        fixes: u16,
         anchored: bool,
         active: bool,
         since: SimTime,
@@ -517,6 +520,7 @@ fn initial_state(c: &Cond) -> CondState {
             anchor_lat_e7: 0,
             anchor_lon_e7: 0,
             cos_lat: 1.0,
+            fixes: 0,
             anchored: false,
             active: false,
             since: SimTime::ZERO,
@@ -761,6 +765,7 @@ fn update(
                 anchor_lat_e7,
                 anchor_lon_e7,
                 cos_lat,
+                fixes,
                 anchored,
                 active,
                 since,
@@ -786,11 +791,24 @@ fn update(
                 *anchor_lat_e7 = (y * 1e7) as i32;
                 *anchor_lon_e7 = (x * 1e7) as i32;
                 *cos_lat = cos_deg(y) as f32;
+                *fixes = 1;
                 *anchored = true;
                 *since = t;
                 *active = false;
-            } else if t.saturating_since(*since) >= window {
-                *active = true;
+            } else {
+                // The anchor is the running mean of the fixes since it was set: around a
+                // still animal the GNSS scatter averages out and the anchor converges on
+                // where it stands, so one noisy fix cannot push a still cow out of a radius
+                // drawn around an early, offset fix and restart its window.
+                *fixes = fixes.saturating_add(1);
+                let n = i64::from(*fixes);
+                let mean =
+                    |a: i32, v: f64| (i64::from(a) + ((v * 1e7) as i64 - i64::from(a)) / n) as i32;
+                *anchor_lat_e7 = mean(*anchor_lat_e7, y);
+                *anchor_lon_e7 = mean(*anchor_lon_e7, x);
+                if t.saturating_since(*since) >= window {
+                    *active = true;
+                }
             }
             *active
         }
