@@ -14,8 +14,8 @@ use std::time::Instant;
 pub struct RunArgs {
     /// A bundled scenario's name (see `fleetsim list`) or a path to a scenario file.
     pub scenario: String,
-    /// Master seed (overrides the file's `scenario.seed`).
-    #[arg(long)]
+    /// Master seed (overrides the file's `scenario.seed`); 0 to 2^63-1, a TOML integer.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(0..=i64::MAX as u64))]
     pub seed: Option<u64>,
     /// Override a scenario value, e.g. `--set devices=1000000` or `--set network.loss_ratio=0.05`.
     #[arg(long = "set", value_name = "KEY=VALUE")]
