@@ -268,7 +268,6 @@ pub struct HerdCounts {
     pub acked_twice: u64,
     pub tcp_retransmits: u64,
     pub connections_broken: u64,
-    pub double_registrations: u64,
     pub boots: u64,
 }
 
