@@ -6,25 +6,25 @@
 //! [`std::collections::BinaryHeap`] over the same keys is the oracle the property tests compare
 //! against (`tests/it/queue_oracle.rs`).
 //!
-//! **Shape.** Time is cut into buckets of 2^20 ns (about 1.05 ms) and blocks of 256 buckets
-//! (268 ms). Entries of the current block sit in a 256-slot near wheel, one slot a bucket.
+//! **Shape.** Time is cut into buckets of 2^21 ns (about 2.1 ms) and blocks of 128 buckets
+//! (268 ms). Entries of the current block sit in a 128-slot near wheel, one slot a bucket.
 //! Entries of later blocks sit in three far levels of 4,096 slots, chosen by the highest time
 //! bit in which the entry differs from the current block: level 1 holds 268 ms slots (18.3
 //! min), level 2 18.3 min slots (52 days), level 3 52-day slots (the rest of the u64 range),
 //! so no entry is ever out of range. Each level keeps a two-tier occupancy bitmap, so the next
 //! occupied slot is two `trailing_zeros` away.
 //!
-//! When the near wheel and the batch are both empty, the earliest level-1 slot becomes the
-//! **batch**: its entries are sorted once, in cache, and served from the end of the vector.
-//! (A higher-level slot first cascades down a level.) Entries scheduled while a block is
-//! served (network deliveries a few milliseconds ahead) go to the near wheel; `pop` takes
-//! the earlier of the near wheel's head and the batch's head. So a device timer minutes ahead
-//! is appended once, sorted once with its block, and popped: no scatter over hundreds of
-//! slots, which is what costs a timing wheel its cache misses at a million timers.
+//! A device timer minutes ahead is appended once to its level-1 slot (one cache line written
+//! every two timers). When the wheel reaches that block, the slot cascades into the near
+//! wheel's 128 buckets, whose tails are hot in cache, and each bucket is sorted when it
+//! becomes current (tens of entries at fleet rates, in cache). Entries at or before the
+//! current bucket (a reply scheduled for "now") join its sorted run directly. A slot's vector
+//! is in insertion order (appends only; cascades keep order), so each bucket is too.
 //!
 //! **Memory.** Entries live in per-slot `Vec`s that keep their capacity when drained (up to
-//! 1,024 entries; a larger vector is freed, so a rare huge batch does not pin its memory in a
-//! slot), so after warm-up scheduling allocates at most once per served block, never per event. An entry is the key (16 bytes) plus the payload.
+//! 1,024 entries; a larger vector is freed, so a rare huge cascade does not pin its memory in
+//! a slot), so after warm-up scheduling allocates at most once per slot refill, never per
+//! event. An entry is the key (16 bytes) plus the payload.
 //!
 //! **Cancellation.** [`EventQueue::cancel`] takes the [`EventKey`] returned by `push`. A
 //! cancelled key goes into a set (looked up, never iterated) and the entry is dropped when it
@@ -43,8 +43,8 @@ use rustc_hash::FxHashSet;
 use std::cmp::{Ordering, Reverse};
 use std::collections::BTreeSet;
 
-const BUCKET_SHIFT: u32 = 20;
-const NEAR_BITS: u32 = 8;
+const BUCKET_SHIFT: u32 = 21;
+const NEAR_BITS: u32 = 7;
 /// Bits of the time that select a block: everything above bucket and near-slot bits.
 const BLOCK_SHIFT: u32 = BUCKET_SHIFT + NEAR_BITS;
 const FAR_BITS: u32 = 12;
@@ -106,9 +106,9 @@ impl<T> Level<T> {
     }
 
     /// Gives an emptied vector back to a slot so its capacity is reused, unless it is larger
-    /// than [`RETAIN_MAX`] entries: a rare large batch (a cascade of many minutes of timers)
+    /// than [`RETAIN_MAX`] entries: a rare large cascade (many minutes of timers at once)
     /// must not leave its capacity parked in a slot for the rest of the run, or thousands of
-    /// slots end up holding the largest batch each ever saw.
+    /// slots end up holding the largest cascade each ever saw.
     #[inline]
     fn restore(&mut self, slot: usize, emptied: Vec<Entry<T>>) {
         debug_assert!(emptied.is_empty());
@@ -156,8 +156,6 @@ pub struct EventQueue<T> {
     /// Entries at or before `current_bucket`, sorted descending so the earliest is last.
     run: Vec<Entry<T>>,
     near: Level<T>,
-    /// The sorted (descending) entries of the level-1 slot being served.
-    batch: Vec<Entry<T>>,
     far: [Level<T>; 3],
     cancelled: FxHashSet<EventKey>,
     next_seq: u64,
@@ -182,7 +180,6 @@ impl<T> EventQueue<T> {
             current_bucket: 0,
             run: Vec::new(),
             near: Level::new(NEAR_BITS),
-            batch: Vec::new(),
             far: std::array::from_fn(|_| Level::new(FAR_BITS)),
             cancelled: FxHashSet::default(),
             next_seq: 0,
@@ -262,7 +259,7 @@ impl<T> EventQueue<T> {
     /// The key of the earliest live entry, without removing it.
     pub fn peek_key(&mut self) -> Option<EventKey> {
         loop {
-            let key = self.head()?.1;
+            let key = self.head()?;
             if !self.cancelled.is_empty() && self.cancelled.remove(&key) {
                 self.pop_any();
                 self.skipped.insert(key);
@@ -273,43 +270,22 @@ impl<T> EventQueue<T> {
     }
 
     fn pop_any(&mut self) -> Option<Entry<T>> {
-        match self.head()?.0 {
-            Source::Run => self.run.pop(),
-            Source::Batch => self.batch.pop(),
-        }
+        self.head()?;
+        self.run.pop()
     }
 
-    /// Where the earliest entry is, and its key; fills `run` or `batch` as needed.
+    /// The earliest entry's key, with its bucket loaded into `run` (the end of `run` is the
+    /// earliest entry); `None` when the queue holds nothing.
     #[inline]
-    fn head(&mut self) -> Option<(Source, EventKey)> {
+    fn head(&mut self) -> Option<EventKey> {
         loop {
-            if self.run.is_empty() {
-                // Load the near wheel's next bucket only when the batch has nothing earlier:
-                // loading it moves `current_bucket` forward, and everything scheduled before
-                // that bucket would then be inserted into `run` one by one.
-                let batch_first = self
-                    .batch
-                    .last()
-                    .map(|b| b.key.time.as_nanos() >> BUCKET_SHIFT);
-                let near_first = self
-                    .near
-                    .first()
-                    .map(|slot| ((self.current_bucket >> NEAR_BITS) << NEAR_BITS) | slot as u64);
-                if let Some(n) = near_first {
-                    if batch_first.is_none_or(|b| b >= n) {
-                        self.load_near();
-                    }
-                }
+            if let Some(r) = self.run.last() {
+                return Some(r.key);
             }
-            match (self.run.last(), self.batch.last()) {
-                (Some(r), Some(b)) if b.key < r.key => return Some((Source::Batch, b.key)),
-                (Some(r), _) => return Some((Source::Run, r.key)),
-                (None, Some(b)) => return Some((Source::Batch, b.key)),
-                (None, None) => {
-                    if !self.advance_block() {
-                        return None;
-                    }
-                }
+            if self.near.first().is_some() {
+                self.load_near();
+            } else if !self.advance_block() {
+                return None;
             }
         }
     }
@@ -327,10 +303,10 @@ impl<T> EventQueue<T> {
         self.run.sort_unstable_by_key(|e| Reverse(e.key));
     }
 
-    /// With the near wheel and the batch empty, moves to the earliest later block: its
-    /// level-1 slot becomes the batch, after cascading a higher level if need be.
+    /// With `run` and the near wheel empty, moves to the earliest later slot of the far levels
+    /// and cascades its entries down (a level-1 slot into the near wheel's buckets).
     fn advance_block(&mut self) -> bool {
-        debug_assert!(self.run.is_empty() && self.batch.is_empty() && self.near.first().is_none());
+        debug_assert!(self.run.is_empty() && self.near.first().is_none());
         loop {
             let Some((level, slot)) = self
                 .far
@@ -352,17 +328,13 @@ impl<T> EventQueue<T> {
             };
             self.current_bucket = (high | ((slot as u64) << shift)) >> BUCKET_SHIFT;
             let mut entries = self.far[level].take(slot);
-            if level == 0 {
-                std::mem::swap(&mut self.batch, &mut entries);
-                self.far[0].restore(slot, entries);
-                self.batch.sort_unstable_by_key(|e| Reverse(e.key));
-                return true;
-            }
+            // A slot's vector is in insertion order (appends only, and cascades keep order),
+            // so each bucket it fills is too.
             for e in entries.drain(..) {
                 self.place_later(e);
             }
             self.far[level].restore(slot, entries);
-            if !self.run.is_empty() || self.near.first().is_some() {
+            if self.near.first().is_some() {
                 return true;
             }
         }
@@ -379,7 +351,7 @@ impl<T> EventQueue<T> {
     }
 
     /// Files an entry of a bucket after `current_bucket` into the near wheel or a far level.
-    #[inline]
+    #[inline(always)]
     fn place_later(&mut self, entry: Entry<T>) {
         let t = entry.key.time.as_nanos();
         let diff = t ^ (self.current_bucket << BUCKET_SHIFT);
@@ -393,12 +365,6 @@ impl<T> EventQueue<T> {
         let slot = ((t >> FAR_SHIFT[level]) as usize) & ((1 << FAR_BITS) - 1);
         self.far[level].push(slot, entry);
     }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Source {
-    Run,
-    Batch,
 }
 
 #[cfg(test)]
