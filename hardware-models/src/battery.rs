@@ -329,7 +329,13 @@ impl BatteryState {
 
     /// Energy left at `now`, µJ, in `[0, capacity]`.
     pub fn remaining_uj(&self, spec: &BatterySpec, now: SimTime) -> u64 {
-        let cap = spec.capacity_uj();
+        self.remaining_uj_of(spec.capacity_uj(), spec, now)
+    }
+
+    /// [`BatteryState::remaining_uj`] given `cap = spec.capacity_uj()`, for a caller that
+    /// needs the capacity too (it costs a few multiplications and a conversion).
+    #[inline]
+    pub(crate) fn remaining_uj_of(&self, cap: u64, spec: &BatterySpec, now: SimTime) -> u64 {
         (cap + self.charged_uj)
             .saturating_sub(self.ledger.total_uj())
             .saturating_sub(self.self_discharged_of(cap, spec, now))
@@ -377,15 +383,17 @@ impl BatteryState {
         now: SimTime,
         draws: [Draw; N],
     ) -> PowerOutcome {
-        let remaining = self.remaining_uj(spec, now);
-        self.handle_draws_with_remaining(spec, remaining, draws)
+        let cap = spec.capacity_uj();
+        let remaining = self.remaining_uj_of(cap, spec, now);
+        self.handle_draws_with_remaining(spec, cap, remaining, draws)
     }
 
     /// [`BatteryState::handle_draws`] for a caller that has just computed
-    /// [`BatteryState::remaining_uj`] at the same instant.
+    /// `cap = spec.capacity_uj()` and [`BatteryState::remaining_uj`] at the same instant.
     pub(crate) fn handle_draws_with_remaining<const N: usize>(
         &mut self,
         spec: &BatterySpec,
+        cap: u64,
         remaining: u64,
         draws: [Draw; N],
     ) -> PowerOutcome {
@@ -400,7 +408,7 @@ impl BatteryState {
             load_ma_max = load_ma_max.max(d.load_ma);
         }
         let sag_v = load_ma_max * 1e-3 * spec.internal_resistance_ohm;
-        let soc = remaining as f64 / spec.capacity_uj() as f64;
+        let soc = remaining as f64 / cap as f64;
         if spec.open_circuit_v_floor(soc) - sag_v >= spec.brownout_v {
             return PowerOutcome::Ok;
         }

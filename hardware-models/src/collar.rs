@@ -162,7 +162,8 @@ impl Collar {
             load_ma: cfg.sleep_current_ua * 1e-3,
         };
 
-        let remaining_uj = self.battery.remaining_uj(&cfg.battery, now);
+        let capacity_uj = cfg.battery.capacity_uj();
+        let remaining_uj = self.battery.remaining_uj_of(capacity_uj, &cfg.battery, now);
         if remaining_uj == 0 {
             return CollarSample {
                 body_temp: Reading::NoReading(NoReadingReason::Dead),
@@ -212,6 +213,7 @@ impl Collar {
         };
         let power = self.battery.handle_draws_with_remaining(
             &cfg.battery,
+            capacity_uj,
             remaining_uj,
             [sleep, sample, fix],
         );

@@ -67,8 +67,8 @@ pub struct GnssSpec {
     pub supply_v: f32,
     // exp(μ + σ·Z) for the Irwin–Hall sum k = hi·512 + lo is error_hi[hi]·error_lo[lo]; two
     // 512-entry tables replace an `expf` per fix.
-    error_hi: Vec<f32>,
-    error_lo: Vec<f32>,
+    error_hi: Box<[f32; 512]>,
+    error_lo: Box<[f32; 512]>,
 }
 
 /// A GNSS spec whose figures cannot hold together.
@@ -186,16 +186,14 @@ impl GnssSpec {
             fix_failure_covered: f.fix_failure_covered,
             active_current_ma: f.active_current_ma,
             supply_v: f.supply_v,
-            error_hi: (0..512u32)
-                .map(|hi| {
-                    let z = (f64::from(hi * 512) - f64::from(IRWIN_HALL_CENTRE))
-                        * f64::from(IRWIN_HALL_SCALE);
-                    libm::exp(mu + sigma * z) as f32
-                })
-                .collect(),
-            error_lo: (0..512u32)
-                .map(|lo| libm::exp(sigma * f64::from(lo) * f64::from(IRWIN_HALL_SCALE)) as f32)
-                .collect(),
+            error_hi: Box::new(std::array::from_fn(|hi| {
+                let z = (f64::from(hi as u32 * 512) - f64::from(IRWIN_HALL_CENTRE))
+                    * f64::from(IRWIN_HALL_SCALE);
+                libm::exp(mu + sigma * z) as f32
+            })),
+            error_lo: Box::new(std::array::from_fn(|lo| {
+                libm::exp(sigma * f64::from(lo as u32) * f64::from(IRWIN_HALL_SCALE)) as f32
+            })),
         })
     }
 
@@ -237,7 +235,10 @@ impl GnssSpec {
             };
         }
         let scale = if hot { 1.0 } else { self.cold_error_scale };
-        let error_m = self.error_hi[(k >> 9) as usize] * self.error_lo[(k & 511) as usize] * scale;
+        // The sum is at most 4·65535, so `k >> 9` is below 512 already; the mask only lets
+        // the compiler drop the bounds check.
+        let error_m =
+            self.error_hi[(k >> 9) as usize & 511] * self.error_lo[(k & 511) as usize] * scale;
         let (c, s) = turn_cos_sin(direction);
         // ttff_s is finite and non-negative (validated bounds), so the cast cannot saturate.
         let ttff = SimDuration::from_nanos((f64::from(ttff_s) * 1e9) as u64);
