@@ -4,6 +4,11 @@
 //! the tens to hundreds of metres a stuck rule cares about its error is far below the
 //! 4.7 m GNSS bias (reference §7.3). Polygons are tested in the (lat, lon) plane by ray
 //! casting; fences are assumed small and not to cross the antimeridian or a pole.
+//!
+//! A polygon keeps a [`GRID_CELLS`]² grid over its bounding box in which a cell is marked
+//! wholly inside or wholly outside when every edge is farther from it than a safety margin
+//! (thousands of times the rounding error of the ray-casting test), so most readings are
+//! answered by one lookup and the answer is always the one the full test would give.
 
 /// Mean Earth radius (IUGG), metres.
 pub const EARTH_RADIUS_M: f64 = 6_371_008.8;
@@ -25,14 +30,53 @@ pub fn cos_deg(lat: f64) -> f64 {
     libm::cos(lat.to_radians())
 }
 
+/// Cells per side of a polygon's inside/outside grid (module docs).
+pub const GRID_CELLS: usize = 32;
+
+/// A grid cell no edge comes near, wholly inside the polygon.
+const CELL_INSIDE: u8 = 1;
+/// A grid cell no edge comes near, wholly outside the polygon.
+const CELL_OUTSIDE: u8 = 2;
+
 /// A polygon of `[lat, lon]` vertices with its bounding box.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Polygon {
     vertices: Vec<[f64; 2]>,
     lat_min: f64,
     lat_max: f64,
     lon_min: f64,
     lon_max: f64,
+    /// Grid cells per degree of latitude and of longitude.
+    cells_per_deg: [f64; 2],
+    /// `GRID_CELLS`² cells, row by row from the south: [`CELL_INSIDE`], [`CELL_OUTSIDE`] or
+    /// 0 (an edge passes near: run the full test).
+    cells: Box<[u8]>,
+}
+
+impl std::fmt::Debug for Polygon {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The grid is derived from the vertices; leave it out.
+        f.debug_struct("Polygon")
+            .field("vertices", &self.vertices)
+            .field("lat_min", &self.lat_min)
+            .field("lat_max", &self.lat_max)
+            .field("lon_min", &self.lon_min)
+            .field("lon_max", &self.lon_max)
+            .finish()
+    }
+}
+
+/// Distance in the (lat, lon) plane from `p` to the segment `a`–`b`, degrees.
+fn segment_distance_deg(p: [f64; 2], a: [f64; 2], b: [f64; 2]) -> f64 {
+    let (d0, d1) = (b[0] - a[0], b[1] - a[1]);
+    let len2 = d0 * d0 + d1 * d1;
+    let t = if len2 > 0.0 {
+        (((p[0] - a[0]) * d0 + (p[1] - a[1]) * d1) / len2).clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    let (o0, o1) = (p[0] - (a[0] + t * d0), p[1] - (a[1] + t * d1));
+    libm::sqrt(o0 * o0 + o1 * o1)
 }
 
 impl Polygon {
@@ -44,21 +88,110 @@ impl Polygon {
         let fold = |i: usize, f: fn(f64, f64) -> f64, init: f64| {
             vertices.iter().map(|v| v[i]).fold(init, f)
         };
-        Some(Polygon {
-            lat_min: fold(0, f64::min, f64::INFINITY),
-            lat_max: fold(0, f64::max, f64::NEG_INFINITY),
-            lon_min: fold(1, f64::min, f64::INFINITY),
-            lon_max: fold(1, f64::max, f64::NEG_INFINITY),
+        let (lat_min, lat_max) = (
+            fold(0, f64::min, f64::INFINITY),
+            fold(0, f64::max, f64::NEG_INFINITY),
+        );
+        let (lon_min, lon_max) = (
+            fold(1, f64::min, f64::INFINITY),
+            fold(1, f64::max, f64::NEG_INFINITY),
+        );
+        let per_deg = |extent: f64| {
+            let v = GRID_CELLS as f64 / extent;
+            // A flat polygon (zero extent) gets no usable grid: every cell stays unmarked.
+            if v.is_finite() {
+                v
+            } else {
+                0.0
+            }
+        };
+        let mut polygon = Polygon {
+            lat_min,
+            lat_max,
+            lon_min,
+            lon_max,
+            cells_per_deg: [per_deg(lat_max - lat_min), per_deg(lon_max - lon_min)],
             vertices: vertices.to_vec(),
-        })
+            cells: Box::new([]),
+        };
+        polygon.cells = polygon.classify_cells();
+        Some(polygon)
+    }
+
+    /// Marks the grid cells that no edge comes near as inside or outside.
+    ///
+    /// The ray-casting test computes an edge crossing with an error below about 10·2⁻⁵³ ×
+    /// the largest coordinate magnitude `m`, and the grid index of a point is off by far
+    /// less. A cell is marked only when every edge is farther from its centre than its
+    /// half-diagonal plus three margins of 2⁻³²·`m` (over 10⁵ times that error), so every
+    /// point the index can send to it is at least one margin from every edge, where the
+    /// test and the true geometry agree.
+    fn classify_cells(&self) -> Box<[u8]> {
+        let mut cells = vec![0u8; GRID_CELLS * GRID_CELLS].into_boxed_slice();
+        if self.cells_per_deg[0] == 0.0 || self.cells_per_deg[1] == 0.0 {
+            return cells;
+        }
+        let magnitude = [
+            self.lat_min,
+            self.lat_max,
+            self.lon_min,
+            self.lon_max,
+            self.lat_max - self.lat_min,
+            self.lon_max - self.lon_min,
+        ]
+        .iter()
+        .fold(0.0f64, |m, v| m.max(v.abs()));
+        let margin = magnitude / 4_294_967_296.0;
+        let cell_lat = (self.lat_max - self.lat_min) / GRID_CELLS as f64;
+        let cell_lon = (self.lon_max - self.lon_min) / GRID_CELLS as f64;
+        let clearance = 0.5 * libm::sqrt(cell_lat * cell_lat + cell_lon * cell_lon) + 3.0 * margin;
+        let n = self.vertices.len();
+        for iy in 0..GRID_CELLS {
+            for ix in 0..GRID_CELLS {
+                let centre = [
+                    self.lat_min + (iy as f64 + 0.5) * cell_lat,
+                    self.lon_min + (ix as f64 + 0.5) * cell_lon,
+                ];
+                let clear = (0..n).all(|i| {
+                    segment_distance_deg(centre, self.vertices[i], self.vertices[(i + 1) % n])
+                        > clearance
+                });
+                if clear {
+                    cells[iy * GRID_CELLS + ix] = if self.contains_exact(centre[0], centre[1]) {
+                        CELL_INSIDE
+                    } else {
+                        CELL_OUTSIDE
+                    };
+                }
+            }
+        }
+        cells
     }
 
     /// Whether the point is inside (even-odd rule; points exactly on an edge may go
     /// either way, consistently).
+    #[inline]
     pub fn contains(&self, lat: f64, lon: f64) -> bool {
-        if lat < self.lat_min || lat > self.lat_max || lon < self.lon_min || lon > self.lon_max {
+        // Written so that NaN fails it: the ray-casting test answers false for NaN.
+        if !(lat >= self.lat_min
+            && lat <= self.lat_max
+            && lon >= self.lon_min
+            && lon <= self.lon_max)
+        {
             return false;
         }
+        // Inside the box the offsets are non-negative; the casts saturate at the far edge.
+        let iy = (((lat - self.lat_min) * self.cells_per_deg[0]) as usize).min(GRID_CELLS - 1);
+        let ix = (((lon - self.lon_min) * self.cells_per_deg[1]) as usize).min(GRID_CELLS - 1);
+        match self.cells.get(iy * GRID_CELLS + ix) {
+            Some(&CELL_INSIDE) => true,
+            Some(&CELL_OUTSIDE) => false,
+            _ => self.contains_exact(lat, lon),
+        }
+    }
+
+    /// The ray-casting test itself, for a point inside the bounding box.
+    fn contains_exact(&self, lat: f64, lon: f64) -> bool {
         let mut inside = false;
         let n = self.vertices.len();
         let mut j = n - 1;
@@ -86,6 +219,67 @@ mod tests {
         let east = 50.0 / (M_PER_DEG * cos_deg(lat0));
         let d2 = distance_sq_m2(lat0, 7.45, cos_deg(lat0), lat0, 7.45 + east);
         assert!((libm::sqrt(d2) - 50.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn the_cell_grid_never_changes_a_containment_answer() {
+        let fences = [
+            // The herd bench's pasture and a concave fence around Bern.
+            vec![[46.90, 7.40], [46.90, 7.50], [47.00, 7.50], [47.00, 7.40]],
+            vec![
+                [46.90, 7.40],
+                [46.90, 7.50],
+                [47.00, 7.50],
+                [46.9501, 7.45],
+                [47.00, 7.40],
+            ],
+            vec![[-33.0, 151.0], [-33.2, 151.3], [-32.9, 151.25]],
+        ];
+        let mut rng = sim::CompactRng::from_seed_u64(5);
+        let mut unit = || sim::rng::unit_f64(&mut rng);
+        for vs in fences {
+            let fence = Polygon::new(&vs).unwrap();
+            let marked = fence.cells.iter().filter(|&&c| c != 0).count();
+            assert!(marked * 2 > GRID_CELLS * GRID_CELLS, "{marked}");
+            let (h, w) = (fence.lat_max - fence.lat_min, fence.lon_max - fence.lon_min);
+            let check = |lat: f64, lon: f64| {
+                let in_box = lat >= fence.lat_min
+                    && lat <= fence.lat_max
+                    && lon >= fence.lon_min
+                    && lon <= fence.lon_max;
+                assert_eq!(
+                    fence.contains(lat, lon),
+                    in_box && fence.contains_exact(lat, lon),
+                    "{lat} {lon}"
+                );
+            };
+            for _ in 0..100_000 {
+                let (u, v) = (unit() * 1.2 - 0.1, unit() * 1.2 - 0.1);
+                check(fence.lat_min + u * h, fence.lon_min + v * w);
+            }
+            for i in 0..vs.len() {
+                let (a, b) = (vs[i], vs[(i + 1) % vs.len()]);
+                for k in 0..20_000 {
+                    let t = unit();
+                    let scale = [1e-12, 1e-9, 1e-6, 1e-3][k % 4];
+                    check(
+                        a[0] + t * (b[0] - a[0]) + (unit() - 0.5) * scale,
+                        a[1] + t * (b[1] - a[1]) + (unit() - 0.5) * scale,
+                    );
+                }
+                check(a[0], a[1]);
+            }
+            for iy in 0..=GRID_CELLS {
+                for ix in 0..=GRID_CELLS {
+                    check(
+                        fence.lat_min + h * iy as f64 / GRID_CELLS as f64,
+                        fence.lon_min + w * ix as f64 / GRID_CELLS as f64,
+                    );
+                }
+            }
+            check(f64::NAN, fence.lon_min + w / 2.0);
+            check(fence.lat_min + h / 2.0, f64::NAN);
+        }
     }
 
     #[test]
