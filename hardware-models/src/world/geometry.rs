@@ -62,6 +62,8 @@ pub enum GeometryError {
 /// Cells per side of a polygon's inside/outside grid (module docs, fast path).
 pub const GRID_CELLS: usize = 32;
 
+const LAST_CELL: i32 = GRID_CELLS as i32 - 1;
+
 /// A grid cell the fence does not come near, wholly inside the polygon.
 const CELL_INSIDE: u8 = 1;
 /// A grid cell the fence does not come near, wholly outside the polygon.
@@ -237,12 +239,12 @@ impl Polygon {
         {
             return false;
         }
-        // Inside the box the offsets are non-negative; the casts saturate at the far edge.
-        let ix =
-            (((p.east_m - self.min.east_m) * self.cells_per_m.east_m) as usize).min(GRID_CELLS - 1);
-        let iy = (((p.north_m - self.min.north_m) * self.cells_per_m.north_m) as usize)
-            .min(GRID_CELLS - 1);
-        match self.cells.get(iy * GRID_CELLS + ix) {
+        // Inside the box the offsets are non-negative, so truncating is flooring; a signed
+        // conversion is a single instruction.
+        let cell = |offset: f32, per_m: f32| ((offset * per_m) as i32).clamp(0, LAST_CELL);
+        let ix = cell(p.east_m - self.min.east_m, self.cells_per_m.east_m);
+        let iy = cell(p.north_m - self.min.north_m, self.cells_per_m.north_m);
+        match self.cells.get((iy * GRID_CELLS as i32 + ix) as usize) {
             Some(&CELL_INSIDE) => true,
             Some(&CELL_OUTSIDE) => false,
             _ => self.contains_exact(p),

@@ -33,6 +33,8 @@ pub fn cos_deg(lat: f64) -> f64 {
 /// Cells per side of a polygon's inside/outside grid (module docs).
 pub const GRID_CELLS: usize = 32;
 
+const LAST_CELL: i64 = GRID_CELLS as i64 - 1;
+
 /// A grid cell no edge comes near, wholly inside the polygon.
 const CELL_INSIDE: u8 = 1;
 /// A grid cell no edge comes near, wholly outside the polygon.
@@ -180,10 +182,12 @@ impl Polygon {
         {
             return false;
         }
-        // Inside the box the offsets are non-negative; the casts saturate at the far edge.
-        let iy = (((lat - self.lat_min) * self.cells_per_deg[0]) as usize).min(GRID_CELLS - 1);
-        let ix = (((lon - self.lon_min) * self.cells_per_deg[1]) as usize).min(GRID_CELLS - 1);
-        match self.cells.get(iy * GRID_CELLS + ix) {
+        // Inside the box the offsets are non-negative, so truncating is flooring; a signed
+        // conversion is a single instruction.
+        let cell = |offset: f64, per_deg: f64| ((offset * per_deg) as i64).clamp(0, LAST_CELL);
+        let iy = cell(lat - self.lat_min, self.cells_per_deg[0]);
+        let ix = cell(lon - self.lon_min, self.cells_per_deg[1]);
+        match self.cells.get((iy * GRID_CELLS as i64 + ix) as usize) {
             Some(&CELL_INSIDE) => true,
             Some(&CELL_OUTSIDE) => false,
             _ => self.contains_exact(lat, lon),
