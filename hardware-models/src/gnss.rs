@@ -321,6 +321,7 @@ impl Default for GnssState {
 
 impl GnssState {
     /// Whether a fix at `now` is a hot start.
+    #[inline]
     pub fn is_hot(&self, now: SimTime, ephemeris_valid: SimDuration) -> bool {
         self.last_fix_s != u32::MAX
             && now.as_secs().saturating_sub(u64::from(self.last_fix_s)) < ephemeris_valid.as_secs()

@@ -180,6 +180,7 @@ impl SensorSpec {
     }
 
     /// Quantises to the nearest LSB and saturates at the output range.
+    #[inline]
     pub fn quantise_clamp(&self, v: f64) -> f64 {
         // Inside the range by more than an LSB the code needs no clamp (the common case), and
         // it is far inside the i64 range, so rounding half away from zero by a truncating
@@ -211,6 +212,7 @@ impl SensorSpec {
     }
 
     /// The scale applied to the unit's in-band bias when the true value lies outside the band.
+    #[inline]
     pub fn band_scale(&self, true_value: f64) -> f64 {
         if true_value < self.accuracy_band_min || true_value > self.accuracy_band_max {
             // Out of band the bias bound grows by the ratio of the two accuracies, keeping the

@@ -446,6 +446,7 @@ impl Cow {
     }
 
     /// True body temperature at `now`, °C (advance the cow to `now` first).
+    #[inline]
     pub fn body_temp_c(&self, now: SimTime, cfg: &CowConfig) -> f32 {
         let now_s = now.as_secs();
         let local_s = cfg.epoch.unix_secs() + now_s as i64 + i64::from(cfg.utc_offset_s);
