@@ -21,10 +21,10 @@
 //! current bucket (a reply scheduled for "now") join its sorted run directly. A slot's vector
 //! is in insertion order (appends only; cascades keep order), so each bucket is too.
 //!
-//! **Memory.** Entries live in per-slot `Vec`s that keep their capacity when drained (up to
-//! 1,024 entries; a larger vector is freed, so a rare huge cascade does not pin its memory in
-//! a slot), so after warm-up scheduling allocates at most once per slot refill, never per
-//! event. An entry is the key (16 bytes) plus the payload.
+//! **Memory.** Entries live in per-slot `Vec`s. A drained vector goes to its level's pool
+//! (up to 64 vectors of up to 65,536 entries) and the next slot to fill takes it, so after
+//! warm-up scheduling rarely allocates (never per event), and capacity follows the slots in
+//! use rather than staying parked in every slot the wheel has passed. An entry is the key (16 bytes) plus the payload.
 //!
 //! **Cancellation.** [`EventQueue::cancel`] takes the [`EventKey`] returned by `push`. A
 //! cancelled key goes into a set (looked up, never iterated) and the entry is dropped when it
@@ -55,15 +55,19 @@ const FAR_SHIFT: [u32; 3] = [
     BLOCK_SHIFT + 2 * FAR_BITS,
 ];
 
-/// The largest slot vector (in entries) kept for reuse after it is drained.
-const RETAIN_MAX: usize = 1_024;
+/// Drained slot vectors a level keeps for reuse, and the largest (in entries) it keeps.
+const POOL_MAX: usize = 64;
+const POOLED_ENTRIES_MAX: usize = 1 << 16;
 
 /// One level of the wheel: its slots and a two-tier occupancy bitmap (a bit per slot, and a
 /// summary bit per 64-slot word), so the first occupied slot is two `trailing_zeros` away.
+/// Drained vectors go to a small pool and the next slot to fill takes one, so capacity
+/// follows the slots in use instead of staying parked in every slot ever used.
 struct Level<T> {
     slots: Vec<Vec<Entry<T>>>,
     words: Vec<u64>,
     summary: u64,
+    pool: Vec<Vec<Entry<T>>>,
 }
 
 impl<T> Level<T> {
@@ -73,12 +77,19 @@ impl<T> Level<T> {
             slots: (0..n).map(|_| Vec::new()).collect(),
             words: vec![0; n / 64],
             summary: 0,
+            pool: Vec::new(),
         }
     }
 
     #[inline]
     fn push(&mut self, slot: usize, entry: Entry<T>) {
-        self.slots[slot].push(entry);
+        let v = &mut self.slots[slot];
+        if v.capacity() == 0 {
+            if let Some(pooled) = self.pool.pop() {
+                *v = pooled;
+            }
+        }
+        v.push(entry);
         self.words[slot / 64] |= 1 << (slot % 64);
         self.summary |= 1 << (slot / 64);
     }
@@ -95,7 +106,7 @@ impl<T> Level<T> {
         Some(w * 64 + self.words[w].trailing_zeros() as usize)
     }
 
-    /// Takes a slot's entries (the caller returns the emptied vector with `restore`).
+    /// Takes a slot's entries (the caller hands the emptied vector back with `recycle`).
     #[inline]
     fn take(&mut self, slot: usize) -> Vec<Entry<T>> {
         self.words[slot / 64] &= !(1 << (slot % 64));
@@ -105,15 +116,13 @@ impl<T> Level<T> {
         std::mem::take(&mut self.slots[slot])
     }
 
-    /// Gives an emptied vector back to a slot so its capacity is reused, unless it is larger
-    /// than [`RETAIN_MAX`] entries: a rare large cascade (many minutes of timers at once)
-    /// must not leave its capacity parked in a slot for the rest of the run, or thousands of
-    /// slots end up holding the largest cascade each ever saw.
+    /// Keeps an emptied vector for the next slot to fill, unless the pool is full or the
+    /// vector is huge (a rare cascade of many minutes of timers must not pin its memory).
     #[inline]
-    fn restore(&mut self, slot: usize, emptied: Vec<Entry<T>>) {
+    fn recycle(&mut self, emptied: Vec<Entry<T>>) {
         debug_assert!(emptied.is_empty());
-        if self.slots[slot].is_empty() && emptied.capacity() <= RETAIN_MAX {
-            self.slots[slot] = emptied;
+        if self.pool.len() < POOL_MAX && emptied.capacity() <= POOLED_ENTRIES_MAX {
+            self.pool.push(emptied);
         }
     }
 }
@@ -299,7 +308,7 @@ impl<T> EventQueue<T> {
         self.current_bucket = ((self.current_bucket >> NEAR_BITS) << NEAR_BITS) | slot as u64;
         let mut entries = self.near.take(slot);
         std::mem::swap(&mut self.run, &mut entries);
-        self.near.restore(slot, entries);
+        self.near.recycle(entries);
         self.run.sort_unstable_by_key(|e| Reverse(e.key));
     }
 
@@ -333,7 +342,7 @@ impl<T> EventQueue<T> {
             for e in entries.drain(..) {
                 self.place_later(e);
             }
-            self.far[level].restore(slot, entries);
+            self.far[level].recycle(entries);
             if self.near.first().is_some() {
                 return true;
             }
