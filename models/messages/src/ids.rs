@@ -80,6 +80,17 @@ impl DeviceId {
         )?;
         Ok(DeviceId(Arc::from(s)))
     }
+    /// Validates and keeps the caller's string (no copy): a world that hands the hub the
+    /// same `Arc` the device holds lets the hub match topics by pointer.
+    pub fn from_arc(s: Arc<str>) -> Result<Self, IdError> {
+        check(
+            "device id",
+            &s,
+            is_device_id_char,
+            "ASCII alphanumerics and - . + % _ # * ? ! ( ) , = @ $ '",
+        )?;
+        Ok(DeviceId(s))
+    }
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -135,6 +146,16 @@ show!(RegistrationId);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_device_id_from_an_arc_is_validated_and_shares_the_string() {
+        let s: Arc<str> = Arc::from("cow-0000017");
+        let id = DeviceId::from_arc(s.clone()).unwrap();
+        assert!(Arc::ptr_eq(id.as_arc(), &s));
+        assert_eq!(id, DeviceId::new("cow-0000017").unwrap());
+        assert!(DeviceId::from_arc(Arc::from("cow 17")).is_err());
+        assert!(DeviceId::from_arc(Arc::from("")).is_err());
+    }
 
     #[test]
     fn device_ids_follow_the_registry_rules() {

@@ -118,6 +118,16 @@ fn query<'a>(q: &'a str, mut each: impl FnMut(&'a str, &'a str) -> Option<()>) -
 impl<'a> Topic<'a> {
     /// The topic's byte length on the wire, without allocating it.
     pub fn wire_len(&self) -> usize {
+        // The per-message topics by arithmetic (every telemetry message asks).
+        match *self {
+            Topic::D2c { device, bag } => {
+                return "devices/".len() + device.len() + "/messages/events/".len() + bag.len()
+            }
+            Topic::C2d { device, bag } => {
+                return "devices/".len() + device.len() + "/messages/devicebound/".len() + bag.len()
+            }
+            _ => {}
+        }
         let mut c = crate::props::ByteCounter::default();
         write!(c, "{self}").expect("counting cannot fail");
         c.0

@@ -258,9 +258,10 @@ impl Msg {
             Msg::Telemetry {
                 device,
                 schema,
-                values,
+                body_len,
                 ..
             } => {
+                // `body_len` was measured when the message was built (`Msg::telemetry`).
                 let s = schemas
                     .get(*schema)
                     .ok_or(WireError::UnknownSchema(*schema))?;
@@ -269,7 +270,7 @@ impl Msg {
                     bag: s.bag(),
                 }
                 .wire_len();
-                publish_len(topic, true, s.body_len(values))
+                publish_len(topic, true, *body_len as usize)
             }
             Msg::D2c {
                 device, bag, body, ..
