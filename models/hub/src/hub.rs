@@ -244,6 +244,9 @@ struct Dev {
     conn: u32,
     /// Position in `connected` while connected.
     pos: u32,
+    /// Which entry of `sweep_due` is this connection's live one: the connects counter at
+    /// filing time (older entries for the device are stale).
+    filed: u32,
     generation: u32,
     keep_alive_s: u16,
     /// FNV-1a of the device id: the partition on every endpoint is this modulo its count.
@@ -313,6 +316,13 @@ pub struct Hub {
     /// Connection → device. A map, not a vector: worlds encode a connection epoch in the id.
     conn_dev: FxHashMap<u32, u32>,
     connected: Vec<u32>,
+    /// Connections to check at each sweep time, as (device index, `Dev::filed`): each
+    /// connected device has one live entry, at the first sweep at or after its earliest
+    /// deadline (token expiry or keep-alive). A sweep looks only at its own entries and
+    /// re-files those whose deadline moved (activity since): not every connection every
+    /// sweep, which at a million devices would read them all every 10 s.
+    sweep_due: BTreeMap<SimTime, Vec<(u32, u32)>>,
+    filings: u32,
     twins: FxHashMap<u32, Twin>,
     shapers: [Option<Shaper>; 7],
     /// The first instant of the next UTC day: the quota resets then.
@@ -440,6 +450,8 @@ impl Hub {
             by_id: FxHashMap::default(),
             conn_dev: FxHashMap::default(),
             connected: Vec::new(),
+            sweep_due: BTreeMap::new(),
+            filings: 0,
             twins: FxHashMap::default(),
             shapers,
             endpoints,
@@ -531,6 +543,7 @@ impl Hub {
             state_since: now,
             conn: NO,
             pos: NO,
+            filed: 0,
             generation: 1,
             keep_alive_s: 0,
             id_hash: crate::endpoint::id_hash(id.as_str()),
@@ -646,30 +659,59 @@ impl Hub {
         }
     }
 
+    /// The earliest instant the connection must be dropped unless it is active again: token
+    /// expiry, or 1.5 × its keep-alive after the last activity.
+    fn connection_deadline(d: &Dev) -> SimTime {
+        let ka = if d.keep_alive_s == 0 {
+            KEEPALIVE_TIMEOUT_MAX
+        } else {
+            (SimDuration::from_secs(u64::from(d.keep_alive_s)) * 3 / 2).min(KEEPALIVE_TIMEOUT_MAX)
+        };
+        d.token_expiry.min(d.last_activity.saturating_add(ka))
+    }
+
+    /// Files the device's connection under the first sweep at or after its deadline.
+    fn file_connection(&mut self, ix: u32) {
+        let deadline = Self::connection_deadline(&self.devs[ix as usize]);
+        let first = self.next_sweep;
+        let at = if deadline <= first {
+            first
+        } else {
+            let step = self.cfg.sweep_interval.as_nanos();
+            let k = deadline.since(first).as_nanos().div_ceil(step);
+            first + SimDuration::from_nanos(k.saturating_mul(step))
+        };
+        self.filings = self.filings.wrapping_add(1);
+        self.devs[ix as usize].filed = self.filings;
+        self.sweep_due
+            .entry(at)
+            .or_default()
+            .push((ix, self.filings));
+    }
+
     fn sweep(&mut self, now: SimTime) {
-        let mut i = 0;
-        while i < self.connected.len() {
-            let ix = self.connected[i];
-            let d = self.devs[ix as usize];
-            let ka = if d.keep_alive_s == 0 {
-                KEEPALIVE_TIMEOUT_MAX
-            } else {
-                (SimDuration::from_secs(u64::from(d.keep_alive_s)) * 3 / 2)
-                    .min(KEEPALIVE_TIMEOUT_MAX)
-            };
-            let reason = if d.token_expiry <= now {
-                self.counters.token_expiry_disconnects += 1;
-                Some(HubError::TokenExpired)
-            } else if d.last_activity.saturating_add(ka) <= now {
-                self.counters.keepalive_timeouts += 1;
-                Some(HubError::KeepAliveTimeout)
-            } else {
-                None
-            };
-            match reason {
-                // `drop_connection` swap-removes index `i`, so look at `i` again.
-                Some(r) => self.drop_connection(now, ix, Some(r)),
-                None => i += 1,
+        while let Some(entry) = self.sweep_due.first_entry() {
+            if *entry.key() > now {
+                break;
+            }
+            for (ix, filed) in entry.remove() {
+                let d = self.devs[ix as usize];
+                if d.conn == NO || d.filed != filed {
+                    continue;
+                }
+                let reason = if d.token_expiry <= now {
+                    self.counters.token_expiry_disconnects += 1;
+                    Some(HubError::TokenExpired)
+                } else if Self::connection_deadline(&d) <= now {
+                    self.counters.keepalive_timeouts += 1;
+                    Some(HubError::KeepAliveTimeout)
+                } else {
+                    None
+                };
+                match reason {
+                    Some(r) => self.drop_connection(now, ix, Some(r)),
+                    None => self.file_connection(ix),
+                }
             }
         }
         let devs: Vec<u32> = self.c2d.keys().copied().collect();
@@ -896,6 +938,7 @@ impl Hub {
         if self.connected.len() == 1 && self.next_sweep < now {
             self.next_sweep = now + self.cfg.sweep_interval;
         }
+        self.file_connection(ix);
         self.counters.connects_accepted += 1;
         self.out.push_back(HubOutput::ToDevice {
             at,
@@ -1558,9 +1601,9 @@ mod tests {
 
     #[test]
     fn per_device_state_is_compact() {
-        // A million devices: 48 bytes of hot state each, plus the id and key tables.
+        // A million devices: 56 bytes of hot state each, plus the id and key tables.
         assert!(
-            std::mem::size_of::<Dev>() <= 48,
+            std::mem::size_of::<Dev>() <= 56,
             "{}",
             std::mem::size_of::<Dev>()
         );
