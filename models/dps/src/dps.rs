@@ -182,6 +182,8 @@ pub struct DpsCounters {
     pub failed: u64,
     pub disabled: u64,
     pub protocol_errors: u64,
+    /// Registrations made by [`Dps::preprovision`] (before the simulated run).
+    pub preprovisioned: u64,
 }
 
 impl DpsCounters {
@@ -429,6 +431,55 @@ impl Dps {
     /// The DPS host devices connect to (reference §2.1).
     pub fn host(&self) -> &'static str {
         "global.azure-devices-provisioning.net"
+    }
+
+    /// Registers a device as if it had provisioned before the simulated run began (a collar
+    /// in service since an earlier day): the device's enrollment is found as `connect` finds
+    /// it (an individual enrollment with this key, else the first group whose derived key
+    /// equals `device_key`, reference §2.2), the allocation policy runs, the registration is
+    /// recorded and [`DpsOutput::Assign`] is queued so the hub creates the identity. The
+    /// registration rate limit does not apply: it was spent on the earlier day.
+    /// Returns the assigned hub's host, or `None` when no enrollment matches or the
+    /// allocation fails (the device then provisions over the protocol when it boots).
+    pub fn preprovision(
+        &mut self,
+        now: SimTime,
+        registration_id: &Arc<str>,
+        device_key: &[u8],
+        region: u16,
+    ) -> Option<Arc<str>> {
+        RegistrationId::new(registration_id).ok()?;
+        let individual = self
+            .individual_by_id
+            .get(registration_id)
+            .copied()
+            .filter(|&i| self.individual[i as usize].key == device_key)
+            .map(EnrollmentRef::Individual);
+        let enrollment = individual.or_else(|| {
+            self.groups
+                .iter()
+                .position(|g| derive_device_key_bytes(&g.group_key, registration_id) == device_key)
+                .map(|gi| EnrollmentRef::Group(gi as u32))
+        })?;
+        let conn = Conn {
+            // The caller's string, shared: the registration and its device id keep it.
+            registration_id: registration_id.clone(),
+            enrollment,
+            device_key: Arc::from(device_key),
+            region,
+        };
+        let op_id: Arc<str> = Arc::from("preprovisioned");
+        match self.allocate(now, &conn, &op_id) {
+            DpsReply::Done {
+                status: RegStatus::Assigned,
+                assignment: Some(a),
+                ..
+            } => {
+                self.counters.preprovisioned += 1;
+                Some(a.assigned_hub)
+            }
+            _ => None,
+        }
     }
 
     pub fn poll_output(&mut self) -> Option<DpsOutput> {

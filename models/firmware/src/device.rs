@@ -350,6 +350,16 @@ impl Device {
         }
     }
 
+    /// Writes what an earlier provisioning left in flash (a device in service before the
+    /// simulated run): the assigned hub and device id. It connects to that hub when powered
+    /// on and provisions again only if the hub refuses it. Only a device that is off.
+    pub fn install_assignment(&mut self, assigned_hub: Arc<str>, device_id: Arc<str>) {
+        debug_assert!(self.is_off(), "flash is written before power-on");
+        self.flash.assigned_hub = Some(assigned_hub);
+        self.flash.device_id = Some(device_id);
+        self.flash.writes += 1;
+    }
+
     pub fn index(&self) -> u32 {
         self.index
     }

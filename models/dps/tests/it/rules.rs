@@ -290,3 +290,36 @@ fn a_device_polling_more_than_five_times_in_ten_seconds_is_throttled() {
     assert_eq!(statuses, vec![202, 202, 202, 202, 202, 429, 429]);
     assert_eq!(d.counters().polls_throttled, 2);
 }
+
+#[test]
+fn a_preprovisioned_device_gets_the_hub_the_protocol_would_give_it_and_skips_the_rate_limit() {
+    let mut by_protocol = dps_with(DpsConfig::new(SCOPE, hubs(3)), group("herd", None));
+    let mut pre = dps_with(DpsConfig::new(SCOPE, hubs(3)), group("herd", None));
+    for i in 0..50 {
+        let t = SimTime::from_secs(1 + 10 * i);
+        let reg: Arc<str> = Arc::from(format!("cow-{i}"));
+        let key = derive_device_key_bytes(&GROUP_KEY, &reg);
+        let host = pre
+            .preprovision(SimTime::ZERO, &reg, &key, 0)
+            .expect("the group enrols it");
+        let (reply, _) = provision(&mut by_protocol, &reg, 0, t);
+        assert_eq!(&*host, assigned_hub(&reply).0, "{reg}");
+        let r = pre.registration(&reg).expect("registered");
+        assert_eq!(r.device_id, reg);
+        assert_eq!(r.substatus, Substatus::InitialAssignment);
+    }
+    // Every registration queued the identity for the hub, none counted against the rate.
+    let assigns = drain(&mut pre)
+        .iter()
+        .filter(|o| matches!(o, DpsOutput::Assign { .. }))
+        .count();
+    assert_eq!(assigns, 50);
+    assert_eq!(pre.counters().preprovisioned, 50);
+    assert_eq!(pre.counters().registrations_accepted, 0);
+    // A key that belongs to no enrollment registers nothing.
+    assert_eq!(
+        pre.preprovision(SimTime::ZERO, &Arc::from("cow-x"), &[9; 32], 0),
+        None
+    );
+    assert_eq!(pre.registration_count(), 50);
+}

@@ -190,3 +190,40 @@ fn an_unanswered_dps_request_times_out_into_a_backoff() {
     assert!(out.contains(&DeviceOutput::Close { peer: Peer::Dps }));
     assert_eq!(b.dev.stats.backoffs, 1);
 }
+
+#[test]
+fn a_device_with_an_assignment_in_flash_from_an_earlier_day_connects_straight_to_its_hub() {
+    let mut b = Bench::new(config());
+    b.dev
+        .install_assignment("hub-a.azure-devices.net".into(), "cow-1".into());
+    let mut out = b.power_on();
+    if sends(&out).is_empty() {
+        out = b.tick();
+    }
+    let s = sends(&out);
+    let Some((
+        Peer::Hub,
+        Msg::Connect {
+            username, password, ..
+        },
+    )) = s.first()
+    else {
+        panic!("expected a hub connect first, got {s:?}");
+    };
+    assert_eq!(
+        &**username,
+        "hub-a.azure-devices.net/cow-1/?api-version=2021-04-12"
+    );
+    SasToken::verify(
+        password,
+        &device_resource_uri("hub-a.azure-devices.net", "cow-1"),
+        &[7; 32],
+        sim::Epoch::DEFAULT.unix_secs() as u64,
+    )
+    .expect("signed with the device key");
+    assert!(s.iter().all(|(p, _)| *p == Peer::Hub), "no DPS traffic");
+    assert_eq!(
+        b.dev.assigned_hub().map(|h| &**h),
+        Some("hub-a.azure-devices.net")
+    );
+}
