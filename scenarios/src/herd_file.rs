@@ -73,6 +73,11 @@ pub struct CollarSection {
     pub report_interval_s: u64,
     pub report_jitter_s: u64,
     pub boot_window_s: u64,
+    /// The share of collars already provisioned on an earlier day (their flash holds the hub
+    /// DPS assigned); the rest provision through DPS when they boot. Default 0: every
+    /// collar is new.
+    #[serde(default)]
+    pub provisioned_ratio: f64,
     pub buffer_capacity: u16,
     /// `drop_oldest` or `drop_newest`.
     pub overflow: String,
@@ -310,6 +315,7 @@ impl Validate for HerdFile {
             c.boot_window_s as f64,
             3_600.0,
         )?;
+        ratio("collar.provisioned_ratio", c.provisioned_ratio)?;
         if c.buffer_capacity == 0 || c.buffer_capacity > 60 {
             return Err(FieldError::new(
                 "collar.buffer_capacity",
@@ -635,6 +641,7 @@ impl HerdFile {
             duration: hours(self.scenario.duration_h),
             cows: h.cows,
             boot_window: SimDuration::from_secs(c.boot_window_s),
+            provisioned_ratio: Ratio::new(c.provisioned_ratio).expect("validated"),
             collar,
             pasture,
             frame: LocalFrame {

@@ -54,6 +54,12 @@ fn a_dozen_kinds_of_mistake_are_each_named_and_located() {
             "expected a ratio from 0 to 1",
         ),
         (
+            "provisioned_ratio = 0.98",
+            "provisioned_ratio = -0.1",
+            "collar.provisioned_ratio",
+            "expected a ratio from 0 to 1",
+        ),
+        (
             "tier = \"S3\"",
             "tier = \"S9\"",
             "hub.tier",
