@@ -683,6 +683,11 @@ impl Device {
                 reason: DropReason::Overflow,
             }));
         } else {
+            if self.buffer.capacity() == 0 {
+                // Usually one reading waits at a time: room for one, not VecDeque's first
+                // four (a million devices: 200 MB). A backlog grows it as usual.
+                self.buffer.reserve_exact(1);
+            }
             self.buffer.push_back(slot);
         }
         let cfg = ctx.cfg;
