@@ -12,7 +12,7 @@
 //! Run: `cargo bench -p benches --bench collar_update -- --warm-up-time 1 --measurement-time 3`.
 //! Throughput is in collar updates/s; time per iteration divided by `BATCH` is ns/update.
 
-use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{black_box, criterion_group, Criterion, Throughput};
 use hardware::collar::{Collar, CollarConfig};
 use hardware::world::geometry::Polygon;
 use sim::{Seed, SimDuration, SimTime};
@@ -90,4 +90,9 @@ fn collar_update(c: &mut Criterion) {
 }
 
 criterion_group!(benches, collar_update);
-criterion_main!(benches);
+fn main() {
+    // The heap `fleetsim` runs with (transparent huge pages; FLEETSIM_HUGEPAGES=0 for without).
+    fleetsim::hugepages::reexec();
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -7,7 +7,7 @@
 //! `telemetry_fast_path_cpu` counts the thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`), so
 //! time the thread spends descheduled on a shared machine does not inflate it.
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, Criterion, Throughput};
 use hub::{ConnId, EndpointConfig, Hub, HubConfig, HubOutput, RouteConfig, Tier};
 use iot_messages::sas::{device_resource_uri, SasToken};
 use iot_messages::telemetry::{SchemaSet, TelemetrySchema, Values};
@@ -140,4 +140,9 @@ fn bench(c: &mut Criterion) {
 }
 
 criterion_group!(benches, bench);
-criterion_main!(benches);
+fn main() {
+    // The heap `fleetsim` runs with (transparent huge pages; FLEETSIM_HUGEPAGES=0 for without).
+    fleetsim::hugepages::reexec();
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -7,7 +7,7 @@
 //! Run: `cargo bench -p benches --bench queue`. Throughput is reported in events/s.
 
 use benches::{fleet_reaction, initial_timers, HeapFleet, WheelFleet, TIMER};
-use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{black_box, criterion_group, Criterion, Throughput};
 use sim::{CompactRng, EntityId, Epoch, Event, Kernel, Seed, Sim, SimDuration, World};
 
 const ENTITIES: u32 = 1_000_000;
@@ -69,4 +69,9 @@ fn queue(c: &mut Criterion) {
 }
 
 criterion_group!(benches, queue);
-criterion_main!(benches);
+fn main() {
+    // The heap `fleetsim` runs with (transparent huge pages; FLEETSIM_HUGEPAGES=0 for without).
+    fleetsim::hugepages::reexec();
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

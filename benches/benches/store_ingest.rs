@@ -19,7 +19,7 @@
 //! Throughput is in readings/s; the time per iteration divided by `BATCH` is ns/reading.
 
 use analytics::{AnalyticsConfig, NotificationSinks, RuleEngine};
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, Criterion, Throughput};
 use sim::rng::{standard_normal, unit_f64};
 use sim::{CompactRng, Epoch, Seed, SimDuration, SimTime, StreamKey};
 use store::{
@@ -221,4 +221,9 @@ fn store_ingest(c: &mut Criterion) {
 }
 
 criterion_group!(benches, store_ingest);
-criterion_main!(benches);
+fn main() {
+    // The heap `fleetsim` runs with (transparent huge pages; FLEETSIM_HUGEPAGES=0 for without).
+    fleetsim::hugepages::reexec();
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -1,0 +1,3 @@
+//! What the `fleetsim` binary shares with the benchmarks: the process set-up.
+
+pub mod hugepages;
