@@ -16,10 +16,13 @@
 //!
 //! A device timer minutes ahead is appended once to its level-1 slot (one cache line written
 //! every two timers). When the wheel reaches that block, the slot cascades into the near
-//! wheel's 128 buckets, whose tails are hot in cache, and each bucket is sorted when it
-//! becomes current (tens of entries at fleet rates, in cache). Entries at or before the
-//! current bucket (a reply scheduled for "now") join its sorted run directly. A slot's vector
-//! is in insertion order (appends only; cascades keep order), so each bucket is too.
+//! wheel's 128 buckets, whose tails are hot in cache, and each bucket is ordered when it
+//! becomes current (tens of entries at fleet rates, in cache). A slot's vector is in
+//! insertion order (appends only; cascades keep order), so each bucket is too, and ordering
+//! it by (time within the bucket, position) is ordering by (time, seq): integers packed into
+//! a `u64` and sorted, the entries then copied out in that order. Entries at or before the
+//! current bucket (a reply scheduled for "now") join its ordered run directly. Entries are
+//! `Copy` for this.
 //!
 //! **Memory.** Entries live in per-slot `Vec`s. A drained vector goes to its level's pool
 //! (up to 64 vectors of up to 65,536 entries) and the next slot to fill takes it, so after
@@ -40,10 +43,11 @@
 
 use crate::time::SimTime;
 use rustc_hash::FxHashSet;
-use std::cmp::{Ordering, Reverse};
+use std::cmp::Ordering;
 use std::collections::BTreeSet;
 
 const BUCKET_SHIFT: u32 = 21;
+const BUCKET_MASK: u64 = (1 << BUCKET_SHIFT) - 1;
 const NEAR_BITS: u32 = 7;
 /// Bits of the time that select a block: everything above bucket and near-slot bits.
 const BLOCK_SHIFT: u32 = BUCKET_SHIFT + NEAR_BITS;
@@ -164,6 +168,8 @@ pub struct EventQueue<T> {
     current_bucket: u64,
     /// Entries at or before `current_bucket`, sorted descending so the earliest is last.
     run: Vec<Entry<T>>,
+    /// Scratch for ordering a bucket: (time within the bucket << 32) | position.
+    order: Vec<u64>,
     near: Level<T>,
     far: [Level<T>; 3],
     cancelled: FxHashSet<EventKey>,
@@ -177,17 +183,20 @@ pub struct EventQueue<T> {
     len: usize,
 }
 
-impl<T> Default for EventQueue<T> {
+impl<T: Copy> Default for EventQueue<T> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<T> EventQueue<T> {
+/// Entries are small plain values (the kernel's are 16-byte events), copied when a bucket is
+/// ordered.
+impl<T: Copy> EventQueue<T> {
     pub fn new() -> Self {
         EventQueue {
             current_bucket: 0,
             run: Vec::new(),
+            order: Vec::new(),
             near: Level::new(NEAR_BITS),
             far: std::array::from_fn(|_| Level::new(FAR_BITS)),
             cancelled: FxHashSet::default(),
@@ -306,10 +315,28 @@ impl<T> EventQueue<T> {
             return;
         };
         self.current_bucket = ((self.current_bucket >> NEAR_BITS) << NEAR_BITS) | slot as u64;
-        let mut entries = self.near.take(slot);
-        std::mem::swap(&mut self.run, &mut entries);
+        let entries = self.near.take(slot);
+        // The bucket is in insertion (sequence) order, so ordering by (time within the bucket,
+        // position) is (time, seq) order. Sort those as packed integers, then lay the entries
+        // out descending so the earliest is last: cheaper than comparison-sorting the entries.
+        debug_assert!(self.run.is_empty() && entries.len() <= u32::MAX as usize);
+        self.order.clear();
+        self.order.extend(
+            entries
+                .iter()
+                .enumerate()
+                .map(|(i, e)| ((e.key.time.as_nanos() & BUCKET_MASK) << 32) | i as u64),
+        );
+        self.order.sort_unstable();
+        self.run.extend(
+            self.order
+                .iter()
+                .rev()
+                .map(|&k| entries[(k as u32) as usize]),
+        );
+        let mut entries = entries;
+        entries.clear();
         self.near.recycle(entries);
-        self.run.sort_unstable_by_key(|e| Reverse(e.key));
     }
 
     /// With `run` and the near wheel empty, moves to the earliest later slot of the far levels
