@@ -311,6 +311,8 @@ pub struct Device {
     twin_get_rid: u32,
     pkid: u16,
     attempt: u8,
+    /// Consecutive throttled or failed twin reads while connected.
+    twin_attempt: u8,
     auth_failures: u8,
     inflight: u8,
     desired_version: u64,
@@ -341,6 +343,7 @@ impl Device {
             twin_get_rid: 0,
             pkid: 0,
             attempt: 0,
+            twin_attempt: 0,
             auth_failures: 0,
             inflight: 0,
             desired_version: 0,
@@ -625,7 +628,12 @@ impl Device {
                         None => self.backoff(now, ctx, true, SimDuration::ZERO),
                     }
                 }
-                State::Running => {}
+                // The retry of a throttled twin read.
+                State::Running => {
+                    self.twin_get_rid = self.next_rid();
+                    let rid = self.twin_get_rid;
+                    self.send(now, ctx, Peer::Hub, Msg::TwinGet { rid });
+                }
                 // A request went unanswered.
                 _ => self.backoff(now, ctx, true, SimDuration::ZERO),
             }
@@ -850,9 +858,28 @@ impl Device {
                 },
             ) if *rid == self.twin_get_rid => {
                 self.twin_get_rid = 0;
+                if *status == 429 || *status >= 500 {
+                    // Throttled (twin reads are limited per unit, reference §1.2) or a
+                    // transient error: stay connected, send telemetry, and ask again after
+                    // a jittered, growing delay, as the device SDKs' retry policies do.
+                    // Dropping the connection instead turns a throttle into a reconnect storm.
+                    if self.state == State::TwinGetting {
+                        self.enter_running(now, ctx);
+                    }
+                    let cap = ctx
+                        .cfg
+                        .backoff_base
+                        .saturating_mul(1u64 << self.twin_attempt.min(30))
+                        .min(ctx.cfg.backoff_max);
+                    self.twin_attempt = self.twin_attempt.saturating_add(1);
+                    self.wake =
+                        now + SimDuration::from_nanos(below(&mut self.rng, cap.as_nanos().max(1)));
+                    return;
+                }
                 if *status != 200 {
                     return self.backoff(now, ctx, true, SimDuration::ZERO);
                 }
+                self.twin_attempt = 0;
                 let doc: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
                 let desired = doc.get("desired").cloned().unwrap_or(Value::Null);
                 let version = desired.get("$version").and_then(Value::as_u64).unwrap_or(0);

@@ -227,3 +227,60 @@ fn a_device_with_an_assignment_in_flash_from_an_earlier_day_connects_straight_to
         Some("hub-a.azure-devices.net")
     );
 }
+
+#[test]
+fn a_throttled_twin_read_keeps_the_connection_sends_telemetry_and_asks_again_later() {
+    let mut b = Bench::new(config());
+    b.dev
+        .install_assignment("hub-a.azure-devices.net".into(), "cow-1".into());
+    b.power_on();
+    let mut out = b.deliver(
+        Peer::Hub,
+        Msg::ConnAck {
+            code: ConnectCode::Accepted,
+        },
+    );
+    out.extend(b.deliver(
+        Peer::Hub,
+        Msg::SubAck {
+            pkid: 2,
+            count: 4,
+            refused_mask: 0,
+        },
+    ));
+    let first = last_rid(&out);
+    let out = b.deliver(
+        Peer::Hub,
+        Msg::TwinRes {
+            status: 429,
+            rid: first,
+            version: None,
+            body: Vec::new().into(),
+        },
+    );
+    assert!(
+        !out.iter().any(|o| matches!(o, DeviceOutput::Close { .. })),
+        "a throttled twin read does not close the connection: {out:?}"
+    );
+    assert!(b.dev.is_running(), "telemetry flows while the twin waits");
+    // Within the first backoff cap (1 s) the device asks for the twin again, on the same
+    // connection, with a new request id.
+    let retry = b.advance_to(b.now + SimDuration::from_secs(1));
+    let gets: Vec<u32> = sends(&retry)
+        .iter()
+        .filter_map(|(p, m)| match (p, m) {
+            (Peer::Hub, Msg::TwinGet { rid }) => Some(*rid),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(gets.len(), 1, "one retry: {retry:?}");
+    assert_ne!(gets[0], first);
+    assert!(!retry
+        .iter()
+        .any(|o| matches!(o, DeviceOutput::Close { .. })));
+    // Telemetry goes out on the same connection meanwhile.
+    let later = b.advance_to(b.now + SimDuration::from_secs(600));
+    assert!(sends(&later)
+        .iter()
+        .any(|(p, m)| *p == Peer::Hub && m.kind() == "d2c"));
+}
