@@ -23,8 +23,9 @@ fn a_thousand_cow_day_holds_every_invariant_and_its_summary_is_pinned_for_two_se
         for i in &s.invariants {
             assert!(i.passed, "seed {seed}: {}: {}", i.name, i.detail);
         }
-        // 1,000 collars × 288 readings a day, less the boot window and the crashed collars.
-        assert!(s.telemetry.sent > 280_000, "{:?}", s.telemetry);
+        // 1,000 collars × 288 readings a day, less the boot hour (6 readings a collar on
+        // average) and the crashed collars' half hour.
+        assert!(s.telemetry.sent > 275_000, "{:?}", s.telemetry);
         insta::assert_yaml_snapshot!(format!("herd_1000_cows_seed_{seed}"), s);
     }
 }
