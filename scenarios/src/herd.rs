@@ -992,16 +992,14 @@ impl HerdWorld {
                         self.transmit(k, p);
                     }
                 }
+                // DPS creates the identity now; the device hears of it at the output's `at`.
                 DpsOutput::Assign {
-                    at,
                     hub,
                     device_id,
                     device_key,
                     previous_hub,
                     ..
                 } => {
-                    // DPS creates the identity now; the device hears of it at `at`.
-                    let _ = at;
                     touched.push(hub);
                     touched.extend(self.apply_assignment(
                         now,
@@ -1107,9 +1105,6 @@ impl HerdWorld {
                     );
                 }
             }
-        }
-        for h in &mut self.hubs {
-            while h.poll_output().is_some() {}
         }
     }
 

@@ -300,22 +300,19 @@ impl<T: Copy> EventQueue<T> {
             if let Some(r) = self.run.last() {
                 return Some(r.key);
             }
-            if self.near.first().is_some() {
-                self.load_near();
+            if let Some(slot) = self.near.first() {
+                self.load_near(slot);
             } else if !self.advance_block() {
                 return None;
             }
         }
     }
 
-    /// Moves the near wheel's earliest occupied bucket into `run`.
+    /// Moves the near wheel's bucket `slot` (its earliest occupied one) into `run`.
     #[inline]
-    fn load_near(&mut self) {
-        let Some(slot) = self.near.first() else {
-            return;
-        };
+    fn load_near(&mut self, slot: usize) {
         self.current_bucket = ((self.current_bucket >> NEAR_BITS) << NEAR_BITS) | slot as u64;
-        let entries = self.near.take(slot);
+        let mut entries = self.near.take(slot);
         // The bucket is in insertion (sequence) order, so ordering by (time within the bucket,
         // position) is (time, seq) order. Sort those as packed integers, then lay the entries
         // out descending so the earliest is last: cheaper than comparison-sorting the entries.
@@ -334,7 +331,6 @@ impl<T: Copy> EventQueue<T> {
                 .rev()
                 .map(|&k| entries[(k as u32) as usize]),
         );
-        let mut entries = entries;
         entries.clear();
         self.near.recycle(entries);
     }

@@ -562,19 +562,23 @@ impl Device {
             _ => Phase::Provision,
         };
         self.unsend_all();
-        let cfg = ctx.cfg;
-        let cap = cfg
-            .backoff_base
-            .saturating_mul(1u64 << self.attempt.min(30))
-            .min(cfg.backoff_max);
-        let delay =
-            SimDuration::from_nanos(below(&mut self.rng, cap.as_nanos().max(1))).max(at_least);
+        let delay = self.jittered_delay(ctx.cfg, self.attempt).max(at_least);
         self.attempt = self.attempt.saturating_add(1);
         self.stats.backoffs += 1;
         self.state = State::Backoff(phase);
         self.wake = now + delay;
         self.renew_at = NEVER;
         self.twin_get_rid = 0;
+    }
+
+    /// Exponential backoff with full jitter: uniform below `backoff_base × 2^attempt`,
+    /// capped at `backoff_max`.
+    fn jittered_delay(&mut self, cfg: &FirmwareConfig, attempt: u8) -> SimDuration {
+        let cap = cfg
+            .backoff_base
+            .saturating_mul(1u64 << attempt.min(30))
+            .min(cfg.backoff_max);
+        SimDuration::from_nanos(below(&mut self.rng, cap.as_nanos().max(1)))
     }
 
     /// Every buffered message goes back to "not sent on this connection".
@@ -866,14 +870,8 @@ impl Device {
                     if self.state == State::TwinGetting {
                         self.enter_running(now, ctx);
                     }
-                    let cap = ctx
-                        .cfg
-                        .backoff_base
-                        .saturating_mul(1u64 << self.twin_attempt.min(30))
-                        .min(ctx.cfg.backoff_max);
+                    self.wake = now + self.jittered_delay(ctx.cfg, self.twin_attempt);
                     self.twin_attempt = self.twin_attempt.saturating_add(1);
-                    self.wake =
-                        now + SimDuration::from_nanos(below(&mut self.rng, cap.as_nanos().max(1)));
                     return;
                 }
                 if *status != 200 {

@@ -242,8 +242,6 @@ struct Dev {
     token_expiry: SimTime,
     state_since: SimTime,
     conn: u32,
-    /// Position in `connected` while connected.
-    pos: u32,
     /// Which entry of `sweep_due` is this connection's live one: the connects counter at
     /// filing time (older entries for the device are stale).
     filed: u32,
@@ -315,7 +313,8 @@ pub struct Hub {
     by_id: FxHashMap<Arc<str>, u32>,
     /// Connection → device. A map, not a vector: worlds encode a connection epoch in the id.
     conn_dev: FxHashMap<u32, u32>,
-    connected: Vec<u32>,
+    /// Devices with a connection.
+    connected: usize,
     /// Connections to check at each sweep time, as (device index, `Dev::filed`): each
     /// connected device has one live entry, at the first sweep at or after its earliest
     /// deadline (token expiry or keep-alive). A sweep looks only at its own entries and
@@ -449,7 +448,7 @@ impl Hub {
             keys: Vec::new(),
             by_id: FxHashMap::default(),
             conn_dev: FxHashMap::default(),
-            connected: Vec::new(),
+            connected: 0,
             sweep_due: BTreeMap::new(),
             filings: 0,
             twins: FxHashMap::default(),
@@ -497,7 +496,7 @@ impl Hub {
         self.compiled.endpoint_names.iter().position(|n| n == name)
     }
     pub fn connected_count(&self) -> usize {
-        self.connected.len()
+        self.connected
     }
     pub fn device_count(&self) -> usize {
         self.by_id.len()
@@ -542,7 +541,6 @@ impl Hub {
             token_expiry: SimTime::ZERO,
             state_since: now,
             conn: NO,
-            pos: NO,
             filed: 0,
             generation: 1,
             keep_alive_s: 0,
@@ -618,7 +616,7 @@ impl Hub {
 
     /// The next instant the hub needs [`Hub::handle_timeout`].
     pub fn poll_timeout(&self) -> Option<SimTime> {
-        let sweep = (!self.connected.is_empty() || !self.c2d.is_empty()).then_some(self.next_sweep);
+        let sweep = (self.connected > 0 || !self.c2d.is_empty()).then_some(self.next_sweep);
         let call = self.call_deadlines.first().map(|(t, _)| *t);
         match (sweep, call) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -782,15 +780,10 @@ impl Hub {
             return;
         }
         let conn = d.conn;
-        let pos = d.pos as usize;
         d.conn = NO;
-        d.pos = NO;
         d.state_since = now;
         self.conn_dev.remove(&conn);
-        self.connected.swap_remove(pos);
-        if let Some(&moved) = self.connected.get(pos) {
-            self.devs[moved as usize].pos = pos as u32;
-        }
+        self.connected -= 1;
         if let Some(reason) = reason {
             self.out.push_back(HubOutput::Disconnect {
                 at: now,
@@ -929,13 +922,12 @@ impl Hub {
         let expiry_offset = token.expiry_unix_s.saturating_sub(self.unix_s(now));
         let d = &mut self.devs[ix as usize];
         d.conn = conn.0;
-        d.pos = self.connected.len() as u32;
         d.keep_alive_s = keep_alive_s;
         d.last_activity = at;
         d.state_since = at;
         d.token_expiry = now + SimDuration::from_secs(expiry_offset);
-        self.connected.push(ix);
-        if self.connected.len() == 1 && self.next_sweep < now {
+        self.connected += 1;
+        if self.connected == 1 && self.next_sweep < now {
             self.next_sweep = now + self.cfg.sweep_interval;
         }
         self.file_connection(ix);
@@ -1601,9 +1593,9 @@ mod tests {
 
     #[test]
     fn per_device_state_is_compact() {
-        // A million devices: 56 bytes of hot state each, plus the id and key tables.
+        // A million devices: 48 bytes of hot state each, plus the id and key tables.
         assert!(
-            std::mem::size_of::<Dev>() <= 56,
+            std::mem::size_of::<Dev>() <= 48,
             "{}",
             std::mem::size_of::<Dev>()
         );

@@ -180,8 +180,8 @@ impl Bench {
         all
     }
 
-    /// From HubConnecting: CONNACK, SUBACK, twin GET answered with desired `$version`.
-    pub fn connect_hub(&mut self, desired_version: u64) -> Vec<DeviceOutput> {
+    /// From HubConnecting: CONNACK and SUBACK; the device then asks for its twin.
+    pub fn accept_hub_connection(&mut self) -> Vec<DeviceOutput> {
         let mut all = self.deliver(
             Peer::Hub,
             Msg::ConnAck {
@@ -196,6 +196,12 @@ impl Bench {
                 refused_mask: 0,
             },
         ));
+        all
+    }
+
+    /// From HubConnecting: CONNACK, SUBACK, twin GET answered with desired `$version`.
+    pub fn connect_hub(&mut self, desired_version: u64) -> Vec<DeviceOutput> {
+        let mut all = self.accept_hub_connection();
         let rid = last_rid(&all);
         let body = serde_json::json!({"desired": {"$version": desired_version}, "reported": {"$version": 1}});
         all.extend(self.deliver(

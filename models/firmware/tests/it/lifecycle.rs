@@ -234,20 +234,7 @@ fn a_throttled_twin_read_keeps_the_connection_sends_telemetry_and_asks_again_lat
     b.dev
         .install_assignment("hub-a.azure-devices.net".into(), "cow-1".into());
     b.power_on();
-    let mut out = b.deliver(
-        Peer::Hub,
-        Msg::ConnAck {
-            code: ConnectCode::Accepted,
-        },
-    );
-    out.extend(b.deliver(
-        Peer::Hub,
-        Msg::SubAck {
-            pkid: 2,
-            count: 4,
-            refused_mask: 0,
-        },
-    ));
+    let out = b.accept_hub_connection();
     let first = last_rid(&out);
     let out = b.deliver(
         Peer::Hub,
