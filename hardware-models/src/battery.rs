@@ -28,6 +28,7 @@
 //! **Left out.** Temperature effects on capacity, passivation of Li-SOCl2 cells (the voltage
 //! delay after long storage), rate-dependent capacity (Peukert), charge efficiency and ageing.
 
+use crate::fastmath::{f64_to_u64, u64_to_f64};
 use sim::SimTime;
 
 /// Cell chemistry; selects the voltage curve.
@@ -180,7 +181,7 @@ impl BatterySpec {
 
     /// Stored energy when full, µJ (mAh × 3.6 C/mAh × nominal volts).
     pub fn capacity_uj(&self) -> u64 {
-        (self.capacity_mah * 3.6 * self.nominal_v * 1e6) as u64
+        f64_to_u64(self.capacity_mah * 3.6 * self.nominal_v * 1e6)
     }
 
     /// Open-circuit voltage at state of charge `soc` in `[0, 1]`.
@@ -322,9 +323,9 @@ impl BatteryState {
     }
 
     fn self_discharged_of(&self, capacity_uj: u64, spec: &BatterySpec, now: SimTime) -> u64 {
-        let years = now.as_secs().saturating_sub(u64::from(self.installed_at_s)) as f64
+        let years = u64_to_f64(now.as_secs().saturating_sub(u64::from(self.installed_at_s)))
             * (1.0 / SECS_PER_YEAR);
-        (capacity_uj as f64 * spec.self_discharge_per_year * years) as u64
+        f64_to_u64(u64_to_f64(capacity_uj) * spec.self_discharge_per_year * years)
     }
 
     /// Energy left at `now`, µJ, in `[0, capacity]`.
@@ -390,6 +391,7 @@ impl BatteryState {
 
     /// [`BatteryState::handle_draws`] for a caller that has just computed
     /// `cap = spec.capacity_uj()` and [`BatteryState::remaining_uj`] at the same instant.
+    #[inline]
     pub(crate) fn handle_draws_with_remaining<const N: usize>(
         &mut self,
         spec: &BatterySpec,
@@ -403,12 +405,12 @@ impl BatteryState {
         let mut load_ma_max = 0.0f64;
         for d in draws {
             // Round half up; `max` maps NaN and negatives to 0 and the cast saturates.
-            let uj = (d.energy_uj.max(0.0) + 0.5) as u64;
+            let uj = f64_to_u64(d.energy_uj.max(0.0) + 0.5);
             self.ledger.add(d.use_, uj);
             load_ma_max = load_ma_max.max(d.load_ma);
         }
         let sag_v = load_ma_max * 1e-3 * spec.internal_resistance_ohm;
-        let soc = remaining as f64 / cap as f64;
+        let soc = u64_to_f64(remaining) / u64_to_f64(cap);
         if spec.open_circuit_v_floor(soc) - sag_v >= spec.brownout_v {
             return PowerOutcome::Ok;
         }

@@ -53,6 +53,23 @@ pub fn cos_turns(turns: f32) -> f32 {
     a + (b - a) * frac
 }
 
+/// `x as u64` for the values models produce (energies in µJ, durations in ns: far below
+/// 2⁶³), in a third of the instructions. x86-64 has no unsigned conversion, so Rust's
+/// saturating `f64 as u64` costs about fifteen instructions where the signed one costs five.
+/// Equal to `x as u64` for every `x` below 2⁶³ (negative and NaN give 0, as the cast does);
+/// from 2⁶³ up it saturates at `i64::MAX` instead of `u64::MAX`.
+#[inline]
+pub fn f64_to_u64(x: f64) -> u64 {
+    x.max(0.0) as i64 as u64
+}
+
+/// `x as f64` through the signed conversion: the same value below 2⁶³ in fewer
+/// instructions; from 2⁶³ up it gives 2⁶³.
+#[inline]
+pub fn u64_to_f64(x: u64) -> f64 {
+    x.min(i64::MAX as u64) as i64 as f64
+}
+
 /// A uniform `f32` in `[0, 1)` from 24 random bits.
 #[inline]
 pub fn unit_f32(bits: u32) -> f32 {
@@ -109,7 +126,38 @@ pub fn uniform_f32(rng: &mut impl RngCore, low: f32, high: f32) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use sim::CompactRng;
+
+    proptest! {
+        #[test]
+        fn the_fast_float_to_integer_conversion_equals_the_cast_below_two_to_the_63(
+            x in prop_oneof![-1e20f64..1e20, 0.0f64..1e12, any::<f64>()],
+        ) {
+            if x < 9_223_372_036_854_775_808.0 {
+                prop_assert_eq!(f64_to_u64(x), x as u64);
+            } else {
+                prop_assert_eq!(f64_to_u64(x), i64::MAX as u64);
+            }
+        }
+
+        #[test]
+        fn the_fast_integer_to_float_conversion_equals_the_cast_below_two_to_the_63(
+            x in prop_oneof![0u64..1 << 53, 0u64..i64::MAX as u64, any::<u64>()],
+        ) {
+            let expected = if x <= i64::MAX as u64 { x as f64 } else { 9_223_372_036_854_775_808.0 };
+            prop_assert_eq!(u64_to_f64(x).to_bits(), expected.to_bits());
+        }
+    }
+
+    #[test]
+    fn the_fast_conversions_map_nan_and_negatives_to_zero_as_the_cast_does() {
+        assert_eq!(f64_to_u64(f64::NAN), 0);
+        assert_eq!(f64_to_u64(-0.5), 0);
+        assert_eq!(f64_to_u64(f64::NEG_INFINITY), 0);
+        assert_eq!(f64_to_u64(0.999_999), 0);
+        assert_eq!(f64_to_u64(2.5e9), 2_500_000_000);
+    }
 
     #[test]
     fn normal_pairs_have_unit_variance_and_no_correlation() {

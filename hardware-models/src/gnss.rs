@@ -31,7 +31,8 @@
 //! and almanac/assisted-GNSS modes.
 
 use crate::fastmath::{
-    irwin_hall_sum, turn_cos_sin, uniform_f32, IRWIN_HALL_CENTRE, IRWIN_HALL_SCALE, TURN_STEPS,
+    f64_to_u64, irwin_hall_sum, turn_cos_sin, uniform_f32, IRWIN_HALL_CENTRE, IRWIN_HALL_SCALE,
+    TURN_STEPS,
 };
 use rand_core::RngCore;
 use sim::{Ratio, SimDuration, SimTime};
@@ -204,6 +205,7 @@ impl GnssSpec {
 
     /// One fix attempt at `now`. Consumes a fixed number of draws (four words) whatever
     /// the outcome, so a change of sky view never shifts later draws.
+    #[inline]
     pub fn fix(
         &self,
         state: &mut GnssState,
@@ -241,7 +243,7 @@ impl GnssSpec {
             self.error_hi[(k >> 9) as usize & 511] * self.error_lo[(k & 511) as usize] * scale;
         let (c, s) = turn_cos_sin(direction);
         // ttff_s is finite and non-negative (validated bounds), so the cast cannot saturate.
-        let ttff = SimDuration::from_nanos((f64::from(ttff_s) * 1e9) as u64);
+        let ttff = SimDuration::from_nanos(f64_to_u64(f64::from(ttff_s) * 1e9));
         state.last_fix_s = (now.saturating_add(ttff).as_secs()).min(u64::from(u32::MAX - 1)) as u32;
         GnssOutcome::Fix(GnssFix {
             east_m: true_east_m + error_m * c,

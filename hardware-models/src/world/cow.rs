@@ -465,6 +465,7 @@ impl Cow {
 
     /// Advances physiology and movement to `now` (a `now` earlier than the last advance does
     /// nothing). Movement draws come from `rng`; the episode schedules use their own streams.
+    #[inline]
     pub fn advance(
         &mut self,
         now: SimTime,
