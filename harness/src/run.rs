@@ -196,9 +196,27 @@ fn print_summary(s: &Summary, out: &Path) {
     );
 }
 
+/// The command that reruns `s`, ready to paste into a POSIX shell.
 fn repro(s: &Summary) -> String {
-    let sets: String = s.overrides.iter().map(|o| format!(" --set {o}")).collect();
-    format!("fleetsim run {}{sets}", s.scenario)
+    let sets: String = s
+        .overrides
+        .iter()
+        .map(|o| format!(" --set {}", shell_word(o)))
+        .collect();
+    format!("fleetsim run {}{sets}", shell_word(&s.scenario))
+}
+
+/// `w` as one shell word: as it is when it holds only characters no shell treats
+/// specially, otherwise in single quotes (a quote inside becomes `'\''`).
+fn shell_word(w: &str) -> String {
+    let plain = !w.is_empty()
+        && w.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-+=.,/:@%".contains(c));
+    if plain {
+        w.to_string()
+    } else {
+        format!("'{}'", w.replace('\'', "'\\''"))
+    }
 }
 
 pub fn run(args: &RunArgs) -> Result<()> {
@@ -248,4 +266,20 @@ pub fn replay(path: &Path) -> Result<()> {
         recorded.trace_hash
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shell_word;
+
+    #[test]
+    fn a_repro_word_is_quoted_only_when_a_shell_would_split_or_expand_it() {
+        assert_eq!(shell_word("devices=1000000"), "devices=1000000");
+        assert_eq!(
+            shell_word("scenarios/my herd.toml"),
+            "'scenarios/my herd.toml'"
+        );
+        assert_eq!(shell_word("name=it's $HOME"), "'name=it'\\''s $HOME'");
+        assert_eq!(shell_word(""), "''");
+    }
 }
