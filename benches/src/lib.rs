@@ -81,10 +81,10 @@ impl WheelFleet {
         let mut sum = 0u64;
         for _ in 0..n {
             let (key, ev) = self.queue.pop().expect("the fleet never runs dry");
-            sum = sum.wrapping_add(key.time.as_nanos() ^ ev.payload);
+            sum = sum.wrapping_add(key.time().as_nanos() ^ ev.payload);
             let k = fleet_reaction(ev, &mut self.rng, &mut out);
             for (d, e) in &out[..k] {
-                self.queue.push(key.time + *d, *e);
+                self.queue.push(key.time() + *d, *e);
             }
         }
         sum

@@ -192,14 +192,14 @@ impl Kernel {
 
     /// The time of the next pending event.
     pub fn next_event_time(&mut self) -> Option<SimTime> {
-        self.queue.peek_key().map(|k| k.time)
+        self.queue.peek_key().map(|k| k.time())
     }
 
     fn pop(&mut self) -> Option<Event> {
         let (key, event) = self.queue.pop()?;
-        self.now = key.time;
+        self.now = key.time();
         self.events_processed += 1;
-        self.trace.fold(key.time.as_nanos());
+        self.trace.fold(key.time().as_nanos());
         self.trace
             .fold((u64::from(event.target.0) << 32) | u64::from(event.kind.0));
         self.trace.fold(event.payload);

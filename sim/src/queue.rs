@@ -131,11 +131,25 @@ impl<T> Level<T> {
     }
 }
 
-/// The identity of a scheduled entry: its time and its insertion sequence number.
+/// The identity of a scheduled entry: its time and its insertion sequence number. Only the
+/// queue makes keys, so a key handed to [`EventQueue::cancel`] names an entry that was
+/// really pushed (a made-up key could name a time the entry does not have, and the queue
+/// would count an entry cancelled that it still holds).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct EventKey {
-    pub time: SimTime,
-    pub seq: u64,
+    time: SimTime,
+    seq: u64,
+}
+
+impl EventKey {
+    /// When the entry is due.
+    pub fn time(self) -> SimTime {
+        self.time
+    }
+    /// Its insertion sequence number: ties in time leave in this order.
+    pub fn seq(self) -> u64 {
+        self.seq
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
