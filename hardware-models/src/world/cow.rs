@@ -503,6 +503,7 @@ impl Cow {
         self.stuck.advance(EpisodeKind::Stuck, cfg, now_s);
     }
 
+    #[inline]
     fn walk(&mut self, dt_s: f32, cfg: &CowConfig, pasture: &Polygon, rng: &mut impl RngCore) {
         let z_turn = irwin_hall_normal_f32(rng);
         let z_speed = irwin_hall_normal_f32(rng);
