@@ -42,8 +42,14 @@ pub fn turn_cos_sin(i: u32) -> (f32, f32) {
 #[inline]
 pub fn cos_turns(turns: f32) -> f32 {
     // The fractional part of the turn; `as i32` truncates towards zero (turns of a day-scale
-    // phase are far inside the i32 range), and a negative remainder wraps into [0, 1).
-    let mut frac_turn = turns - (turns as i32) as f32;
+    // phase are far inside the i32 range), and a negative remainder wraps into [0, 1). Inside
+    // one turn either way (a phase within the day, the common case) the truncation is zero
+    // and the subtraction exact, so it is skipped: two conversions off a latency chain.
+    let mut frac_turn = if turns.abs() < 1.0 {
+        turns
+    } else {
+        turns - (turns as i32) as f32
+    };
     if frac_turn < 0.0 {
         frac_turn += 1.0;
     }
@@ -178,6 +184,38 @@ mod tests {
         assert!((sx / n).abs() < 0.01);
         assert!((s1 / n - 1.0).abs() < 0.02 && (s2 / n - 1.0).abs() < 0.02);
         assert!((sxy / n).abs() < 0.01);
+    }
+
+    #[test]
+    fn cos_turns_inside_one_turn_skips_the_truncation_without_changing_a_bit() {
+        // The formula before the fast path, for comparison.
+        let general = |turns: f32| {
+            let mut frac_turn = turns - (turns as i32) as f32;
+            if frac_turn < 0.0 {
+                frac_turn += 1.0;
+            }
+            let x = frac_turn * TURN_STEPS as f32;
+            let i = (x as u32).min(TURN_STEPS - 1);
+            let frac = x - i as f32;
+            let t = turn_table();
+            let (a, b) = (t[i as usize].0, t[i as usize + 1].0);
+            a + (b - a) * frac
+        };
+        let mut rng = CompactRng::from_seed_u64(5);
+        let edges = [
+            0.0f32,
+            -0.0,
+            1.0,
+            -1.0,
+            0.999_999_94,
+            -0.999_999_94,
+            1e-30,
+            -1e-30,
+        ];
+        let random = (0..200_000).map(|_| (unit_f32(rng.next_u32()) - 0.5) * 2.2);
+        for t in edges.into_iter().chain(random) {
+            assert_eq!(cos_turns(t).to_bits(), general(t).to_bits(), "{t}");
+        }
     }
 
     #[test]
