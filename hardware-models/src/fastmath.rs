@@ -135,6 +135,7 @@ pub fn uniform_f32(rng: &mut impl RngCore, low: f32, high: f32) -> f32 {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use rand_core::RngCore;
     use sim::CompactRng;
 
     proptest! {
