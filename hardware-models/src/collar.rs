@@ -154,11 +154,8 @@ impl Collar {
     /// One sampling cycle at `now`. See the module docs.
     pub fn update(&mut self, now: SimTime, cfg: &CollarConfig, pasture: &Polygon) -> CollarSample {
         let slept = now.saturating_since(self.cow.advanced_to());
-        // The true body temperature first: it needs only the fever schedule, and its long
-        // chain of dependent arithmetic then overlaps the walk's instead of following it.
-        self.cow.advance_physiology(now, &cfg.cow);
-        let true_c = self.cow.body_temp_c(now, &cfg.cow);
         self.cow.advance(now, &cfg.cow, pasture, &mut self.rng);
+        let true_c = self.cow.body_temp_c(now, &cfg.cow);
         let sleep = Draw {
             use_: EnergyUse::Sleep,
             energy_uj: cfg.sleep_current_ua * cfg.battery.nominal_v * slept.as_secs_f64(),

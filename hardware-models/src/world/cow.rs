@@ -463,15 +463,6 @@ impl Cow {
         t
     }
 
-    /// Advances the fever schedule alone to `now` ([`Cow::advance`] does it too): enough for
-    /// [`Cow::body_temp_c`] at `now`, so a caller can start that arithmetic before the walk.
-    /// The schedule draws from its own stream, so the order of the two does not matter.
-    #[inline]
-    pub fn advance_physiology(&mut self, now: SimTime, cfg: &CowConfig) {
-        let now_s = now.as_secs().min(u64::from(NEVER_S - 1));
-        self.fever.advance(EpisodeKind::Fever, cfg, now_s);
-    }
-
     /// Advances physiology and movement to `now` (a `now` earlier than the last advance does
     /// nothing). Movement draws come from `rng`; the episode schedules use their own streams.
     #[inline]
