@@ -20,7 +20,11 @@
 //! is retransmitted after a retransmission timeout (1 s, doubling) **[simplified TCP]**.
 //! After `tcp_max_retries` failures (a partition, a crashed peer) the connection breaks and
 //! both ends are told, the device after its keep-alive would notice at the latest. So network
-//! loss shows as latency, and outages as reconnect storms, as on a real deployment.
+//! loss shows as latency, and outages as reconnect storms, as on a real deployment. Left out:
+//! head-of-line blocking. A segment sent after a lost one is delivered without waiting for the
+//! retransmission, so publishes can reach the hub out of order and a close can overtake a
+//! retransmitted publish; the store's de-duplication by sequence number keeps the accounting
+//! exact, and latency after a loss is slightly optimistic.
 //!
 //! **Accounting.** The firmware reports every sample, acknowledgement and drop
 //! ([`firmware::Record`]); the world counts them, and keeps per-device bitmaps of acknowledged
