@@ -404,7 +404,8 @@ impl BatteryState {
         }
         let mut load_ma_max = 0.0f64;
         for d in draws {
-            // Round half up; `max` maps NaN and negatives to 0 and the cast saturates.
+            // Round half up; `max` maps NaN and negatives to 0 and the conversion saturates
+            // (at 2⁶³ µJ, see `f64_to_u64`).
             let uj = f64_to_u64(d.energy_uj.max(0.0) + 0.5);
             self.ledger.add(d.use_, uj);
             load_ma_max = load_ma_max.max(d.load_ma);
