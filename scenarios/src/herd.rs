@@ -1073,13 +1073,6 @@ impl HerdWorld {
             return;
         }
         let mut pick = Seed(self.cfg.seed).compact(StreamKey::new("herd", 0, "provisioned"));
-        let hosts: Vec<Arc<str>> = self
-            .dps
-            .config()
-            .hubs
-            .iter()
-            .map(|l| Arc::from(l.host.as_str()))
-            .collect();
         for i in 0..self.devices.len() {
             if !self.cfg.provisioned_ratio.chance(&mut pick) {
                 continue;
@@ -1087,8 +1080,6 @@ impl HerdWorld {
             let reg = self.devices[i].registration_id().clone();
             let key = derive_device_key_bytes(&self.cfg.group_key, &reg);
             if let Some(host) = self.dps.preprovision(SimTime::ZERO, &reg, &key, 0) {
-                // One shared host string per hub, not one per collar.
-                let host = hosts.iter().find(|h| **h == host).cloned().unwrap_or(host);
                 self.devices[i].install_assignment(host, reg);
             }
             while let Some(o) = self.dps.poll_output() {

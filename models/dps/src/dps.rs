@@ -231,6 +231,8 @@ const POLL_WINDOW: SimDuration = SimDuration::from_secs(10);
 /// The simulated DPS instance.
 pub struct Dps {
     cfg: DpsConfig,
+    /// The linked hubs' hosts, one shared string each: every assignment hands out a clone.
+    hosts: Vec<Arc<str>>,
     individual: Vec<IndividualEnrollment>,
     individual_by_id: FxHashMap<Arc<str>, u32>,
     groups: Vec<EnrollmentGroup>,
@@ -302,6 +304,11 @@ impl Dps {
         // 1,000 registrations per minute per unit (reference §2.5).
         let reg_interval = SimDuration::from_nanos(60_000_000_000 / (1_000 * u64::from(cfg.units)));
         Ok(Dps {
+            hosts: cfg
+                .hubs
+                .iter()
+                .map(|l| Arc::from(l.host.as_str()))
+                .collect(),
             cfg,
             individual: Vec::new(),
             individual_by_id: FxHashMap::default(),
@@ -951,7 +958,7 @@ impl Dps {
             status: RegStatus::Assigned,
             assignment: Some(Assignment {
                 registration_id: reg.clone(),
-                assigned_hub: self.cfg.hubs[hub].host.as_str().into(),
+                assigned_hub: self.hosts[hub].clone(),
                 device_id: device_id.clone(),
                 substatus,
             }),

@@ -295,6 +295,7 @@ fn a_device_polling_more_than_five_times_in_ten_seconds_is_throttled() {
 fn a_preprovisioned_device_gets_the_hub_the_protocol_would_give_it_and_skips_the_rate_limit() {
     let mut by_protocol = dps_with(DpsConfig::new(SCOPE, hubs(3)), group("herd", None));
     let mut pre = dps_with(DpsConfig::new(SCOPE, hubs(3)), group("herd", None));
+    let mut hosts: Vec<Arc<str>> = Vec::new();
     for i in 0..50 {
         let t = SimTime::from_secs(1 + 10 * i);
         let reg: Arc<str> = Arc::from(format!("cow-{i}"));
@@ -304,6 +305,11 @@ fn a_preprovisioned_device_gets_the_hub_the_protocol_would_give_it_and_skips_the
             .expect("the group enrols it");
         let (reply, _) = provision(&mut by_protocol, &reg, 0, t);
         assert_eq!(&*host, assigned_hub(&reply).0, "{reg}");
+        // One string per linked hub, shared by its assignments.
+        match hosts.iter().find(|h| **h == host) {
+            Some(seen) => assert!(Arc::ptr_eq(seen, &host), "{host} copied"),
+            None => hosts.push(host),
+        }
         let r = pre.registration(&reg).expect("registered");
         assert_eq!(r.device_id, reg);
         assert_eq!(r.substatus, Substatus::InitialAssignment);
