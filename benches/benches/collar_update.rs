@@ -90,9 +90,4 @@ fn collar_update(c: &mut Criterion) {
 }
 
 criterion_group!(benches, collar_update);
-fn main() {
-    // The heap `fleetsim` runs with (transparent huge pages; FLEETSIM_HUGEPAGES=0 for without).
-    fleetsim::hugepages::reexec();
-    benches();
-    Criterion::default().configure_from_args().final_summary();
-}
+benches::bench_main!(benches);

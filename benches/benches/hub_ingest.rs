@@ -140,9 +140,4 @@ fn bench(c: &mut Criterion) {
 }
 
 criterion_group!(benches, bench);
-fn main() {
-    // The heap `fleetsim` runs with (transparent huge pages; FLEETSIM_HUGEPAGES=0 for without).
-    fleetsim::hugepages::reexec();
-    benches();
-    Criterion::default().configure_from_args().final_summary();
-}
+benches::bench_main!(benches);

@@ -221,9 +221,4 @@ fn store_ingest(c: &mut Criterion) {
 }
 
 criterion_group!(benches, store_ingest);
-fn main() {
-    // The heap `fleetsim` runs with (transparent huge pages; FLEETSIM_HUGEPAGES=0 for without).
-    fleetsim::hugepages::reexec();
-    benches();
-    Criterion::default().configure_from_args().final_summary();
-}
+benches::bench_main!(benches);

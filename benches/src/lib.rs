@@ -155,6 +155,22 @@ impl HeapFleet {
     }
 }
 
+/// A bench's `main`: re-executes into the heap `fleetsim` runs with (transparent huge pages;
+/// `FLEETSIM_HUGEPAGES=0` for without), then runs the criterion groups as `criterion_main!`
+/// would.
+#[macro_export]
+macro_rules! bench_main {
+    ($($group:path),+ $(,)?) => {
+        fn main() {
+            fleetsim::hugepages::reexec();
+            $($group();)+
+            criterion::Criterion::default()
+                .configure_from_args()
+                .final_summary();
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -41,15 +41,25 @@ pub fn turn_cos_sin(i: u32) -> (f32, f32) {
 /// `cos(2π·turns)`, linearly interpolated in the table (absolute error about 5·10⁻⁶).
 #[inline]
 pub fn cos_turns(turns: f32) -> f32 {
-    // The fractional part of the turn; `as i32` truncates towards zero (turns of a day-scale
-    // phase are far inside the i32 range), and a negative remainder wraps into [0, 1). Inside
-    // one turn either way (a phase within the day, the common case) the truncation is zero
-    // and the subtraction exact, so it is skipped: two conversions off a latency chain.
-    let mut frac_turn = if turns.abs() < 1.0 {
-        turns
+    // Inside one turn either way (a phase within the day, the common case) the truncation is
+    // zero and the subtraction exact, so it is skipped: two conversions off a latency chain.
+    if turns.abs() < 1.0 {
+        cos_of_wrapped(turns)
     } else {
-        turns - (turns as i32) as f32
-    };
+        cos_of_wrapped(without_whole_turns(turns))
+    }
+}
+
+/// `turns` less its whole turns: `as i32` truncates towards zero (turns of a day-scale phase
+/// are far inside the i32 range), leaving a value in (-1, 1).
+#[inline]
+fn without_whole_turns(turns: f32) -> f32 {
+    turns - (turns as i32) as f32
+}
+
+/// The table's cosine of a phase in (-1, 1) turns (a negative one wraps into [0, 1)).
+#[inline]
+fn cos_of_wrapped(mut frac_turn: f32) -> f32 {
     if frac_turn < 0.0 {
         frac_turn += 1.0;
     }
@@ -154,7 +164,11 @@ mod tests {
         fn the_fast_integer_to_float_conversion_equals_the_cast_below_two_to_the_63(
             x in prop_oneof![0u64..1 << 53, 0u64..i64::MAX as u64, any::<u64>()],
         ) {
-            let expected = if x <= i64::MAX as u64 { x as f64 } else { 9_223_372_036_854_775_808.0 };
+            let expected = if x <= i64::MAX as u64 {
+                x as f64
+            } else {
+                9_223_372_036_854_775_808.0
+            };
             prop_assert_eq!(u64_to_f64(x).to_bits(), expected.to_bits());
         }
     }
@@ -189,19 +203,8 @@ mod tests {
 
     #[test]
     fn cos_turns_inside_one_turn_skips_the_truncation_without_changing_a_bit() {
-        // The formula before the fast path, for comparison.
-        let general = |turns: f32| {
-            let mut frac_turn = turns - (turns as i32) as f32;
-            if frac_turn < 0.0 {
-                frac_turn += 1.0;
-            }
-            let x = frac_turn * TURN_STEPS as f32;
-            let i = (x as u32).min(TURN_STEPS - 1);
-            let frac = x - i as f32;
-            let t = turn_table();
-            let (a, b) = (t[i as usize].0, t[i as usize + 1].0);
-            a + (b - a) * frac
-        };
+        // The general path: always take the whole turns off.
+        let general = |turns: f32| cos_of_wrapped(without_whole_turns(turns));
         let mut rng = CompactRng::from_seed_u64(5);
         let edges = [
             0.0f32,

@@ -27,7 +27,8 @@
 //! **Memory.** Entries live in per-slot `Vec`s. A drained vector goes to its level's pool
 //! (up to 64 vectors of up to 65,536 entries) and the next slot to fill takes it, so after
 //! warm-up scheduling rarely allocates (never per event), and capacity follows the slots in
-//! use rather than staying parked in every slot the wheel has passed. An entry is the key (16 bytes) plus the payload.
+//! use rather than staying parked in every slot the wheel has passed. An entry is the key
+//! (16 bytes) plus the payload.
 //!
 //! **Cancellation.** [`EventQueue::cancel`] takes the [`EventKey`] returned by `push`. A
 //! cancelled key goes into a set (looked up, never iterated) and the entry is dropped when it
