@@ -13,7 +13,7 @@
 //! Throughput is in collar updates/s; time per iteration divided by `BATCH` is ns/update.
 
 use criterion::{black_box, criterion_group, Criterion, Throughput};
-use hardware::collar::{Collar, CollarConfig};
+use hardware::collar::{Collar, CollarConfig, CollarSpec};
 use hardware::world::geometry::Polygon;
 use sim::{Seed, SimDuration, SimTime};
 
@@ -21,8 +21,7 @@ const BATCH: u64 = 10_000;
 const INTERVAL: SimDuration = SimDuration::from_secs(300);
 
 struct Herd {
-    cfg: CollarConfig,
-    pasture: Polygon,
+    spec: CollarSpec,
     collars: Vec<Collar>,
     next: usize,
     now: SimTime,
@@ -30,7 +29,6 @@ struct Herd {
 
 impl Herd {
     fn new(size: u64) -> Herd {
-        let cfg = CollarConfig::default();
         // A 2 km × 1.5 km pasture with one notch, so the fence test is not a plain rectangle.
         let pasture = Polygon::new(
             "bench pasture",
@@ -48,14 +46,12 @@ impl Herd {
             .collect(),
         )
         .expect("valid pasture");
+        let spec = CollarSpec::new(CollarConfig::default(), pasture).expect("valid collar spec");
         let collars = (0..size)
-            .map(|id| {
-                Collar::new(Seed(42), id, &cfg, &pasture, SimTime::ZERO).expect("valid collar")
-            })
+            .map(|id| Collar::new(Seed(42), id, &spec, SimTime::ZERO).expect("valid collar"))
             .collect();
         Herd {
-            cfg,
-            pasture,
+            spec,
             collars,
             next: 0,
             now: SimTime::ZERO + INTERVAL,
@@ -64,7 +60,7 @@ impl Herd {
 
     fn step(&mut self) {
         let c = &mut self.collars[self.next];
-        black_box(c.update(self.now, &self.cfg, &self.pasture));
+        black_box(c.update(self.now, &self.spec));
         self.next += 1;
         if self.next == self.collars.len() {
             self.next = 0;

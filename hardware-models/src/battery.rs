@@ -198,6 +198,47 @@ impl BatterySpec {
         curve[0].1
     }
 
+    /// The least remaining energy, µJ, from which [`BatteryState::handle_draws`] answers `Ok`
+    /// from its cheap voltage check for every cycle whose loads are at most `load_ma_max`
+    /// (`u64::MAX` when no charge is enough). A device whose cycle draws the same loads
+    /// every time computes it once and passes it to
+    /// [`BatteryState::handle_draws_no_brownout_from`], which then skips the state of charge
+    /// and the curve while the cell is above it: the same outcomes, fewer instructions.
+    pub fn no_brownout_from_uj(&self, load_ma_max: f64) -> u64 {
+        let cap = self.capacity_uj();
+        let sag_v = load_ma_max * 1e-3 * self.internal_resistance_ohm;
+        // The curve rises with state of charge, so the cheap check (the voltage of the curve
+        // point at or below the state of charge) passes from the first point that clears
+        // the threshold upwards. A NaN load clears nothing.
+        let Some(&(soc_min, _)) = self
+            .chemistry
+            .curve()
+            .iter()
+            .find(|(_, v)| *v - sag_v >= self.brownout_v)
+        else {
+            return u64::MAX;
+        };
+        // The state of charge the check sees, exactly as `handle_draws` computes it; it never
+        // falls as the remaining energy grows, so a bisection finds the least passing value.
+        let passes = |r: u64| u64_to_f64(r) / u64_to_f64(cap) >= soc_min;
+        if cap == 0 || !passes(cap) {
+            return u64::MAX;
+        }
+        let (mut fails, mut pass) = (0u64, cap);
+        if passes(fails) {
+            return 1;
+        }
+        while pass - fails > 1 {
+            let mid = fails + (pass - fails) / 2;
+            if passes(mid) {
+                pass = mid;
+            } else {
+                fails = mid;
+            }
+        }
+        pass
+    }
+
     /// A lower bound of the open-circuit voltage at `soc`: the voltage at the curve point at or
     /// below it (the curve rises with state of charge). Cheap; used to skip the interpolation
     /// when no brown-out is possible.
@@ -265,6 +306,19 @@ pub struct Draw {
     pub load_ma: f64,
 }
 
+/// Capacity `cap` (µJ) times the yearly self-discharge rate: µJ lost per year at rest.
+#[inline]
+pub(crate) fn discharge_uj_per_year(cap: u64, spec: &BatterySpec) -> f64 {
+    u64_to_f64(cap) * spec.self_discharge_per_year
+}
+
+/// A draw's energy as the ledger books it, µJ: rounded half up; `max` maps NaN and negatives
+/// to 0 and the conversion saturates (at 2⁶³ µJ, see `f64_to_u64`).
+#[inline]
+fn debit_uj(energy_uj: f64) -> u64 {
+    f64_to_u64(energy_uj.max(0.0) + 0.5)
+}
+
 /// The result of a draw.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum PowerOutcome {
@@ -319,13 +373,15 @@ impl BatteryState {
 
     /// Energy lost to self-discharge by `now`, µJ.
     pub fn self_discharged_uj(&self, spec: &BatterySpec, now: SimTime) -> u64 {
-        self.self_discharged_of(spec.capacity_uj(), spec, now)
+        self.self_discharged_at(discharge_uj_per_year(spec.capacity_uj(), spec), now)
     }
 
-    fn self_discharged_of(&self, capacity_uj: u64, spec: &BatterySpec, now: SimTime) -> u64 {
+    /// Self-discharge by `now`, µJ, given the capacity times the yearly rate.
+    #[inline]
+    fn self_discharged_at(&self, discharge_uj_per_year: f64, now: SimTime) -> u64 {
         let years = u64_to_f64(now.as_secs().saturating_sub(u64::from(self.installed_at_s)))
             * (1.0 / SECS_PER_YEAR);
-        f64_to_u64(u64_to_f64(capacity_uj) * spec.self_discharge_per_year * years)
+        f64_to_u64(discharge_uj_per_year * years)
     }
 
     /// Energy left at `now`, µJ, in `[0, capacity]`.
@@ -337,9 +393,21 @@ impl BatteryState {
     /// needs the capacity too (it costs a few multiplications and a conversion).
     #[inline]
     pub(crate) fn remaining_uj_of(&self, cap: u64, spec: &BatterySpec, now: SimTime) -> u64 {
+        self.remaining_uj_with(cap, discharge_uj_per_year(cap, spec), now)
+    }
+
+    /// [`BatteryState::remaining_uj_of`] given also `discharge_uj_per_year`, the capacity
+    /// as `f64` times the yearly self-discharge rate, for a caller that keeps it.
+    #[inline]
+    pub(crate) fn remaining_uj_with(
+        &self,
+        cap: u64,
+        discharge_uj_per_year: f64,
+        now: SimTime,
+    ) -> u64 {
         (cap + self.charged_uj)
             .saturating_sub(self.ledger.total_uj())
-            .saturating_sub(self.self_discharged_of(cap, spec, now))
+            .saturating_sub(self.self_discharged_at(discharge_uj_per_year, now))
             .min(cap)
     }
 
@@ -404,10 +472,7 @@ impl BatteryState {
         }
         let mut load_ma_max = 0.0f64;
         for d in draws {
-            // Round half up; `max` maps NaN and negatives to 0 and the conversion saturates
-            // (at 2⁶³ µJ, see `f64_to_u64`).
-            let uj = f64_to_u64(d.energy_uj.max(0.0) + 0.5);
-            self.ledger.add(d.use_, uj);
+            self.ledger.add(d.use_, debit_uj(d.energy_uj));
             load_ma_max = load_ma_max.max(d.load_ma);
         }
         let sag_v = load_ma_max * 1e-3 * spec.internal_resistance_ohm;
@@ -424,6 +489,29 @@ impl BatteryState {
         } else {
             PowerOutcome::Ok
         }
+    }
+
+    /// [`BatteryState::handle_draws_with_remaining`] for a cycle whose every load is at most
+    /// the one `no_brownout_from_uj` was computed for
+    /// ([`BatterySpec::no_brownout_from_uj`]): at or above that charge only the ledger is
+    /// debited. Same outcomes and ledger as `handle_draws`.
+    #[inline]
+    pub(crate) fn handle_draws_no_brownout_from<const N: usize>(
+        &mut self,
+        spec: &BatterySpec,
+        cap: u64,
+        remaining: u64,
+        no_brownout_from_uj: u64,
+        draws: [Draw; N],
+    ) -> PowerOutcome {
+        // The threshold is at least 1 µJ, so an empty cell takes the general path.
+        if remaining < no_brownout_from_uj {
+            return self.handle_draws_with_remaining(spec, cap, remaining, draws);
+        }
+        for d in draws {
+            self.ledger.add(d.use_, debit_uj(d.energy_uj));
+        }
+        PowerOutcome::Ok
     }
 
     /// Offers `energy_uj` from a charger at `now`.
@@ -559,5 +647,61 @@ mod tests {
             ChargeOutcome::Stored { uj: 1_000 }
         );
         assert_eq!(b.remaining_uj(&spec, SimTime::ZERO), spec.capacity_uj());
+    }
+
+    #[test]
+    fn the_no_brownout_charge_is_the_least_at_which_the_cheap_check_passes_and_changes_no_outcome()
+    {
+        for spec in [
+            BatterySpec::li_socl2_aa(),
+            BatterySpec::li_socl2_d(),
+            BatterySpec::li_ion_18650(),
+        ] {
+            let cap = spec.capacity_uj();
+            for load_ma in [0.0, 0.02, 2.0, 30.0, 120.0, 400.0, 1e4, f64::NAN] {
+                let from = spec.no_brownout_from_uj(load_ma);
+                let sag_v = load_ma * 1e-3 * spec.internal_resistance_ohm;
+                let cheap_check = |r: u64| {
+                    let soc = u64_to_f64(r) / u64_to_f64(cap);
+                    spec.open_circuit_v_floor(soc) - sag_v >= spec.brownout_v
+                };
+                if from == u64::MAX {
+                    assert!(!cheap_check(cap), "{} {load_ma}", spec.name);
+                } else {
+                    assert!(from >= 1 && cheap_check(from), "{} {load_ma}", spec.name);
+                    assert!(
+                        from == 1 || !cheap_check(from - 1),
+                        "{} {load_ma}",
+                        spec.name
+                    );
+                }
+                let near = [from.saturating_sub(1), from, from.saturating_add(1)];
+                let spread = (0..=400u64).map(|i| cap / 400 * i);
+                for r in near.into_iter().chain(spread).filter(|&r| r <= cap) {
+                    let mut general = BatteryState::new(SimTime::ZERO);
+                    general.ledger.add(EnergyUse::Sleep, cap - r);
+                    let mut fast = general;
+                    let draws = [
+                        Draw {
+                            use_: EnergyUse::Sleep,
+                            energy_uj: 6_000.0,
+                            load_ma: load_ma / 2.0,
+                        },
+                        Draw {
+                            use_: EnergyUse::Fix,
+                            energy_uj: 250_000.4,
+                            load_ma,
+                        },
+                    ];
+                    assert_eq!(
+                        general.handle_draws_with_remaining(&spec, cap, r, draws),
+                        fast.handle_draws_no_brownout_from(&spec, cap, r, from, draws),
+                        "{} {load_ma} {r}",
+                        spec.name
+                    );
+                    assert_eq!(general, fast);
+                }
+            }
+        }
     }
 }

@@ -6,7 +6,10 @@
 //! ([`CompactRng`], 8 bytes), the body-temperature probe's manufacturing bias, the GNSS
 //! receiver's last-fix time, and the battery state with its energy ledger. Everything shared by
 //! the herd — part specs, cow physiology, battery spec, pasture polygon — lives once in a
-//! [`CollarConfig`] and a [`Polygon`] passed by reference.
+//! [`CollarSpec`] passed by reference: the [`CollarConfig`] and the [`Polygon`], validated
+//! once, with the figures each cycle would otherwise recompute (the cell's capacity, the
+//! loads of the cycle's draws, and the charge above which no brown-out is possible, so a
+//! healthy cell skips the voltage curve).
 //!
 //! [`Collar::update`] is the sampling cycle the seed describes ("GPS, temperature … sent to the
 //! back-end every 5 minutes"): debit sleep since the last update, advance the cow to `now`,
@@ -31,7 +34,10 @@
 //! MCU's active energy between sleep and the parts (folded into the parts' energies), and
 //! charging (the collar's primary cell cannot be charged).
 
-use crate::battery::{BatterySpec, BatterySpecError, BatteryState, Draw, EnergyUse, PowerOutcome};
+use crate::battery::{
+    discharge_uj_per_year, BatterySpec, BatterySpecError, BatteryState, Draw, EnergyUse,
+    PowerOutcome,
+};
 use crate::fastmath::irwin_hall_normal_f32;
 use crate::gnss::{GnssOutcome, GnssSpec, GnssState, SkyView};
 use crate::parts;
@@ -95,6 +101,59 @@ impl CollarConfig {
     }
 }
 
+/// A herd's collar set-up, validated once: the [`CollarConfig`], the pasture the cows graze,
+/// and the figures every cycle would otherwise recompute (the cell's capacity, the loads of
+/// the cycle's draws, the charge above which no brown-out is possible). Collars are made and
+/// updated against it; a million collars share one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CollarSpec {
+    cfg: CollarConfig,
+    pasture: Polygon,
+    capacity_uj: u64,
+    /// Capacity × yearly self-discharge rate, µJ per year.
+    discharge_uj_per_year: f64,
+    /// Sleep current × nominal voltage: µJ per second asleep.
+    sleep_uj_per_s: f64,
+    sleep_load_ma: f64,
+    sample_load_ma: f64,
+    fix_load_ma: f64,
+    /// [`BatterySpec::no_brownout_from_uj`] under the largest of the three loads.
+    no_brownout_from_uj: u64,
+}
+
+impl CollarSpec {
+    /// Validates `cfg` and derives the per-cycle constants.
+    pub fn new(cfg: CollarConfig, pasture: Polygon) -> Result<Self, CollarError> {
+        cfg.validate()?;
+        let sleep_load_ma = cfg.sleep_current_ua * 1e-3;
+        let sample_load_ma = cfg.probe.energy_per_sample_uj
+            / (cfg.battery.nominal_v * cfg.probe.conversion_time.as_secs_f64().max(1e-3) * 1e3);
+        let fix_load_ma = f64::from(cfg.gnss.active_current_ma);
+        let load_ma_max = 0.0f64
+            .max(sleep_load_ma)
+            .max(sample_load_ma)
+            .max(fix_load_ma);
+        Ok(CollarSpec {
+            capacity_uj: cfg.battery.capacity_uj(),
+            discharge_uj_per_year: discharge_uj_per_year(cfg.battery.capacity_uj(), &cfg.battery),
+            sleep_uj_per_s: cfg.sleep_current_ua * cfg.battery.nominal_v,
+            sleep_load_ma,
+            sample_load_ma,
+            fix_load_ma,
+            no_brownout_from_uj: cfg.battery.no_brownout_from_uj(load_ma_max),
+            cfg,
+            pasture,
+        })
+    }
+
+    pub fn config(&self) -> &CollarConfig {
+        &self.cfg
+    }
+    pub fn pasture(&self) -> &Polygon {
+        &self.pasture
+    }
+}
+
 /// What one update produced.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct CollarSample {
@@ -121,15 +180,9 @@ impl Collar {
     /// Collar `id` put on its cow at `now`: the cow is placed and its physiology drawn from
     /// the cow streams, the probe's bias from `StreamKey("collar", id, "manufacture")`, the
     /// collar's working stream from `StreamKey("collar", id, "run")`.
-    pub fn new(
-        seed: Seed,
-        id: u64,
-        cfg: &CollarConfig,
-        pasture: &Polygon,
-        now: SimTime,
-    ) -> Result<Self, CollarError> {
-        cfg.validate()?;
-        let cow = Cow::new(seed, id, &cfg.cow, pasture, now)?;
+    pub fn new(seed: Seed, id: u64, spec: &CollarSpec, now: SimTime) -> Result<Self, CollarError> {
+        let cfg = &spec.cfg;
+        let cow = Cow::new(seed, id, &cfg.cow, &spec.pasture, now)?;
         let mut manufacture = seed.stream(StreamKey::new("collar", id, "manufacture"));
         let probe_bias = cfg.probe.draw_bias(&mut manufacture) as f32;
         Ok(Collar {
@@ -152,18 +205,22 @@ impl Collar {
     }
 
     /// One sampling cycle at `now`. See the module docs.
-    pub fn update(&mut self, now: SimTime, cfg: &CollarConfig, pasture: &Polygon) -> CollarSample {
+    pub fn update(&mut self, now: SimTime, spec: &CollarSpec) -> CollarSample {
+        let cfg = &spec.cfg;
         let slept = now.saturating_since(self.cow.advanced_to());
-        self.cow.advance(now, &cfg.cow, pasture, &mut self.rng);
+        self.cow
+            .advance(now, &cfg.cow, &spec.pasture, &mut self.rng);
         let true_c = self.cow.body_temp_c(now, &cfg.cow);
         let sleep = Draw {
             use_: EnergyUse::Sleep,
-            energy_uj: cfg.sleep_current_ua * cfg.battery.nominal_v * slept.as_secs_f64(),
-            load_ma: cfg.sleep_current_ua * 1e-3,
+            energy_uj: spec.sleep_uj_per_s * slept.as_secs_f64(),
+            load_ma: spec.sleep_load_ma,
         };
 
-        let capacity_uj = cfg.battery.capacity_uj();
-        let remaining_uj = self.battery.remaining_uj_of(capacity_uj, &cfg.battery, now);
+        let capacity_uj = spec.capacity_uj;
+        let remaining_uj =
+            self.battery
+                .remaining_uj_with(capacity_uj, spec.discharge_uj_per_year, now);
         if remaining_uj == 0 {
             return CollarSample {
                 body_temp: Reading::NoReading(NoReadingReason::Dead),
@@ -188,8 +245,7 @@ impl Collar {
         let sample = Draw {
             use_: EnergyUse::Sample,
             energy_uj: cfg.probe.energy_per_sample_uj,
-            load_ma: cfg.probe.energy_per_sample_uj
-                / (cfg.battery.nominal_v * cfg.probe.conversion_time.as_secs_f64().max(1e-3) * 1e3),
+            load_ma: spec.sample_load_ma,
         };
 
         let sky = if cfg.covered_ratio.chance_aligned(&mut self.rng) {
@@ -209,12 +265,13 @@ impl Collar {
         let fix = Draw {
             use_: EnergyUse::Fix,
             energy_uj: f64::from(gnss.energy_uj()),
-            load_ma: f64::from(cfg.gnss.active_current_ma),
+            load_ma: spec.fix_load_ma,
         };
-        let power = self.battery.handle_draws_with_remaining(
+        let power = self.battery.handle_draws_no_brownout_from(
             &cfg.battery,
             capacity_uj,
             remaining_uj,
+            spec.no_brownout_from_uj,
             [sleep, sample, fix],
         );
 
@@ -230,12 +287,12 @@ impl Collar {
     pub fn handle_radio(
         &mut self,
         now: SimTime,
-        cfg: &CollarConfig,
+        spec: &CollarSpec,
         energy_uj: f64,
         load_ma: f64,
     ) -> PowerOutcome {
         self.battery
-            .handle_draw(&cfg.battery, now, EnergyUse::Radio, energy_uj, load_ma)
+            .handle_draw(&spec.cfg.battery, now, EnergyUse::Radio, energy_uj, load_ma)
     }
 }
 
@@ -255,13 +312,14 @@ mod tests {
         use crate::radio::{RadioProfile, SpreadingFactor};
         let cfg = CollarConfig::default();
         let pasture = Polygon::rectangle("p", 1_000.0, 800.0).unwrap();
-        let mut c = Collar::new(Seed(3), 1, &cfg, &pasture, SimTime::ZERO).unwrap();
+        let spec = CollarSpec::new(cfg.clone(), pasture).unwrap();
+        let mut c = Collar::new(Seed(3), 1, &spec, SimTime::ZERO).unwrap();
         let radio = RadioProfile::lorawan(SpreadingFactor::Sf9);
         // A week of 5-minute cycles, each with a 24-byte uplink.
         for i in 1..=(7 * 288u64) {
             let now = SimTime::from_secs(300 * i);
-            c.update(now, &cfg, &pasture);
-            c.handle_radio(now, &cfg, radio.tx_energy_uj(24), radio.tx_current_ma);
+            c.update(now, &spec);
+            c.handle_radio(now, &spec, radio.tx_energy_uj(24), radio.tx_current_ma);
         }
         let end = SimTime::from_secs(300 * 7 * 288);
         let life_years =
@@ -279,11 +337,12 @@ mod tests {
     fn a_collar_update_samples_fixes_and_debits_the_ledger() {
         let cfg = CollarConfig::default();
         let pasture = Polygon::rectangle("p", 1_000.0, 800.0).unwrap();
-        let mut c = Collar::new(Seed(1), 42, &cfg, &pasture, SimTime::ZERO).unwrap();
+        let spec = CollarSpec::new(cfg, pasture).unwrap();
+        let mut c = Collar::new(Seed(1), 42, &spec, SimTime::ZERO).unwrap();
         let mut fixes = 0;
         for i in 1..=288u64 {
             let now = SimTime::from_secs(300 * i);
-            let s = c.update(now, &cfg, &pasture);
+            let s = c.update(now, &spec);
             let v = s.body_temp.value().expect("a healthy probe reads");
             assert!((v - f64::from(s.true_body_temp_c)).abs() <= 0.2 + 1e-9);
             if matches!(s.gnss, GnssOutcome::Fix(_)) {

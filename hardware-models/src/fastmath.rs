@@ -6,7 +6,8 @@
 //!   root and one `sincosf`;
 //! - [`irwin_hall_normal_f32`]: an approximate normal with no transcendental function at all;
 //! - [`turn_cos_sin`] / [`cos_turns`]: sine and cosine from a 1024-step table of one turn
-//!   (0.35° steps, linear interpolation for `cos_turns`), built once with `libm`;
+//!   (0.35° steps, linear interpolation for `cos_turns`), computed with `libm` by the build
+//!   script;
 //! - [`f64_to_u64`] / [`u64_to_f64`]: conversions through the signed instructions, equal to
 //!   the casts for every value below 2⁶³ (energies, durations) at a third of the cost.
 //!
@@ -14,28 +15,20 @@
 //! every machine.
 
 use rand_core::RngCore;
-use std::sync::OnceLock;
 
 /// Steps per turn of the sine table.
 pub const TURN_STEPS: u32 = 1024;
 
-/// `(cos, sin)` of `i / TURN_STEPS` turns, for `i` in `0..=TURN_STEPS`.
-fn turn_table() -> &'static [(f32, f32); TURN_STEPS as usize + 1] {
-    static TABLE: OnceLock<[(f32, f32); TURN_STEPS as usize + 1]> = OnceLock::new();
-    TABLE.get_or_init(|| {
-        let mut t = [(0.0f32, 0.0f32); TURN_STEPS as usize + 1];
-        for (i, e) in t.iter_mut().enumerate() {
-            let a = core::f64::consts::TAU * i as f64 / f64::from(TURN_STEPS);
-            *e = (libm::cos(a) as f32, libm::sin(a) as f32);
-        }
-        t
-    })
-}
+/// `(cos, sin)` of `i / TURN_STEPS` turns, for `i` in `0..=TURN_STEPS`: `libm::cos` and
+/// `libm::sin` in `f64` rounded to `f32`, written by the crate's build script as bit
+/// patterns (a test recomputes them), so reading it costs no initialisation check.
+static TURN_TABLE: [(f32, f32); TURN_STEPS as usize + 1] =
+    include!(concat!(env!("OUT_DIR"), "/turn_table.rs"));
 
 /// `(cos, sin)` of step `i` of a turn (taken modulo [`TURN_STEPS`]).
 #[inline]
 pub fn turn_cos_sin(i: u32) -> (f32, f32) {
-    turn_table()[(i % TURN_STEPS) as usize]
+    TURN_TABLE[(i % TURN_STEPS) as usize]
 }
 
 /// `cos(2π·turns)`, linearly interpolated in the table (absolute error about 5·10⁻⁶).
@@ -66,7 +59,7 @@ fn cos_of_wrapped(mut frac_turn: f32) -> f32 {
     let x = frac_turn * TURN_STEPS as f32;
     let i = (x as u32).min(TURN_STEPS - 1);
     let frac = x - i as f32;
-    let t = turn_table();
+    let t = &TURN_TABLE;
     let (a, b) = (t[i as usize].0, t[i as usize + 1].0);
     a + (b - a) * frac
 }
@@ -147,6 +140,24 @@ mod tests {
     use proptest::prelude::*;
     use rand_core::RngCore;
     use sim::CompactRng;
+
+    #[test]
+    fn the_built_turn_table_holds_the_libm_values_bit_for_bit() {
+        assert_eq!(TURN_TABLE.len(), TURN_STEPS as usize + 1);
+        for (i, &(c, s)) in TURN_TABLE.iter().enumerate() {
+            let a = core::f64::consts::TAU * i as f64 / f64::from(TURN_STEPS);
+            assert_eq!(
+                c.to_bits(),
+                (libm::cos(a) as f32).to_bits(),
+                "cos of step {i}"
+            );
+            assert_eq!(
+                s.to_bits(),
+                (libm::sin(a) as f32).to_bits(),
+                "sin of step {i}"
+            );
+        }
+    }
 
     proptest! {
         #[test]

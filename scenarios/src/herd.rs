@@ -35,7 +35,7 @@ use crate::summary::{self, Count, Invariant, RuleScore, Summary};
 use analytics::{AnalyticsConfig, RuleEngine, TruthEpisode};
 use dps::{Dps, DpsConfig, DpsOutput, EnrollmentGroup, ReprovisionPolicy};
 use firmware::{Ctx, Device, DeviceLogic, DeviceOutput, FirmwareConfig, Peer, Record};
-use hardware::collar::{Collar, CollarConfig};
+use hardware::collar::{Collar, CollarConfig, CollarSpec};
 use hardware::world::cow::{episodes, EpisodeKind};
 use hardware::world::geometry::{LocalFrame, Point, Polygon};
 use hub::{Consumer, Hub, HubConfig, HubOutput};
@@ -155,8 +155,7 @@ const HUB_BASE: u32 = u32::MAX - 16;
 /// What the scenario's devices do: sample their collar.
 struct HerdLogic {
     collars: Vec<Collar>,
-    cfg: CollarConfig,
-    pasture: Polygon,
+    spec: CollarSpec,
     frame: LocalFrame,
     epoch_unix_s: f64,
     /// Last reported fix per device, so a failed fix reports the last known position (as the
@@ -168,7 +167,7 @@ struct HerdLogic {
 impl DeviceLogic for HerdLogic {
     fn sample(&mut self, device: u32, now: SimTime, out: &mut [f64; FIELDS_MAX]) -> usize {
         let i = device as usize;
-        let s = self.collars[i].update(now, &self.cfg, &self.pasture);
+        let s = self.collars[i].update(now, &self.spec);
         if let hardware::gnss::GnssOutcome::Fix(f) = s.gnss {
             self.last_fix[i] = (f.east_m, f.north_m);
         }
@@ -349,14 +348,15 @@ impl HerdWorld {
     pub fn new(cfg: HerdConfig) -> Result<HerdWorld, BuildError> {
         let seed = Seed(cfg.seed);
         let n = cfg.cows as usize;
-        cfg.collar.validate().map_err(|e| build_err("collar", e))?;
+        let collar_spec = CollarSpec::new(cfg.collar.clone(), cfg.pasture.clone())
+            .map_err(|e| build_err("collar", e))?;
         cfg.firmware
             .validate()
             .map_err(|e| build_err("firmware", e))?;
         let mut collars = Vec::with_capacity(n);
         for i in 0..cfg.cows {
             collars.push(
-                Collar::new(seed, u64::from(i), &cfg.collar, &cfg.pasture, SimTime::ZERO)
+                Collar::new(seed, u64::from(i), &collar_spec, SimTime::ZERO)
                     .map_err(|e| build_err("collar", e))?,
             );
         }
@@ -500,8 +500,7 @@ impl HerdWorld {
         let mut world = HerdWorld {
             logic: HerdLogic {
                 collars,
-                cfg: cfg.collar.clone(),
-                pasture: cfg.pasture.clone(),
+                spec: collar_spec,
                 frame: cfg.frame,
                 epoch_unix_s,
                 last_fix: vec![(f32::NAN, f32::NAN); n],

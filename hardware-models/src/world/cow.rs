@@ -324,7 +324,10 @@ impl EpisodeSchedule {
     /// Whether the current episode covers `now_s` (valid once advanced to `now_s`).
     #[inline]
     pub fn contains_s(&self, now_s: u64) -> bool {
-        self.start_s != NEVER_S && u64::from(self.start_s) <= now_s && now_s < u64::from(self.end_s)
+        // `start <= now < end` as one unsigned comparison: before the start the difference
+        // wraps round to a huge value. `end > start` for a scheduled episode, and nothing
+        // scheduled is `start = end = NEVER_S`, an empty interval.
+        now_s.wrapping_sub(u64::from(self.start_s)) < u64::from(self.end_s - self.start_s)
     }
 
     /// The current or next episode, if any is scheduled.

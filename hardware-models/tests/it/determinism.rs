@@ -1,28 +1,23 @@
 //! Same seed, same herd: the collar models are deterministic, and each collar's numbers depend
 //! only on its own id (adding collars changes no other collar).
 
-use hardware::collar::{Collar, CollarConfig, CollarSample};
+use hardware::collar::{Collar, CollarConfig, CollarSample, CollarSpec};
 use hardware::world::geometry::Polygon;
 use sim::{Seed, SimDuration, SimTime};
 
 fn run(seed: Seed, ids: &[u64], hours: u64) -> Vec<(u64, Vec<CollarSample>)> {
-    let cfg = CollarConfig::default();
     let pasture = Polygon::rectangle("pasture", 1_500.0, 900.0).unwrap();
+    let spec = CollarSpec::new(CollarConfig::default(), pasture).unwrap();
     let mut herd: Vec<(u64, Collar)> = ids
         .iter()
-        .map(|&id| {
-            (
-                id,
-                Collar::new(seed, id, &cfg, &pasture, SimTime::ZERO).unwrap(),
-            )
-        })
+        .map(|&id| (id, Collar::new(seed, id, &spec, SimTime::ZERO).unwrap()))
         .collect();
     let mut out: Vec<(u64, Vec<CollarSample>)> = ids.iter().map(|&id| (id, Vec::new())).collect();
     let mut t = SimTime::ZERO;
     while t < SimTime::ZERO + SimDuration::from_hours(hours) {
         t += SimDuration::from_secs(300);
         for ((_, c), (_, samples)) in herd.iter_mut().zip(out.iter_mut()) {
-            samples.push(c.update(t, &cfg, &pasture));
+            samples.push(c.update(t, &spec));
         }
     }
     out

@@ -2,7 +2,7 @@
 //! cow's 24-hour temperature and position summary from its collar.
 
 use hardware::actuator::{Relay, RelaySpec};
-use hardware::collar::{Collar, CollarConfig};
+use hardware::collar::{Collar, CollarConfig, CollarSpec};
 use hardware::gnss::GnssOutcome;
 use hardware::parts;
 use hardware::sensor::{Sensor, SensorUnit};
@@ -144,12 +144,13 @@ fn a_cows_24_hour_temperature_and_position_summary_is_stable() {
     };
     let overlaps = |e: &&hardware::world::cow::Episode| e.start < day_end && e.end > day_start;
 
-    let mut collar = Collar::new(SEED, id, &cfg, &pasture, SimTime::ZERO).unwrap();
+    let spec = CollarSpec::new(cfg.clone(), pasture.clone()).unwrap();
+    let mut collar = Collar::new(SEED, id, &spec, SimTime::ZERO).unwrap();
     let mut t = SimTime::ZERO;
     let step = SimDuration::from_mins(5);
     while t + step <= day_start {
         t += step;
-        collar.update(t, &cfg, &pasture);
+        collar.update(t, &spec);
     }
     let ledger_start = *collar.battery().ledger();
     let mut hourly = Vec::new();
@@ -157,7 +158,7 @@ fn a_cows_24_hour_temperature_and_position_summary_is_stable() {
     let mut last_pos = collar.cow().position();
     while t < day_end {
         t += step;
-        let s = collar.update(t, &cfg, &pasture);
+        let s = collar.update(t, &spec);
         let pos = collar.cow().position();
         walked += f64::from(pos.distance_m(last_pos));
         last_pos = pos;
