@@ -128,12 +128,6 @@ pub fn irwin_hall_to_normal(sum: u32) -> f32 {
     (sum as f32 - IRWIN_HALL_CENTRE) * IRWIN_HALL_SCALE
 }
 
-/// A uniform `f32` in `[low, high)`.
-#[inline]
-pub fn uniform_f32(rng: &mut impl RngCore, low: f32, high: f32) -> f32 {
-    low + (high - low) * unit_f32(rng.next_u32())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -31,11 +31,13 @@
 //! and almanac/assisted-GNSS modes.
 
 use crate::fastmath::{
-    f64_to_u64, irwin_hall_sum, turn_cos_sin, uniform_f32, IRWIN_HALL_CENTRE, IRWIN_HALL_SCALE,
-    TURN_STEPS,
+    f64_to_u64, irwin_hall_sum, turn_cos_sin, IRWIN_HALL_CENTRE, IRWIN_HALL_SCALE, TURN_STEPS,
 };
 use rand_core::RngCore;
 use sim::{Ratio, SimDuration, SimTime};
+
+/// The 22 bits of a fix's second draw that place its time to fix in the TTFF range.
+const TTFF_MASK: u64 = (1 << 22) - 1;
 
 /// Whether the antenna sees open sky.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -203,8 +205,11 @@ impl GnssSpec {
         self.active_current_ma * 1_000.0 * self.supply_v * seconds
     }
 
-    /// One fix attempt at `now`. Consumes a fixed number of draws (four words) whatever
-    /// the outcome, so a change of sky view never shifts later draws.
+    /// One fix attempt at `now`. Consumes two 64-bit draws whatever the outcome, so a change
+    /// of sky view never shifts later draws: the error magnitude's Irwin–Hall sum takes the
+    /// first; the second is split into the failure trial (its low 32 bits), the time to fix
+    /// (the next 22: steps of a four-millionth of the TTFF range) and the direction (the top
+    /// 10, one of the 1024 steps of the turn table).
     #[inline]
     pub fn fix(
         &self,
@@ -216,19 +221,23 @@ impl GnssSpec {
         rng: &mut impl RngCore,
     ) -> GnssOutcome {
         let k = irwin_hall_sum(rng);
+        let w = rng.next_u64();
         let failure = match sky {
             SkyView::Open => self.fix_failure_open,
             SkyView::Covered => self.fix_failure_covered,
         };
-        let failed = failure.chance_aligned(rng);
+        // A uniform in [0, 1) from 32 bits, exact in f64: a probability of 1 always fails
+        // and 0 never does.
+        let failed = f64::from(w as u32) * (1.0 / 4_294_967_296.0) < failure.get();
         let hot = state.is_hot(now, self.ephemeris_valid);
+        // 22 bits convert to f32 exactly.
+        let u_ttff = ((w >> 32) & TTFF_MASK) as f32 * (1.0 / (TTFF_MASK + 1) as f32);
         let ttff_s = if hot {
-            uniform_f32(rng, self.hot_ttff_s_min, self.hot_ttff_s_max)
+            self.hot_ttff_s_min + (self.hot_ttff_s_max - self.hot_ttff_s_min) * u_ttff
         } else {
-            uniform_f32(rng, self.cold_ttff_s_min, self.cold_ttff_s_max)
+            self.cold_ttff_s_min + (self.cold_ttff_s_max - self.cold_ttff_s_min) * u_ttff
         };
-        // A uniform direction, one of the 1024 steps of the turn table.
-        let direction = rng.next_u32() >> (32 - TURN_STEPS.trailing_zeros());
+        let direction = (w >> (64 - TURN_STEPS.trailing_zeros())) as u32;
         if failed {
             let on_s = self.timeout.as_secs_f64() as f32;
             return GnssOutcome::NoFix {
@@ -435,5 +444,61 @@ mod tests {
             })
             .count();
         assert!((failed as f64 / 10_000.0 - 0.40).abs() < 0.02, "{failed}");
+    }
+
+    #[test]
+    fn a_fix_takes_two_draws_whatever_the_sky_or_the_outcome_and_a_uniform_time_to_fix() {
+        let spec = GnssSpec::cattle_tag();
+        let always_fails = GnssSpec {
+            fix_failure_open: Ratio::ONE,
+            ..GnssSpec::cattle_tag()
+        };
+        let mut rng = CompactRng::from_seed_u64(23);
+        let mut state = GnssState::default();
+        let (mut hot_ttff_sum_s, mut hot) = (0.0f64, 0u32);
+        for i in 0..20_000u64 {
+            let now = SimTime::from_secs(60 * (i + 1));
+            let mut reference = rng;
+            reference.next_u64();
+            reference.next_u64();
+            let mut covered = rng;
+            let mut failing = rng;
+            let mut state_covered = state;
+            let mut state_failing = state;
+            spec.fix(
+                &mut state_covered,
+                now,
+                0.0,
+                0.0,
+                SkyView::Covered,
+                &mut covered,
+            );
+            let failed = always_fails.fix(
+                &mut state_failing,
+                now,
+                0.0,
+                0.0,
+                SkyView::Open,
+                &mut failing,
+            );
+            assert!(matches!(failed, GnssOutcome::NoFix { .. }));
+            if let GnssOutcome::Fix(f) =
+                spec.fix(&mut state, now, 0.0, 0.0, SkyView::Open, &mut rng)
+            {
+                let ttff_s = f.ttff.as_secs_f64();
+                if i > 0 {
+                    assert!((1.0..5.0).contains(&ttff_s), "{ttff_s}");
+                    hot_ttff_sum_s += ttff_s;
+                    hot += 1;
+                }
+            }
+            let next = reference.next_u64();
+            assert_eq!(rng.next_u64(), next);
+            assert_eq!(covered.next_u64(), next);
+            assert_eq!(failing.next_u64(), next);
+        }
+        // Uniform on [1, 5) s: mean 3 s, SD 1.15 s, so the mean of ~19,800 is within 0.03 s.
+        let mean_s = hot_ttff_sum_s / f64::from(hot);
+        assert!((mean_s - 3.0).abs() < 0.03, "{mean_s}");
     }
 }

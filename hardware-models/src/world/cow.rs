@@ -327,7 +327,8 @@ impl EpisodeSchedule {
         // `start <= now < end` as one unsigned comparison: before the start the difference
         // wraps round to a huge value. `end > start` for a scheduled episode, and nothing
         // scheduled is `start = end = NEVER_S`, an empty interval.
-        now_s.wrapping_sub(u64::from(self.start_s)) < u64::from(self.end_s - self.start_s)
+        now_s.wrapping_sub(u64::from(self.start_s))
+            < u64::from(self.end_s.wrapping_sub(self.start_s))
     }
 
     /// The current or next episode, if any is scheduled.
