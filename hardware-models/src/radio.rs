@@ -339,6 +339,37 @@ impl RadioProfile {
         }
     }
 
+    /// The names [`RadioProfile::named`] knows, for scenario files and their errors.
+    pub const NAMES: [&'static str; 10] = [
+        "lorawan-sf7",
+        "lorawan-sf8",
+        "lorawan-sf9",
+        "lorawan-sf10",
+        "lorawan-sf11",
+        "lorawan-sf12",
+        "nb-iot",
+        "lte-m",
+        "cellular",
+        "wifi",
+    ];
+
+    /// The profile a scenario file names (one of [`RadioProfile::NAMES`]).
+    pub fn named(name: &str) -> Option<Self> {
+        Some(match name {
+            "nb-iot" => RadioProfile::nb_iot(),
+            "lte-m" => RadioProfile::lte_m(),
+            "cellular" => RadioProfile::cellular(),
+            "wifi" => RadioProfile::wifi(),
+            _ => {
+                let sf = name.strip_prefix("lorawan-sf")?;
+                let sf = SpreadingFactor::ALL
+                    .into_iter()
+                    .find(|s| s.value().to_string() == sf)?;
+                RadioProfile::lorawan(sf)
+            }
+        })
+    }
+
     /// Time on air of a message of `payload_bytes`.
     pub fn airtime(&self, payload_bytes: u32) -> SimDuration {
         let bytes = payload_bytes.saturating_add(self.overhead_bytes);
@@ -543,5 +574,30 @@ mod tests {
         assert_eq!(cell.bandwidth_bps, Some(300_000));
         let params = RadioProfile::wifi().link_params(10.0, 200);
         assert!(params.loss.get() < 0.01 && params.bytes_per_s > 1e5);
+    }
+
+    #[test]
+    fn every_listed_radio_name_resolves_and_others_do_not() {
+        for name in RadioProfile::NAMES {
+            assert!(RadioProfile::named(name).is_some(), "{name}");
+        }
+        assert_eq!(
+            RadioProfile::named("lorawan-sf10").map(|r| r.tech),
+            Some(RadioTech::LoRaWan(SpreadingFactor::Sf10))
+        );
+        assert_eq!(
+            RadioProfile::named("lte-m").map(|r| r.tech),
+            Some(RadioTech::LteM)
+        );
+        for bad in [
+            "",
+            "lte",
+            "LTE-M",
+            "lorawan-sf6",
+            "lorawan-sf",
+            "lorawan-sf13",
+        ] {
+            assert!(RadioProfile::named(bad).is_none(), "{bad}");
+        }
     }
 }

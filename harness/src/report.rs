@@ -130,6 +130,23 @@ pub fn markdown(s: &Summary, r: &ReportData, description: &str) -> String {
         b.projected_life_days_p50,
         b.projected_life_days_p50 / 365.0
     );
+    let e = &b.energy_j_mean;
+    let total_j = e.sleep + e.sample + e.fix + e.radio;
+    if total_j > 0.0 {
+        let share = |j: f64| pct(j / total_j);
+        let _ = writeln!(
+            m,
+            "Energy per collar over the run: {total_j:.1} J, of which the modem's transmissions {:.1} J ({}), GNSS fixes {:.1} J ({}), sleep {:.1} J ({}) and the temperature probe {:.1} mJ ({}).\n",
+            e.radio,
+            share(e.radio),
+            e.fix,
+            share(e.fix),
+            e.sleep,
+            share(e.sleep),
+            e.sample * 1e3,
+            share(e.sample)
+        );
+    }
     if !r.dashboard.is_empty() {
         let _ = writeln!(
             m,

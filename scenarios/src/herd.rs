@@ -26,6 +26,13 @@
 //! retransmitted publish; the store's de-duplication by sequence number keeps the accounting
 //! exact, and latency after a loss is slightly optimistic.
 //!
+//! **Energy.** A collar's battery pays for its sleep, probe samples and GNSS fixes in its
+//! sampling cycle, and for every packet it sends (retransmissions too) at the scenario's
+//! radio profile (`network.radio`: airtime at the modem's TX current plus a per-message
+//! session). Receiving is taken to fall inside the session's inactivity tail; back-to-back
+//! packets each pay a session, which overstates bursts. The summary gives the mean energy
+//! per collar by use.
+//!
 //! **Accounting.** The firmware reports every sample, acknowledgement and drop
 //! ([`firmware::Record`]); the world counts them, and keeps per-device bitmaps of acknowledged
 //! and stored sequence numbers so the end-of-run checker proves every acknowledged reading was
@@ -36,6 +43,7 @@ use analytics::{AnalyticsConfig, RuleEngine, TruthEpisode};
 use dps::{Dps, DpsConfig, DpsOutput, EnrollmentGroup, ReprovisionPolicy};
 use firmware::{Ctx, Device, DeviceLogic, DeviceOutput, FirmwareConfig, Peer, Record};
 use hardware::collar::{Collar, CollarConfig, CollarSpec};
+use hardware::radio::RadioProfile;
 use hardware::world::cow::{episodes, EpisodeKind};
 use hardware::world::geometry::{LocalFrame, Point, Polygon};
 use hub::{Consumer, Hub, HubConfig, HubOutput};
@@ -73,6 +81,12 @@ pub struct HerdConfig {
     pub group_key: Vec<u8>,
     /// Device ↔ cloud link (radio and backhaul together).
     pub link: LinkProfile,
+    /// The collars' modem: every packet a collar sends (retransmissions too) is debited from
+    /// its battery as the radio's energy for that many bytes, session cost included.
+    /// Receiving (acknowledgements, twin updates) falls inside the session's inactivity
+    /// tail and costs nothing more; back-to-back packets each pay a session, which
+    /// overstates bursts (a boot's connects, a retransmission within a second).
+    pub radio: RadioProfile,
     /// Devices served by one cell tower; an outage partitions a tower's devices.
     pub devices_per_tower: u32,
     pub outages: Vec<Outage>,
@@ -162,6 +176,17 @@ struct HerdLogic {
     /// livestock wearable of reference §7.3 does); NaN before the first fix.
     last_fix: Vec<(f32, f32)>,
     brownouts: u64,
+}
+
+impl HerdLogic {
+    /// Debits a transmission from collar `device`'s battery; a brown-out is counted as the
+    /// sampling cycle's are.
+    fn handle_radio(&mut self, device: u32, now: SimTime, energy_uj: f64, load_ma: f64) {
+        let power = self.collars[device as usize].handle_radio(now, &self.spec, energy_uj, load_ma);
+        if !matches!(power, hardware::battery::PowerOutcome::Ok) {
+            self.brownouts += 1;
+        }
+    }
 }
 
 impl DeviceLogic for HerdLogic {
@@ -709,6 +734,15 @@ impl HerdWorld {
             self.downlink(p.device)
         };
         let size = p.msg.encoded_len(&self.cfg.firmware.schemas).unwrap_or(64) as u32;
+        if p.up {
+            let radio = &self.cfg.radio;
+            self.logic.handle_radio(
+                p.device,
+                k.now(),
+                radio.tx_energy_uj(size),
+                radio.tx_current_ma,
+            );
+        }
         if p.up
             && p.peer == Peer::Hub
             && usize::from(self.device_hub[p.device as usize]) >= self.hubs.len()
@@ -1622,6 +1656,28 @@ fn finish(w: &mut HerdWorld, end: SimTime, events: u64, trace: String) -> HerdOu
         .collect();
     socs.sort_by(f64::total_cmp);
     lives.sort_by(f64::total_cmp);
+    let energy_j_mean = {
+        use hardware::battery::EnergyUse;
+        let mut uj = [0u64; 4];
+        for col in &w.logic.collars {
+            let l = col.battery().ledger();
+            for (sum, use_) in uj.iter_mut().zip([
+                EnergyUse::Sleep,
+                EnergyUse::Sample,
+                EnergyUse::Fix,
+                EnergyUse::Radio,
+            ]) {
+                *sum = sum.saturating_add(l.get(use_));
+            }
+        }
+        let mean_j = |total_uj: u64| total_uj as f64 / 1e6 / w.logic.collars.len().max(1) as f64;
+        summary::EnergyByUse {
+            sleep: mean_j(uj[0]),
+            sample: mean_j(uj[1]),
+            fix: mean_j(uj[2]),
+            radio: mean_j(uj[3]),
+        }
+    };
     let median = |v: &[f64]| if v.is_empty() { 0.0 } else { v[v.len() / 2] };
 
     let rules = scores
@@ -1688,6 +1744,7 @@ fn finish(w: &mut HerdWorld, end: SimTime, events: u64, trace: String) -> HerdOu
             charge_ratio_min: socs.first().copied().unwrap_or(0.0),
             charge_ratio_p50: median(&socs),
             projected_life_days_p50: median(&lives) / 86_400.0,
+            energy_j_mean,
         },
         invariants,
     };

@@ -10,6 +10,7 @@ use analytics::AnalyticsConfig;
 use dps::{AllocationPolicy, DpsConfig, LinkedHub};
 use firmware::{FirmwareConfig, OverflowPolicy};
 use hardware::collar::CollarConfig;
+use hardware::radio::RadioProfile;
 use hardware::world::geometry::{LocalFrame, Polygon};
 use hub::{HubConfig, Tier};
 use serde::Deserialize;
@@ -88,6 +89,9 @@ pub struct CollarSection {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NetworkSection {
+    /// The collar's modem (one of `hardware::radio::RadioProfile::NAMES`): the energy of
+    /// each transmission. Latency and loss are the fields below.
+    pub radio: String,
     pub latency_ms_min: f64,
     pub latency_ms_median_extra: f64,
     pub latency_ms_p99_extra: f64,
@@ -347,6 +351,16 @@ impl Validate for HerdFile {
             ));
         }
         let n = &self.network;
+        if RadioProfile::named(&n.radio).is_none() {
+            return Err(FieldError::new(
+                "network.radio",
+                format!(
+                    "{:?}: expected one of {}",
+                    n.radio,
+                    RadioProfile::NAMES.join(", ")
+                ),
+            ));
+        }
         for (f, v) in [
             ("network.latency_ms_min", n.latency_ms_min),
             ("network.latency_ms_median_extra", n.latency_ms_median_extra),
@@ -653,6 +667,9 @@ impl HerdFile {
             dps,
             group_key: b"fleetsim herd enrollment group key".to_vec(),
             link,
+            radio: RadioProfile::named(&n.radio).ok_or_else(|| {
+                FieldError::new("network.radio", format!("{:?}: not a known radio", n.radio))
+            })?,
             devices_per_tower: n.devices_per_tower,
             outages,
             crash,

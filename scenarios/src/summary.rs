@@ -98,6 +98,19 @@ pub struct Battery {
     pub charge_ratio_p50: f64,
     /// Projected life at the run's average drain, in days (median device).
     pub projected_life_days_p50: f64,
+    /// Energy one collar drew over the run, by use, joules (mean over collars).
+    #[serde(default)]
+    pub energy_j_mean: EnergyByUse,
+}
+
+/// Energy by what drew it, joules.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EnergyByUse {
+    pub sleep: f64,
+    pub sample: f64,
+    pub fix: f64,
+    /// Transmissions (every packet sent, retransmissions too).
+    pub radio: f64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

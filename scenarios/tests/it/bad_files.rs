@@ -132,6 +132,12 @@ fn a_dozen_kinds_of_mistake_are_each_named_and_located() {
             "Basic tiers lack",
         ),
         (
+            "radio = \"lte-m\"",
+            "radio = \"5g\"",
+            "network.radio",
+            "\"5g\": expected one of lorawan-sf7",
+        ),
+        (
             "tcp_rto_ms = 1000",
             "tcp_rto_ms = 100000000000",
             "network.tcp_rto_ms",

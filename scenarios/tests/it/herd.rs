@@ -59,3 +59,16 @@ fn the_report_data_covers_every_chart() {
     assert_eq!(r.cows.len(), 500);
     assert!(!r.battery_soc.is_empty());
 }
+
+#[test]
+fn every_packet_a_collar_sends_is_debited_from_its_battery_as_radio_energy() {
+    let s = herd(300, 3.0, 7).summary_core;
+    let e = s.battery.energy_j_mean;
+    // Each telemetry publish alone costs an LTE-M session (1.2 J) plus its airtime.
+    let publishes_per_collar = s.telemetry.sent as f64 / 300.0;
+    let session_j = hardware::radio::RadioProfile::lte_m().session_energy_uj / 1e6;
+    assert!(e.radio >= publishes_per_collar * session_j, "{e:?} {s:?}");
+    // Connects, subscriptions and retransmissions add a few per cent, not multiples.
+    assert!(e.radio < publishes_per_collar * session_j * 1.5, "{e:?}");
+    assert!(e.fix > 0.0 && e.sleep > 0.0 && e.sample > 0.0, "{e:?}");
+}
