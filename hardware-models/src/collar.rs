@@ -38,7 +38,7 @@ use crate::battery::{
     discharge_uj_per_year, BatterySpec, BatterySpecError, BatteryState, Draw, EnergyUse,
     PowerOutcome,
 };
-use crate::fastmath::irwin_hall_normal_f32;
+use crate::fastmath::{irwin_hall_normal_f32, u64_to_f64};
 use crate::gnss::{GnssOutcome, GnssSpec, GnssState, SkyView};
 use crate::parts;
 use crate::sensor::{NoReadingReason, Reading, SensorSpec, SpecError};
@@ -112,8 +112,9 @@ pub struct CollarSpec {
     capacity_uj: u64,
     /// Capacity × yearly self-discharge rate, µJ per year.
     discharge_uj_per_year: f64,
-    /// Sleep current × nominal voltage: µJ per second asleep.
-    sleep_uj_per_s: f64,
+    /// Sleep current × nominal voltage: µJ per nanosecond asleep (a multiplication per
+    /// cycle instead of a conversion to seconds, which divides).
+    sleep_uj_per_ns: f64,
     sleep_load_ma: f64,
     sample_load_ma: f64,
     fix_load_ma: f64,
@@ -136,7 +137,7 @@ impl CollarSpec {
         Ok(CollarSpec {
             capacity_uj: cfg.battery.capacity_uj(),
             discharge_uj_per_year: discharge_uj_per_year(cfg.battery.capacity_uj(), &cfg.battery),
-            sleep_uj_per_s: cfg.sleep_current_ua * cfg.battery.nominal_v,
+            sleep_uj_per_ns: cfg.sleep_current_ua * cfg.battery.nominal_v * 1e-9,
             sleep_load_ma,
             sample_load_ma,
             fix_load_ma,
@@ -213,7 +214,7 @@ impl Collar {
         let true_c = self.cow.body_temp_c(now, &cfg.cow);
         let sleep = Draw {
             use_: EnergyUse::Sleep,
-            energy_uj: spec.sleep_uj_per_s * slept.as_secs_f64(),
+            energy_uj: spec.sleep_uj_per_ns * u64_to_f64(slept.as_nanos()),
             load_ma: spec.sleep_load_ma,
         };
 

@@ -478,33 +478,71 @@ impl Cow {
         rng: &mut impl RngCore,
     ) {
         let now_s = now.as_secs().min(u64::from(NEVER_S - 1));
-        let max_step = cfg.max_step.as_secs().max(1);
-        let mut t = u64::from(self.last_s);
-        while t < now_s {
-            let step_end = now_s.min(t + max_step);
-            self.stuck.advance(EpisodeKind::Stuck, cfg, t);
-            if !self.stuck.contains_s(t) {
-                if t >= u64::from(self.behaviour_until_s) {
-                    self.resting = !self.resting;
-                    let (mean, cap) = if self.resting {
-                        (cfg.resting_bout_mean, cfg.resting_bout_max.as_secs() as f64)
-                    } else {
-                        (cfg.grazing_bout_mean, f64::INFINITY)
-                    };
-                    let bout = (-(mean.as_secs() as f64) * libm::log(sim::rng::open_unit_f64(rng)))
-                        .min(cap)
-                        .max(1.0);
-                    self.behaviour_until_s = (t + bout as u64).min(u64::from(NEVER_S - 1)) as u32;
-                }
-                if !self.resting {
-                    self.walk((step_end - t) as f32, cfg, pasture, rng);
-                }
+        let t = u64::from(self.last_s);
+        if t < now_s {
+            // A collar samples at least once per `max_step`, so one step is the rule; the
+            // loop for longer gaps stays out of line, where its loop-invariant loads do not
+            // cost the single step a spill of every config field.
+            let step_end = now_s.min(t + cfg.max_step.as_secs().max(1));
+            self.step(t, step_end, cfg, pasture, rng);
+            if step_end < now_s {
+                self.steps(step_end, now_s, cfg, pasture, rng);
             }
-            t = step_end;
         }
         self.last_s = self.last_s.max(now_s as u32);
         self.fever.advance(EpisodeKind::Fever, cfg, now_s);
         self.stuck.advance(EpisodeKind::Stuck, cfg, now_s);
+    }
+
+    /// Steps of at most `max_step` from `t` to `now_s`.
+    #[cold]
+    #[inline(never)]
+    fn steps(
+        &mut self,
+        mut t: u64,
+        now_s: u64,
+        cfg: &CowConfig,
+        pasture: &Polygon,
+        rng: &mut impl RngCore,
+    ) {
+        let max_step = cfg.max_step.as_secs().max(1);
+        while t < now_s {
+            let step_end = now_s.min(t + max_step);
+            self.step(t, step_end, cfg, pasture, rng);
+            t = step_end;
+        }
+    }
+
+    /// One step from `t` to `step_end` (at most `max_step` later): behaviour, then a walk
+    /// unless the cow rests or is stuck.
+    #[inline(always)]
+    fn step(
+        &mut self,
+        t: u64,
+        step_end: u64,
+        cfg: &CowConfig,
+        pasture: &Polygon,
+        rng: &mut impl RngCore,
+    ) {
+        self.stuck.advance(EpisodeKind::Stuck, cfg, t);
+        if self.stuck.contains_s(t) {
+            return;
+        }
+        if t >= u64::from(self.behaviour_until_s) {
+            self.resting = !self.resting;
+            let (mean, cap) = if self.resting {
+                (cfg.resting_bout_mean, cfg.resting_bout_max.as_secs() as f64)
+            } else {
+                (cfg.grazing_bout_mean, f64::INFINITY)
+            };
+            let bout = (-(mean.as_secs() as f64) * libm::log(sim::rng::open_unit_f64(rng)))
+                .min(cap)
+                .max(1.0);
+            self.behaviour_until_s = (t + bout as u64).min(u64::from(NEVER_S - 1)) as u32;
+        }
+        if !self.resting {
+            self.walk((step_end - t) as f32, cfg, pasture, rng);
+        }
     }
 
     #[inline]
