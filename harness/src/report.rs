@@ -104,8 +104,16 @@ pub fn markdown(s: &Summary, r: &ReportData, description: &str) -> String {
     );
     let _ = writeln!(
         m,
-        "## Alerts\n\n{} alerts raised.\n\n| rule | alerts | true episodes | precision | recall | latency p50 | p99 | max |\n|---|---:|---:|---:|---:|---:|---:|---:|",
-        thousands(s.alerts.raised)
+        "## Alerts\n\n{} alerts raised{}.\n\n| rule | alerts | true episodes | precision | recall | latency p50 | p99 | max |\n|---|---:|---:|---:|---:|---:|---:|---:|",
+        thousands(s.alerts.raised),
+        if s.alerts.raised_after_end > 0 {
+            format!(
+                ", {} of them after the run's end, while the back end drained what the hub and the store still held",
+                thousands(s.alerts.raised_after_end)
+            )
+        } else {
+            String::new()
+        }
     );
     for r in &s.alerts.rules {
         let _ = writeln!(
@@ -397,6 +405,24 @@ mod tests {
         assert_eq!(
             h,
             "<h1>T</h1>\n<table>\n<tr><td>a</td><td><b>b</b></td></tr>\n<tr><td>1</td><td><code>x</code></td></tr>\n</table>\n<p>text</p>\n"
+        );
+    }
+
+    #[test]
+    fn alerts_raised_while_the_back_end_drains_after_the_end_are_called_out() {
+        use scenarios::bundled::{load_herd, source};
+        use scenarios::load::Override;
+        let sets = ["devices=50", "hours=1"].map(|s| Override::parse(s).unwrap());
+        let (_, cfg) = load_herd(&source("herd").unwrap(), &sets).unwrap();
+        let mut o = scenarios::herd::run(cfg, &mut |_| {}).unwrap().0;
+        let plain = markdown(&o.summary_core, &o.report, "");
+        assert!(!plain.contains("after the run's end"), "{plain}");
+        o.summary_core.alerts.raised = 5;
+        o.summary_core.alerts.raised_after_end = 3;
+        let md = markdown(&o.summary_core, &o.report, "");
+        assert!(
+            md.contains("5 alerts raised, 3 of them after the run's end"),
+            "{md}"
         );
     }
 

@@ -1738,6 +1738,12 @@ fn finish(w: &mut HerdWorld, end: SimTime, events: u64, trace: String) -> HerdOu
         },
         alerts: summary::Alerts {
             raised: w.engine.alerts().len() as u64,
+            raised_after_end: w
+                .engine
+                .alerts()
+                .iter()
+                .filter(|a| a.raised_at > end)
+                .count() as u64,
             rules,
         },
         battery: summary::Battery {

@@ -76,6 +76,11 @@ pub struct Hub {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Alerts {
     pub raised: u64,
+    /// Of `raised`, those raised after the run's end while the back end drained what the
+    /// hub and the store still held (they are scored like the others: the readings were
+    /// taken within the run).
+    #[serde(default)]
+    pub raised_after_end: u64,
     pub rules: Vec<RuleScore>,
 }
 
