@@ -254,7 +254,14 @@ pub fn apply_overrides(
                 if let Some(decor) = old {
                     *value.decor_mut() = decor;
                 }
-                table.insert(part, toml_edit::Item::Value(value));
+                // Replace the item in place: inserting would also replace the key, and with
+                // it the comment lines above the key, moving every later line up.
+                match table.get_mut(part) {
+                    Some(item) => *item = toml_edit::Item::Value(value),
+                    None => {
+                        table.insert(part, toml_edit::Item::Value(value));
+                    }
+                }
                 break;
             }
             table = table

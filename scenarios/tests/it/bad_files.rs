@@ -199,6 +199,23 @@ fn an_unknown_set_key_lists_the_valid_ones_and_a_bad_set_value_is_located() {
 }
 
 #[test]
+fn a_bad_set_value_is_located_on_its_own_line_below_a_comment() {
+    let src = source("herd").unwrap();
+    let line = src
+        .text
+        .lines()
+        .position(|l| l.starts_with("latency_ms_min"))
+        .unwrap()
+        + 1;
+    assert!(src.text.lines().nth(line - 2).unwrap().starts_with('#'));
+    let e = error(&src, &["network.latency_ms_min=-5"]);
+    assert!(
+        e.contains(&format!("scenarios/herd.toml:{line}:")),
+        "line {line}: {e}"
+    );
+}
+
+#[test]
 fn an_unknown_bundled_scenario_lists_the_bundled_ones() {
     let e = source("hurd").err().unwrap().to_string();
     assert_eq!(e, "no bundled scenario named `hurd`; bundled: herd");
