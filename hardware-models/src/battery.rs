@@ -313,10 +313,11 @@ pub(crate) fn discharge_uj_per_year(cap: u64, spec: &BatterySpec) -> f64 {
 }
 
 /// A draw's energy as the ledger books it, µJ: rounded half up; `max` maps NaN and negatives
-/// to 0 and the conversion saturates (at 2⁶³ µJ, see `f64_to_u64`).
+/// to 0 and the conversion saturates (at 2⁶³ µJ, as `f64_to_u64` does).
 #[inline]
 fn debit_uj(energy_uj: f64) -> u64 {
-    f64_to_u64(energy_uj.max(0.0) + 0.5)
+    // The sum is at least 0.5 and never NaN, so `f64_to_u64`'s own clamp would be a no-op.
+    (energy_uj.max(0.0) + 0.5) as i64 as u64
 }
 
 /// The result of a draw.

@@ -36,11 +36,19 @@ pub fn turn_cos_sin(i: u32) -> (f32, f32) {
 pub fn cos_turns(turns: f32) -> f32 {
     // Inside one turn either way (a phase within the day, the common case) the truncation is
     // zero and the subtraction exact, so it is skipped: two conversions off a latency chain.
+    // The general path is out of line, so the compiler branches instead of computing both
+    // and selecting.
     if turns.abs() < 1.0 {
         cos_of_wrapped(turns)
     } else {
-        cos_of_wrapped(without_whole_turns(turns))
+        cos_beyond_one_turn(turns)
     }
+}
+
+#[cold]
+#[inline(never)]
+fn cos_beyond_one_turn(turns: f32) -> f32 {
+    cos_of_wrapped(without_whole_turns(turns))
 }
 
 /// `turns` less its whole turns: `as i32` truncates towards zero (turns of a day-scale phase
