@@ -599,7 +599,7 @@ impl TimeSeriesStore {
         let n = encode_point(
             &mut buf,
             &mut slot.time,
-            &mut slot.prev[..self.columns],
+            &mut slot.prev,
             &self.kinds,
             ts_ms,
             &event.values,
