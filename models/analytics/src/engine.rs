@@ -622,18 +622,28 @@ impl RuleEngine {
             // No condition changed, so no rule became active or cleared.
             return;
         }
+        if single {
+            self.flags_before[0] = before;
+        }
+        self.update_rules(now, event, d);
+    }
+
+    /// Finds the rules that became active or cleared on a reading that changed some
+    /// condition flag (`flags_before` holds the flags from before it), raises and clears
+    /// alerts. Kept out of line: it runs on few readings, and the hot path stays small.
+    #[cold]
+    #[inline(never)]
+    fn update_rules(&mut self, now: SimTime, event: &IngestEvent, d: usize) {
+        let start = self.base + d * self.stride;
+        let rec = &mut self.words[start..start + self.stride];
+        let flags = STATUS_WORDS..STATUS_WORDS + self.flag_words;
         // Rules that fire or clear on this reading, by bit (at most 64 rules); alerts
         // and dashboard updates need `&mut self`, so they follow the loop.
         let mut raised = 0u64;
         let mut cleared_rules = 0u64;
         let mut suppressed = 0u64;
-        let flags_before = if single {
-            std::slice::from_ref(&before)
-        } else {
-            &self.flags_before[..]
-        };
         for (r, rule) in self.rules.iter().enumerate() {
-            let was_active = rule.holds(flags_before);
+            let was_active = rule.holds(&self.flags_before);
             let active = rule.holds(&rec[flags.clone()]);
             if active && !was_active {
                 let last_alert = SimTime::from_nanos(rec[self.alerts_at + r]);
