@@ -17,9 +17,11 @@
 //! 64-byte cache lines starting on a line boundary: the dashboard status (2 words), one
 //! active flag per condition (a bit, 64 to a word), the last alert time per rule (1 word
 //! each), then each condition's own state (1 to 3 words) at an offset fixed when the
-//! engine is built. The herd's three rules take 11 words, two lines (the previous enum
-//! cells took 224 bytes, four). [`RuleEngine::prefetch`] can start loading a record a few
-//! readings ahead; no allocation on the hot path except when an alert is raised.
+//! engine is built. The herd's three rules take 11 words, two lines (a tagged 32-byte
+//! cell per status, rule and condition would take 224 bytes, four lines): at a million
+//! devices every reading's record is cold, so lines per reading is what counts.
+//! [`RuleEngine::prefetch`] can start loading a record a few readings ahead; no
+//! allocation on the hot path except when an alert is raised.
 //!
 //! **Evaluation.** Conditions are compiled into one list per kind, each run in a tight
 //! loop with no dispatch; conditions are independent, so the order does not matter. A
