@@ -977,18 +977,19 @@ impl StuckCond {
         if y.is_nan() || x.is_nan() {
             return;
         }
-        let at = self.at;
         let t = event.event_time;
-        let anchor = rec[at];
-        let (anchor_lat_e7, anchor_lon_e7) = (anchor as u32 as i32, (anchor >> 32) as u32 as i32);
-        let meta = rec[at + 1];
-        let anchored = meta & ANCHORED != 0;
         let active = self.flag.get(rec);
+        // One bounds check for the three words instead of one per access.
+        let [anchor, meta, since] = &mut rec[self.at..self.at + 3] else {
+            return;
+        };
+        let (anchor_lat_e7, anchor_lon_e7) = (*anchor as u32 as i32, (*anchor >> 32) as u32 as i32);
+        let anchored = *meta & ANCHORED != 0;
         let far = anchored && {
             let d2 = distance_sq_m2(
                 f64::from(anchor_lat_e7) * 1e-7,
                 f64::from(anchor_lon_e7) * 1e-7,
-                f64::from(f32::from_bits(meta as u32)),
+                f64::from(f32::from_bits(*meta as u32)),
                 y,
                 x,
             );
@@ -998,27 +999,28 @@ impl StuckCond {
                 self.radius_m2
             }
         };
-        if !anchored || far {
+        let now_active = if !anchored || far {
             // Saturating casts: a latitude beyond ±214° would be a bad fix anyway.
-            rec[at] = pack_anchor((y * 1e7) as i32, (x * 1e7) as i32);
-            rec[at + 1] = u64::from((cos_deg(y) as f32).to_bits()) | 1 << 32 | ANCHORED;
-            rec[at + 2] = t.as_nanos();
-            self.flag.set(rec, false);
+            *anchor = pack_anchor((y * 1e7) as i32, (x * 1e7) as i32);
+            *meta = u64::from((cos_deg(y) as f32).to_bits()) | 1 << 32 | ANCHORED;
+            *since = t.as_nanos();
+            false
         } else {
             // The anchor is the running mean of the fixes since it was set: around a
             // still animal the GNSS scatter averages out and the anchor converges on
             // where it stands, so one noisy fix cannot push a still cow out of a radius
             // drawn around an early, offset fix and restart its window.
-            let n = ((meta & FIXES) >> 32) as u16;
+            let n = ((*meta & FIXES) >> 32) as u16;
             let n = n.saturating_add(1);
             let mean = |a: i32, v: f64| {
                 (i64::from(a) + div_trunc((v * 1e7) as i64 - i64::from(a), n)) as i32
             };
-            rec[at] = pack_anchor(mean(anchor_lat_e7, y), mean(anchor_lon_e7, x));
-            rec[at + 1] = (meta & !FIXES) | u64::from(n) << 32;
-            if !active && t.saturating_since(SimTime::from_nanos(rec[at + 2])) >= self.window {
-                self.flag.set(rec, true);
-            }
+            *anchor = pack_anchor(mean(anchor_lat_e7, y), mean(anchor_lon_e7, x));
+            *meta = (*meta & !FIXES) | u64::from(n) << 32;
+            active || t.saturating_since(SimTime::from_nanos(*since)) >= self.window
+        };
+        if now_active != active {
+            self.flag.set(rec, now_active);
         }
     }
 }
