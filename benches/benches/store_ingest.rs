@@ -2,9 +2,10 @@
 //!
 //! The herd back end's hot path, per collar reading: `TimeSeriesStore::handle_ingest`
 //! (ingestion limits and backlog), `handle_timeout` (de-duplication, delta coding into the
-//! device's open block, sealing), the change feed, and `RuleEngine::handle_event` with the
-//! herd's three rules (fever over two consecutive readings with hysteresis and cool-down,
-//! stuck = under 50 m in 12 h, pasture geofence exit), notifications drained into sinks.
+//! device's open block, sealing), the change feed (lent by `poll_indexed_ref`, not copied
+//! out), and `RuleEngine::handle_event` with the herd's three rules (fever over two
+//! consecutive readings with hysteresis and cool-down, stuck = under 50 m in 12 h, pasture
+//! geofence exit), notifications drained into sinks.
 //!
 //! Readings come from a pre-generated pool (a grazing walk, a body temperature with 1 % of
 //! cows febrile) replayed with sequence numbers and times shifted on each pass, devices in
@@ -126,8 +127,8 @@ impl Pipeline {
             if let Some(next) = self.store.upcoming_device(PREFETCH_AHEAD) {
                 self.engine.prefetch(next);
             }
-            while let Some(ready) = self.store.poll_indexed() {
-                self.engine.handle_event(now, &ready);
+            while let Some(ready) = self.store.poll_indexed_ref() {
+                self.engine.handle_event(now, ready);
             }
             while let Some(note) = self.engine.poll_notification() {
                 self.sinks.handle_notification(now, note);

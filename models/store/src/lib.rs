@@ -13,8 +13,9 @@
 //! **Sans-IO call order.** `handle_ingest(now, partition, event, size)` for each message a
 //! hub endpoint delivers; then whenever `poll_timeout()` is due, `handle_timeout(now)`,
 //! which indexes every event whose ingestion has completed and enforces retention;
-//! `poll_indexed()` drains the de-duplicated change feed if enabled. Queries are `&self`
-//! and see what has been indexed.
+//! `poll_indexed()` drains the de-duplicated change feed if enabled (`poll_indexed_ref()`
+//! lends each event instead of copying it out). Queries are `&self` and see what has been
+//! indexed.
 //!
 //! **Storage.** Columnar and compressed per device: a device's points go into an open
 //! block (a chain of 64-byte pages from a shared pool) coded with delta-of-delta
