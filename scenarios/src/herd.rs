@@ -1191,7 +1191,7 @@ impl HerdWorld {
         if self.store.poll_timeout().is_some_and(|t| t <= now) {
             self.store.handle_timeout(now);
         }
-        while let Some(ev) = self.store.poll_indexed() {
+        while let Some(ev) = self.store.poll_indexed_ref() {
             if self.stored_bits.set(ev.device.0, ev.seq) {
                 self.counts.stored += 1;
                 self.metrics.inc(self.ids.stored);
@@ -1200,7 +1200,7 @@ impl HerdWorld {
             }
             let latency = now.saturating_since(ev.event_time);
             self.metrics.record(self.ids.e2e_ms, latency.as_millis());
-            self.engine.handle_event(now, &ev);
+            self.engine.handle_event(now, ev);
         }
     }
 
