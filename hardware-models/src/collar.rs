@@ -146,13 +146,6 @@ impl CollarSpec {
             pasture,
         })
     }
-
-    pub fn config(&self) -> &CollarConfig {
-        &self.cfg
-    }
-    pub fn pasture(&self) -> &Polygon {
-        &self.pasture
-    }
 }
 
 /// What one update produced.

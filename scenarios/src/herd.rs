@@ -1658,24 +1658,19 @@ fn finish(w: &mut HerdWorld, end: SimTime, events: u64, trace: String) -> HerdOu
     lives.sort_by(f64::total_cmp);
     let energy_j_mean = {
         use hardware::battery::EnergyUse;
-        let mut uj = [0u64; 4];
-        for col in &w.logic.collars {
-            let l = col.battery().ledger();
-            for (sum, use_) in uj.iter_mut().zip([
-                EnergyUse::Sleep,
-                EnergyUse::Sample,
-                EnergyUse::Fix,
-                EnergyUse::Radio,
-            ]) {
-                *sum = sum.saturating_add(l.get(use_));
-            }
-        }
-        let mean_j = |total_uj: u64| total_uj as f64 / 1e6 / w.logic.collars.len().max(1) as f64;
+        let collars = &w.logic.collars;
+        let mean_j = |use_: EnergyUse| {
+            let total_uj = collars
+                .iter()
+                .map(|c| c.battery().ledger().get(use_))
+                .fold(0u64, u64::saturating_add);
+            total_uj as f64 / 1e6 / collars.len().max(1) as f64
+        };
         summary::EnergyByUse {
-            sleep: mean_j(uj[0]),
-            sample: mean_j(uj[1]),
-            fix: mean_j(uj[2]),
-            radio: mean_j(uj[3]),
+            sleep: mean_j(EnergyUse::Sleep),
+            sample: mean_j(EnergyUse::Sample),
+            fix: mean_j(EnergyUse::Fix),
+            radio: mean_j(EnergyUse::Radio),
         }
     };
     let median = |v: &[f64]| if v.is_empty() { 0.0 } else { v[v.len() / 2] };

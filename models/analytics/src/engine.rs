@@ -486,10 +486,16 @@ impl RuleEngine {
         self.base = base;
     }
 
+    /// Where device `d`'s record starts in `words`.
+    #[inline]
+    fn start(&self, d: usize) -> usize {
+        self.base + d * self.stride
+    }
+
     /// The record of device `d < self.devices`.
     #[inline]
     fn record(&mut self, d: usize) -> &mut [u64] {
-        let start = self.base + d * self.stride;
+        let start = self.start(d);
         &mut self.words[start..start + self.stride]
     }
 
@@ -514,7 +520,7 @@ impl RuleEngine {
         if d >= self.devices {
             return DeviceStatus::default();
         }
-        let start = self.base + d * self.stride;
+        let start = self.start(d);
         let counts = self.words[start + COUNTS];
         let readings = counts as u32;
         DeviceStatus {
@@ -564,7 +570,7 @@ impl RuleEngine {
         if d >= self.devices {
             return;
         }
-        let start = self.base + d * self.stride;
+        let start = self.start(d);
         // The record is whole lines from a line boundary: one hint per line.
         for word in self.words[start..start + self.stride]
             .iter()
@@ -581,17 +587,16 @@ impl RuleEngine {
             self.reserve_devices(d + 1);
         }
         self.stats.readings += 1;
-        let start = self.base + d * self.stride;
+        let start = self.start(d);
         let rec = &mut self.words[start..start + self.stride];
         let t = event.event_time.as_nanos();
         let counts = rec[COUNTS];
         let readings = counts as u32;
         if readings == 0 {
             self.dashboard.devices_seen += 1;
-            rec[LAST_READING] = t;
-        } else {
-            rec[LAST_READING] = rec[LAST_READING].max(t);
         }
+        // A new record holds 0 here, so the first reading's time is also the maximum.
+        rec[LAST_READING] = rec[LAST_READING].max(t);
         rec[COUNTS] = (counts & !0xffff_ffff) | u64::from(readings.saturating_add(1));
         let flags = STATUS_WORDS..STATUS_WORDS + self.flag_words;
         // Up to 64 conditions the flags are one word, kept in a register; more go
@@ -636,7 +641,7 @@ impl RuleEngine {
     #[cold]
     #[inline(never)]
     fn update_rules(&mut self, now: SimTime, event: &IngestEvent, d: usize) {
-        let start = self.base + d * self.stride;
+        let start = self.start(d);
         let rec = &mut self.words[start..start + self.stride];
         let flags = STATUS_WORDS..STATUS_WORDS + self.flag_words;
         // Rules that fire or clear on this reading, by bit (at most 64 rules); alerts
@@ -973,10 +978,9 @@ impl StuckCond {
     /// Updates the condition's state and flag in the device's record with a reading.
     #[inline]
     fn update(&self, rec: &mut [u64], event: &IngestEvent) {
-        let (y, x) = (event.values[self.lat], event.values[self.lon]);
-        if y.is_nan() || x.is_nan() {
+        let Some((y, x)) = lat_lon(event, self.lat, self.lon) else {
             return;
-        }
+        };
         let t = event.event_time;
         let active = self.flag.get(rec);
         // One bounds check for the three words instead of one per access.
@@ -1025,6 +1029,13 @@ impl StuckCond {
     }
 }
 
+/// The reading's latitude and longitude, or `None` when either is absent (NaN).
+#[inline]
+fn lat_lon(event: &IngestEvent, lat: usize, lon: usize) -> Option<(f64, f64)> {
+    let (y, x) = (event.values[lat], event.values[lon]);
+    (!y.is_nan() && !x.is_nan()).then_some((y, x))
+}
+
 #[inline]
 fn pack_anchor(lat_e7: i32, lon_e7: i32) -> u64 {
     u64::from(lat_e7 as u32) | u64::from(lon_e7 as u32) << 32
@@ -1034,10 +1045,9 @@ impl GeofenceCond {
     /// Updates the condition's state and flag in the device's record with a reading.
     #[inline]
     fn update(&self, rec: &mut [u64], event: &IngestEvent) {
-        let (y, x) = (event.values[self.lat], event.values[self.lon]);
-        if y.is_nan() || x.is_nan() {
+        let Some((y, x)) = lat_lon(event, self.lat, self.lon) else {
             return;
-        }
+        };
         let inside = self.polygon.contains(y, x);
         let now_side = if inside { 1 } else { 2 };
         let side = rec[self.at];
