@@ -81,34 +81,10 @@ pub struct EngineStats {
 /// A condition as compiled from its configuration, before the plan places it.
 #[derive(Clone, Debug)]
 enum Cond {
-    Consecutive {
-        col: usize,
-        op: Comparison,
-        value: f64,
-        clear: f64,
-        readings: u16,
-    },
-    Window {
-        col: usize,
-        aggregate: WindowAggregate,
-        window_ms: i64,
-        op: Comparison,
-        value: f64,
-        clear: f64,
-    },
-    Stuck {
-        lat: usize,
-        lon: usize,
-        radius_m2: f64,
-        clear_m2: f64,
-        window: SimDuration,
-    },
-    Geofence {
-        lat: usize,
-        lon: usize,
-        polygon: Polygon,
-        enter: bool,
-    },
+    Consecutive(ConsecutiveCond),
+    Window(WindowCond),
+    Stuck(StuckCond),
+    Geofence(GeofenceCond),
 }
 
 /// Words of a record before the flags: the newest reading's device time in ns (meaningful
@@ -149,8 +125,6 @@ impl Flag {
 /// A consecutive-readings condition; state: the run length (1 word).
 #[derive(Clone, Debug)]
 struct ConsecutiveCond {
-    flag: Flag,
-    at: usize,
     col: usize,
     op: Comparison,
     value: f64,
@@ -161,8 +135,6 @@ struct ConsecutiveCond {
 /// A window condition; state: the window number, the accumulator's bits, the count.
 #[derive(Clone, Debug)]
 struct WindowCond {
-    flag: Flag,
-    at: usize,
     col: usize,
     aggregate: WindowAggregate,
     window_ms: i64,
@@ -177,8 +149,6 @@ struct WindowCond {
 /// every fix stayed near it, in ns.
 #[derive(Clone, Debug)]
 struct StuckCond {
-    flag: Flag,
-    at: usize,
     lat: usize,
     lon: usize,
     radius_m2: f64,
@@ -193,21 +163,28 @@ const FIXES: u64 = 0xffff << 32;
 /// 2: outside).
 #[derive(Clone, Debug)]
 struct GeofenceCond {
-    flag: Flag,
-    at: usize,
     lat: usize,
     lon: usize,
     polygon: Polygon,
     enter: bool,
 }
 
+/// A compiled condition placed in the record: its active flag and the first word of its
+/// state.
+#[derive(Clone, Debug)]
+struct Placed<C> {
+    flag: Flag,
+    at: usize,
+    cond: C,
+}
+
 /// The compiled conditions, one list per kind.
 #[derive(Default)]
 struct Plan {
-    consecutive: Vec<ConsecutiveCond>,
-    window: Vec<WindowCond>,
-    stuck: Vec<StuckCond>,
-    geofence: Vec<GeofenceCond>,
+    consecutive: Vec<Placed<ConsecutiveCond>>,
+    window: Vec<Placed<WindowCond>>,
+    stuck: Vec<Placed<StuckCond>>,
+    geofence: Vec<Placed<GeofenceCond>>,
 }
 
 impl Plan {
@@ -216,76 +193,20 @@ impl Plan {
     fn place(&mut self, cond: Cond, bit: usize, at: usize, initial: &mut Vec<u64>) -> usize {
         let flag = Flag::of(bit);
         let words: &[u64] = match cond {
-            Cond::Consecutive {
-                col,
-                op,
-                value,
-                clear,
-                readings,
-            } => {
-                self.consecutive.push(ConsecutiveCond {
-                    flag,
-                    at,
-                    col,
-                    op,
-                    value,
-                    clear,
-                    readings,
-                });
+            Cond::Consecutive(cond) => {
+                self.consecutive.push(Placed { flag, at, cond });
                 &[0]
             }
-            Cond::Window {
-                col,
-                aggregate,
-                window_ms,
-                op,
-                value,
-                clear,
-            } => {
-                self.window.push(WindowCond {
-                    flag,
-                    at,
-                    col,
-                    aggregate,
-                    window_ms,
-                    op,
-                    value,
-                    clear,
-                });
+            Cond::Window(cond) => {
+                self.window.push(Placed { flag, at, cond });
                 &[i64::MIN as u64, 0, 0]
             }
-            Cond::Stuck {
-                lat,
-                lon,
-                radius_m2,
-                clear_m2,
-                window,
-            } => {
-                self.stuck.push(StuckCond {
-                    flag,
-                    at,
-                    lat,
-                    lon,
-                    radius_m2,
-                    clear_m2,
-                    window,
-                });
+            Cond::Stuck(cond) => {
+                self.stuck.push(Placed { flag, at, cond });
                 &[0, 1.0f32.to_bits() as u64, 0]
             }
-            Cond::Geofence {
-                lat,
-                lon,
-                polygon,
-                enter,
-            } => {
-                self.geofence.push(GeofenceCond {
-                    flag,
-                    at,
-                    lat,
-                    lon,
-                    polygon,
-                    enter,
-                });
+            Cond::Geofence(cond) => {
+                self.geofence.push(Placed { flag, at, cond });
                 &[0]
             }
         };
@@ -800,13 +721,13 @@ fn compile(c: &ConditionConfig, schema: &Schema, path: &str) -> Result<Cond, Con
             if *readings == 0 || *readings > u32::from(u16::MAX) {
                 return Err(bad(p("readings"), readings, "1 to 65535"));
             }
-            Cond::Consecutive {
+            Cond::Consecutive(ConsecutiveCond {
                 col: column(schema, name, p("column"))?,
                 op: *op,
                 value: *value,
                 clear,
                 readings: *readings as u16,
-            }
+            })
         }
         ConditionConfig::Window {
             column: name,
@@ -820,14 +741,14 @@ fn compile(c: &ConditionConfig, schema: &Schema, path: &str) -> Result<Cond, Con
             if *window_s == 0 || *window_s > 366 * 86_400 {
                 return Err(bad(p("window_s"), window_s, "1 s to 366 days"));
             }
-            Cond::Window {
+            Cond::Window(WindowCond {
                 col: column(schema, name, p("column"))?,
                 aggregate: *aggregate,
                 window_ms: *window_s as i64 * 1_000,
                 op: *op,
                 value: *value,
                 clear,
-            }
+            })
         }
         ConditionConfig::Stuck {
             lat,
@@ -850,20 +771,20 @@ fn compile(c: &ConditionConfig, schema: &Schema, path: &str) -> Result<Cond, Con
             if *window_s == 0 {
                 return Err(bad(p("window_s"), window_s, "at least 1 s"));
             }
-            Cond::Stuck {
+            Cond::Stuck(StuckCond {
                 lat: column(schema, lat, p("lat"))?,
                 lon: column(schema, lon, p("lon"))?,
                 radius_m2: radius_m * radius_m,
                 clear_m2: clear_m * clear_m,
                 window: SimDuration::from_secs(*window_s),
-            }
+            })
         }
         ConditionConfig::Geofence {
             lat,
             lon,
             polygon,
             trigger,
-        } => Cond::Geofence {
+        } => Cond::Geofence(GeofenceCond {
             lat: column(schema, lat, p("lat"))?,
             lon: column(schema, lon, p("lon"))?,
             polygon: Polygon::new(polygon).ok_or_else(|| {
@@ -874,7 +795,7 @@ fn compile(c: &ConditionConfig, schema: &Schema, path: &str) -> Result<Cond, Con
                 )
             })?,
             enter: *trigger == GeofenceTrigger::Enter,
-        },
+        }),
     })
 }
 
@@ -901,24 +822,24 @@ fn aggregate_value(aggregate: WindowAggregate, acc: f64, count: u32) -> f64 {
     }
 }
 
-impl ConsecutiveCond {
+impl Placed<ConsecutiveCond> {
     /// Updates the condition's state and flag in the device's record with a reading.
     #[inline]
     fn update(&self, rec: &mut [u64], event: &IngestEvent) {
-        let x = event.values[self.col];
+        let x = event.values[self.cond.col];
         if x.is_nan() {
             return;
         }
         let mut active = self.flag.get(rec);
         let mut run = rec[self.at] as u16;
         if active {
-            if cleared(self.op, x, self.clear) {
+            if cleared(self.cond.op, x, self.cond.clear) {
                 active = false;
                 run = 0;
             }
-        } else if beyond(self.op, x, self.value) {
+        } else if beyond(self.cond.op, x, self.cond.value) {
             run = run.saturating_add(1);
-            active = run >= self.readings;
+            active = run >= self.cond.readings;
         } else {
             run = 0;
         }
@@ -927,16 +848,16 @@ impl ConsecutiveCond {
     }
 }
 
-impl WindowCond {
+impl Placed<WindowCond> {
     /// Updates the condition's state and flag in the device's record with a reading.
     #[inline]
     fn update(&self, rec: &mut [u64], event: &IngestEvent, epoch_ms: i64, late: &mut u64) {
-        let x = event.values[self.col];
+        let x = event.values[self.cond.col];
         if x.is_nan() {
             return;
         }
         let at = self.at;
-        let w = (epoch_ms + event.event_time.as_millis() as i64).div_euclid(self.window_ms);
+        let w = (epoch_ms + event.event_time.as_millis() as i64).div_euclid(self.cond.window_ms);
         let mut window = rec[at] as i64;
         if w < window {
             *late += 1;
@@ -946,11 +867,11 @@ impl WindowCond {
         let mut count = rec[at + 2] as u32;
         if w > window {
             if count > 0 {
-                let v = aggregate_value(self.aggregate, acc, count);
+                let v = aggregate_value(self.cond.aggregate, acc, count);
                 let active = if self.flag.get(rec) {
-                    !cleared(self.op, v, self.clear)
+                    !cleared(self.cond.op, v, self.cond.clear)
                 } else {
-                    beyond(self.op, v, self.value)
+                    beyond(self.cond.op, v, self.cond.value)
                 };
                 self.flag.set(rec, active);
             }
@@ -960,7 +881,7 @@ impl WindowCond {
         acc = if count == 0 {
             x
         } else {
-            match self.aggregate {
+            match self.cond.aggregate {
                 WindowAggregate::Avg | WindowAggregate::Sum => acc + x,
                 WindowAggregate::Min => acc.min(x),
                 WindowAggregate::Max => acc.max(x),
@@ -974,11 +895,11 @@ impl WindowCond {
     }
 }
 
-impl StuckCond {
+impl Placed<StuckCond> {
     /// Updates the condition's state and flag in the device's record with a reading.
     #[inline]
     fn update(&self, rec: &mut [u64], event: &IngestEvent) {
-        let Some((y, x)) = lat_lon(event, self.lat, self.lon) else {
+        let Some((y, x)) = lat_lon(event, self.cond.lat, self.cond.lon) else {
             return;
         };
         let t = event.event_time;
@@ -998,9 +919,9 @@ impl StuckCond {
                 x,
             );
             d2 > if active {
-                self.clear_m2
+                self.cond.clear_m2
             } else {
-                self.radius_m2
+                self.cond.radius_m2
             }
         };
         let now_active = if !anchored || far {
@@ -1021,7 +942,7 @@ impl StuckCond {
             };
             *anchor = pack_anchor(mean(anchor_lat_e7, y), mean(anchor_lon_e7, x));
             *meta = (*meta & !FIXES) | u64::from(n) << 32;
-            active || t.saturating_since(SimTime::from_nanos(*since)) >= self.window
+            active || t.saturating_since(SimTime::from_nanos(*since)) >= self.cond.window
         };
         if now_active != active {
             self.flag.set(rec, now_active);
@@ -1041,18 +962,18 @@ fn pack_anchor(lat_e7: i32, lon_e7: i32) -> u64 {
     u64::from(lat_e7 as u32) | u64::from(lon_e7 as u32) << 32
 }
 
-impl GeofenceCond {
+impl Placed<GeofenceCond> {
     /// Updates the condition's state and flag in the device's record with a reading.
     #[inline]
     fn update(&self, rec: &mut [u64], event: &IngestEvent) {
-        let Some((y, x)) = lat_lon(event, self.lat, self.lon) else {
+        let Some((y, x)) = lat_lon(event, self.cond.lat, self.cond.lon) else {
             return;
         };
-        let inside = self.polygon.contains(y, x);
+        let inside = self.cond.polygon.contains(y, x);
         let now_side = if inside { 1 } else { 2 };
         let side = rec[self.at];
         if side != 0 && side != now_side {
-            self.flag.set(rec, inside == self.enter);
+            self.flag.set(rec, inside == self.cond.enter);
         }
         rec[self.at] = now_side;
     }
