@@ -1191,7 +1191,15 @@ impl HerdWorld {
         if self.store.poll_timeout().is_some_and(|t| t <= now) {
             self.store.handle_timeout(now);
         }
-        while let Some(ev) = self.store.poll_indexed_ref() {
+        loop {
+            // The feed holds a whole poll's readings: start loading the rule state of
+            // the device a few readings on (a hint only; no result depends on it).
+            if let Some(next) = self.store.upcoming_indexed(store::PREFETCH_AHEAD) {
+                self.engine.prefetch(next);
+            }
+            let Some(ev) = self.store.poll_indexed_ref() else {
+                break;
+            };
             if self.stored_bits.set(ev.device.0, ev.seq) {
                 self.counts.stored += 1;
                 self.metrics.inc(self.ids.stored);

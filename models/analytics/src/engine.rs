@@ -483,7 +483,7 @@ impl RuleEngine {
     }
 
     /// Starts loading `device`'s rule state into cache, for a reading that will arrive a
-    /// few events from now (e.g. [`store::TimeSeriesStore::upcoming_device`]). Only a
+    /// few events from now (e.g. [`store::TimeSeriesStore::upcoming_indexed`]). Only a
     /// hint: it changes nothing.
     #[inline]
     pub fn prefetch(&self, device: DeviceIndex) {

@@ -18,12 +18,12 @@
 //! indexed.
 //!
 //! **Storage.** Columnar and compressed per device: a device's points go into an open
-//! block (a chain of 64-byte pages from a shared pool) coded with delta-of-delta
-//! millisecond timestamps and delta-coded quantised values (see `codec`); at 512 points
-//! the block is sealed into a shared 8 MiB segment. Per device there is one 128-byte,
-//! cache-line-aligned slot holding the de-duplication window, the coder state for up to
-//! six columns and the chain heads (128 MB at a million devices), plus the open block's
-//! pages; no per-device heap allocation. The open blocks
+//! block coded with delta-of-delta millisecond timestamps and delta-coded quantised
+//! values (see `codec`); at 512 points the block is sealed into a shared 8 MiB segment.
+//! Per device there is one 192-byte, cache-line-aligned slot holding the de-duplication
+//! window, the coder state for up to six columns, the open block's last partial 48-byte
+//! page and the head of its chain of full pages in a shared pool (192 MB of slots at a
+//! million devices); no per-device heap allocation. The open blocks
 //! are the newest data itself, compressed: at one reading per 5 minutes a device's open
 //! block holds up to 42 hours of readings. Quantising
 //! lat/lon to 1e-6° (≈0.1 m) and temperature to 0.01 °C is finer than the sensors
@@ -32,12 +32,17 @@
 //! readings (a million cows for a day) take about 2 GB.
 //!
 //! **Hot path.** Indexing is allocation-free except when a block is sealed or the page
-//! pool grows. The backlog tells the store which devices come next, so it prefetches
-//! their state a few events ahead ([`hint`]); consumers of the change feed can do the
-//! same with [`TimeSeriesStore::upcoming_device`]. At a million devices every reading
-//! lands on a cold memory page, and under virtualisation the page-table walks dominate:
-//! a process that lets malloc use transparent huge pages (glibc:
-//! `GLIBC_TUNABLES=glibc.malloc.hugetlb=1`) runs the store about twice as fast there.
+//! pool grows. Indexing a reading touches only its device's slot (the pool once per
+//! 48 bytes, when the slot's partial page fills), and the backlog tells the store which
+//! devices come next, so it prefetches their slots a few events ahead ([`hint`]).
+//! Consumers of the change feed can do the same for their own state:
+//! [`TimeSeriesStore::upcoming_indexed`] names the device a few events on in the feed
+//! (the herd's back end drains a whole poll's feed and uses it), and
+//! [`TimeSeriesStore::upcoming_device`] a few events on in the backlog. At a million
+//! devices every reading lands on a cold memory page, and under virtualisation the
+//! page-table walks dominate: a process that lets malloc use transparent huge pages
+//! (glibc: `GLIBC_TUNABLES=glibc.malloc.hugetlb=1`) runs the store about twice as fast
+//! there.
 //!
 //! **Fault model.** Duplicates are dropped and counted; a message more than 64 sequence
 //! numbers late is dropped as stale; a message that would wait in the hub longer than the

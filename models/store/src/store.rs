@@ -16,8 +16,12 @@ use thiserror::Error;
 /// the block's header and first (absolute) point then cost under 0.2 bytes per reading.
 pub const BLOCK_POINTS: u16 = 512;
 /// Bytes per page of an open block's page chain. Small, so that a million open blocks
-/// waste at most 64 MB between them.
-pub const PAGE_BYTES: usize = 64;
+/// waste little between them: the last, partial page of each lives in its device slot
+/// (see `OpenBytes`), so only whole pages are ever in the pool.
+pub const PAGE_BYTES: usize = 48;
+/// The slot's tail buffer: short of a page, plus room for one 16-byte store at any
+/// offset that leaves the tail short of a page (the fast path of `PagePool::append`).
+const TAIL_BYTES: usize = PAGE_BYTES - 1 + 16;
 /// Bytes per storage segment that sealed blocks are packed into.
 pub const SEGMENT_BYTES: usize = 8 << 20;
 /// How many events ahead in the backlog the store prefetches per-device state.
@@ -124,13 +128,13 @@ pub struct StorageStats {
     pub events_live: u64,
     /// Compressed bytes of sealed blocks.
     pub sealed_bytes: u64,
-    /// Compressed bytes of open blocks (in their page chains).
+    /// Compressed bytes of open blocks (their pages and the tails in the device slots).
     pub open_bytes: u64,
     /// Sealed blocks' headers.
     pub block_header_bytes: u64,
-    /// Allocated but unused bytes at the ends of open blocks' last pages.
-    pub page_slack_bytes: u64,
-    /// Fixed per-device state (de-duplication, coder state, chain heads).
+    /// Page-pool pages released by sealed or expired blocks and kept for reuse.
+    pub pool_free_bytes: u64,
+    /// Fixed per-device state (de-duplication, coder state, open block heads and tails).
     pub device_state_bytes: u64,
 }
 
@@ -148,23 +152,39 @@ struct Pending {
     event: IngestEvent,
 }
 
-/// The head of an open block: a chain of pages in the page pool.
+/// An open block's bytes: its whole pages chained in the page pool, then the partial
+/// last page in `tail`, inside the device slot. Indexing a point therefore writes only
+/// to the slot the store has already loaded; the pool is touched once per `PAGE_BYTES`
+/// (every nine or so collar readings), when the tail fills and becomes a page.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct PageChain {
+struct OpenBytes {
     first: u32,
     last: u32,
-    len: u32,
+    /// Bytes in the pages, a multiple of `PAGE_BYTES`.
+    paged: u32,
+    /// Bytes in `tail`, below `PAGE_BYTES`; those past it are scratch.
+    tail_len: u8,
+    tail: [u8; TAIL_BYTES],
 }
 
-const EMPTY_CHAIN: PageChain = PageChain {
+const EMPTY_OPEN: OpenBytes = OpenBytes {
     first: NONE,
     last: NONE,
-    len: 0,
+    paged: 0,
+    tail_len: 0,
+    tail: [0; TAIL_BYTES],
 };
 
-/// Per-device state, no heap: 128 bytes, aligned to a cache line, so it spans exactly
-/// two lines and never crosses a memory page (one page-table walk per reading at a
-/// million devices, where those walks dominate; asserted in a test).
+impl OpenBytes {
+    fn len(&self) -> u32 {
+        self.paged + u32::from(self.tail_len)
+    }
+}
+
+/// Per-device state, no heap: 192 bytes, aligned to a cache line, so it spans exactly
+/// three lines (asserted in a test), which the store prefetches a few events ahead. It
+/// holds the open block's partial last page, so indexing a reading touches this slot
+/// and nothing else that is per device.
 #[derive(Clone, Copy, Debug)]
 #[repr(align(64))]
 struct DeviceSlot {
@@ -175,7 +195,7 @@ struct DeviceSlot {
     open_t_min_ms: i64,
     open_t_max_ms: i64,
     open_indexed_max: SimTime,
-    chain: PageChain,
+    open: OpenBytes,
     first_block: u32,
     last_block: u32,
     open_count: u16,
@@ -192,7 +212,7 @@ const EMPTY_SLOT: DeviceSlot = DeviceSlot {
     open_t_min_ms: i64::MAX,
     open_t_max_ms: i64::MIN,
     open_indexed_max: SimTime::ZERO,
-    chain: EMPTY_CHAIN,
+    open: EMPTY_OPEN,
     first_block: NONE,
     last_block: NONE,
     open_count: 0,
@@ -236,58 +256,66 @@ impl PagePool {
         (self.pages.len() - 1) as u32
     }
 
-    /// Appends the first `n` bytes of `point` to the chain.
+    /// Appends the first `n` bytes of `point` to the open block.
     #[inline]
-    fn append(&mut self, chain: &mut PageChain, point: &[u8; MAX_POINT_BYTES], n: usize) {
-        // Fast path for the common short point that fits the current page: a fixed
-        // 16-byte copy (one vector store, no memmove call). Bytes past the point are
-        // scratch that the next append overwrites; reads stop at `len`.
-        let off = chain.len as usize % PAGE_BYTES;
-        if off != 0 && n <= 16 && off + 16 <= PAGE_BYTES {
-            self.pages[chain.last as usize][off..off + 16].copy_from_slice(&point[..16]);
-            chain.len += n as u32;
+    fn append(&mut self, open: &mut OpenBytes, point: &[u8; MAX_POINT_BYTES], n: usize) {
+        // Fast path for the common short point that leaves the tail short of a page: a
+        // fixed 16-byte copy into the slot (one vector store, no memmove call). Bytes past
+        // the point are scratch that the next append overwrites; reads stop at `len`.
+        let off = usize::from(open.tail_len);
+        if n <= 16 && off + n < PAGE_BYTES {
+            open.tail[off..off + 16].copy_from_slice(&point[..16]);
+            open.tail_len += n as u8;
             return;
         }
-        let mut bytes = &point[..n];
+        self.append_across_pages(open, &point[..n]);
+    }
+
+    /// The general append: fills the tail, moves each full tail into a new page.
+    #[cold]
+    fn append_across_pages(&mut self, open: &mut OpenBytes, mut bytes: &[u8]) {
         while !bytes.is_empty() {
-            let off = chain.len as usize % PAGE_BYTES;
-            if off == 0 {
-                let p = self.alloc();
-                if chain.first == NONE {
-                    chain.first = p;
-                } else {
-                    self.next[chain.last as usize] = p;
-                }
-                chain.last = p;
-            }
+            let off = usize::from(open.tail_len);
             let n = (PAGE_BYTES - off).min(bytes.len());
-            self.pages[chain.last as usize][off..off + n].copy_from_slice(&bytes[..n]);
-            chain.len += n as u32;
+            open.tail[off..off + n].copy_from_slice(&bytes[..n]);
+            open.tail_len += n as u8;
             bytes = &bytes[n..];
+            if usize::from(open.tail_len) == PAGE_BYTES {
+                open.tail_len = 0;
+                open.paged += PAGE_BYTES as u32;
+                let p = self.alloc();
+                self.pages[p as usize].copy_from_slice(&open.tail[..PAGE_BYTES]);
+                if open.first == NONE {
+                    open.first = p;
+                } else {
+                    self.next[open.last as usize] = p;
+                }
+                open.last = p;
+            }
         }
     }
 
-    /// Appends the chain's bytes to `out`.
-    fn read(&self, chain: &PageChain, out: &mut Vec<u8>) {
-        let mut remaining = chain.len as usize;
-        let mut p = chain.first;
+    /// Appends the open block's bytes to `out`.
+    fn read(&self, open: &OpenBytes, out: &mut Vec<u8>) {
+        let mut remaining = open.paged as usize;
+        let mut p = open.first;
         while remaining > 0 && p != NONE {
-            let n = remaining.min(PAGE_BYTES);
-            out.extend_from_slice(&self.pages[p as usize][..n]);
-            remaining -= n;
+            out.extend_from_slice(&self.pages[p as usize]);
+            remaining -= PAGE_BYTES;
             p = self.next[p as usize];
         }
+        out.extend_from_slice(&open.tail[..usize::from(open.tail_len)]);
     }
 
-    fn release(&mut self, chain: &mut PageChain) {
-        let mut p = chain.first;
+    fn release(&mut self, open: &mut OpenBytes) {
+        let mut p = open.first;
         while p != NONE {
             self.free.push(p);
             let next = self.next[p as usize];
             self.next[p as usize] = NONE;
             p = next;
         }
-        *chain = EMPTY_CHAIN;
+        *open = EMPTY_OPEN;
     }
 }
 
@@ -305,6 +333,9 @@ pub struct TimeSeriesStore {
     source_retention: SimDuration,
     partition_free_at: Vec<SimTime>,
     environment_free_at: SimTime,
+    /// The last event size seen and its (partition, environment) service times: a fleet
+    /// sends messages of one or a few sizes, so the two divisions are rarely needed.
+    service: (u32, u64, u64),
     backlog: VecDeque<Pending>,
     /// The change feed: `feed[feed_next..]` waits to be polled. A vector with a read
     /// cursor rather than a queue, so [`TimeSeriesStore::poll_indexed_ref`] can lend an
@@ -385,6 +416,7 @@ impl TimeSeriesStore {
             source_retention: SimDuration::from_secs(config.source_retention_s),
             partition_free_at: vec![SimTime::ZERO; usize::from(config.partitions)],
             environment_free_at: SimTime::ZERO,
+            service: (0, 0, 0),
             backlog: VecDeque::new(),
             feed: Vec::new(),
             feed_next: 0,
@@ -445,12 +477,17 @@ impl TimeSeriesStore {
             self.stats.aged_out_dropped += 1;
             return Ok(());
         }
-        let partition_done = after(start, service_ns(size_bytes, self.partition_ps_per_byte));
+        if self.service.0 != size_bytes {
+            self.service = (
+                size_bytes,
+                service_ns(size_bytes, self.partition_ps_per_byte),
+                service_ns(size_bytes, self.environment_ps_per_byte),
+            );
+        }
+        let (_, partition_ns, environment_ns) = self.service;
+        let partition_done = after(start, partition_ns);
         *free_at = partition_done;
-        let environment_done = after(
-            partition_done.max(self.environment_free_at),
-            service_ns(size_bytes, self.environment_ps_per_byte),
-        );
+        let environment_done = after(partition_done.max(self.environment_free_at), environment_ns);
         self.environment_free_at = environment_done;
         self.backlog.push_back(Pending {
             queryable_at: after(environment_done, self.queryable_delay.as_nanos()),
@@ -511,23 +548,21 @@ impl TimeSeriesStore {
         self.backlog.get(ahead).map(|p| p.event.device)
     }
 
-    /// Prefetches in two stages: the device slot and coder state of the event
-    /// `PREFETCH_AHEAD` places back, and the open page of the event a few places back,
-    /// whose slot (holding the page number) the first stage already brought in.
+    /// The device of the change-feed event `ahead` places after the next one
+    /// [`Self::poll_indexed_ref`] returns, so a consumer that drains the feed in a batch can
+    /// prefetch its own state for it (see [`crate::hint`]).
+    pub fn upcoming_indexed(&self, ahead: usize) -> Option<DeviceIndex> {
+        self.feed.get(self.feed_next + ahead).map(|e| e.device)
+    }
+
+    /// Prefetches the device slot of the event `PREFETCH_AHEAD` places back: all the
+    /// per-device state that indexing it touches.
     #[inline]
     fn prefetch_upcoming(&self) {
         if let Some(p) = self.backlog.get(PREFETCH_AHEAD) {
             let d = p.event.device.0 as usize;
             if let Some(slot) = self.devices.get(d) {
                 crate::hint::prefetch(slot);
-            }
-        }
-        if let Some(p) = self.backlog.get(PREFETCH_AHEAD / 2) {
-            if let Some(slot) = self.devices.get(p.event.device.0 as usize) {
-                if slot.chain.last != NONE {
-                    let off = slot.chain.len as usize % PAGE_BYTES;
-                    crate::hint::prefetch(&self.pool.pages[slot.chain.last as usize][off]);
-                }
             }
         }
     }
@@ -604,7 +639,7 @@ impl TimeSeriesStore {
             ts_ms,
             &event.values,
         );
-        self.pool.append(&mut slot.chain, &buf, n);
+        self.pool.append(&mut slot.open, &buf, n);
         if ts_ms < slot.open_t_max_ms {
             slot.open_sorted = false;
         }
@@ -625,8 +660,8 @@ impl TimeSeriesStore {
     fn seal(&mut self, d: usize) {
         let slot = &mut self.devices[d];
         self.seal_buf.clear();
-        self.pool.read(&slot.chain, &mut self.seal_buf);
-        self.pool.release(&mut slot.chain);
+        self.pool.read(&slot.open, &mut self.seal_buf);
+        self.pool.release(&mut slot.open);
         let len = self.seal_buf.len();
         let need_segment = self
             .segments
@@ -672,7 +707,7 @@ impl TimeSeriesStore {
         slot.open_t_max_ms = i64::MIN;
         slot.open_count = 0;
         slot.open_sorted = true;
-        slot.chain = EMPTY_CHAIN;
+        slot.open = EMPTY_OPEN;
         slot.prev = [0; MAX_COLUMNS];
     }
 
@@ -712,7 +747,7 @@ impl TimeSeriesStore {
             }
             self.events_live -= u64::from(slot.open_count);
             self.stats.events_expired += u64::from(slot.open_count);
-            self.pool.release(&mut slot.chain);
+            self.pool.release(&mut slot.open);
             Self::reset_open(slot);
         }
     }
@@ -720,14 +755,13 @@ impl TimeSeriesStore {
     /// What the stored data costs now.
     pub fn storage_stats(&self) -> StorageStats {
         let sealed_bytes: u64 = self.blocks.iter().map(|b| u64::from(b.len)).sum();
-        let open_bytes: u64 = self.devices.iter().map(|s| u64::from(s.chain.len)).sum();
-        let pages_used = (self.pool.pages.len() - self.pool.free.len()) as u64;
+        let open_bytes: u64 = self.devices.iter().map(|s| u64::from(s.open.len())).sum();
         StorageStats {
             events_live: self.events_live,
             sealed_bytes,
             open_bytes,
             block_header_bytes: (self.blocks.len() * std::mem::size_of::<BlockMeta>()) as u64,
-            page_slack_bytes: pages_used * PAGE_BYTES as u64 - open_bytes,
+            pool_free_bytes: (self.pool.free.len() * PAGE_BYTES) as u64,
             device_state_bytes: (self.devices.len() * std::mem::size_of::<DeviceSlot>()) as u64,
         }
     }
@@ -757,8 +791,8 @@ impl TimeSeriesStore {
             id = b.next;
         }
         if slot.open_count > 0 && overlaps(slot.open_t_min_ms, slot.open_t_max_ms) {
-            let mut bytes = Vec::with_capacity(slot.chain.len as usize);
-            self.pool.read(&slot.chain, &mut bytes);
+            let mut bytes = Vec::with_capacity(slot.open.len() as usize);
+            self.pool.read(&slot.open, &mut bytes);
             out.extend(
                 BlockDecoder::new(&bytes, u32::from(slot.open_count), &self.kinds)
                     .filter(|(ts, _)| span.contains_ms(*ts)),
@@ -874,9 +908,41 @@ mod tests {
 
     #[test]
     fn per_device_state_stays_small_for_a_million_devices() {
-        assert_eq!(std::mem::size_of::<DeviceSlot>(), 128);
+        assert_eq!(std::mem::size_of::<DeviceSlot>(), 192);
         assert_eq!(std::mem::align_of::<DeviceSlot>(), 64);
         assert!(std::mem::size_of::<BlockMeta>() <= 48);
+    }
+
+    #[test]
+    fn an_open_block_reads_back_every_byte_across_its_pages_and_its_tail() {
+        let mut pool = PagePool {
+            pages: Vec::new(),
+            next: Vec::new(),
+            free: Vec::new(),
+        };
+        let mut open = EMPTY_OPEN;
+        let mut expected = Vec::new();
+        // Every point length from 1 to the largest, twice over, so that points end
+        // exactly on, just short of and across page boundaries.
+        for (i, n) in (1..=MAX_POINT_BYTES).chain(1..=MAX_POINT_BYTES).enumerate() {
+            let mut point = [0u8; MAX_POINT_BYTES];
+            for (j, b) in point.iter_mut().enumerate() {
+                *b = (i * 31 + j * 7) as u8;
+            }
+            pool.append(&mut open, &point, n);
+            expected.extend_from_slice(&point[..n]);
+            assert_eq!(open.len() as usize, expected.len());
+            assert!(usize::from(open.tail_len) < PAGE_BYTES);
+            let mut out = Vec::new();
+            pool.read(&open, &mut out);
+            assert_eq!(out, expected, "after point {i} of {n} bytes");
+        }
+        let pages = open.paged as usize / PAGE_BYTES;
+        assert_eq!(pages, expected.len() / PAGE_BYTES);
+        assert_eq!(pool.pages.len(), pages);
+        pool.release(&mut open);
+        assert_eq!(open, EMPTY_OPEN);
+        assert_eq!(pool.free.len(), pages);
     }
 
     #[test]

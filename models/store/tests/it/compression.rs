@@ -91,13 +91,13 @@ fn ten_million_collar_readings_fit_in_ten_bytes_each() {
     let per_event = stats.bytes_per_event();
     println!(
         "collar readings: {} events, sealed {} B, open {} B, headers {} B, {:.3} bytes/reading; \
-         page slack {} B, device state {} B",
+         free pool pages {} B, device state {} B",
         stats.events_live,
         stats.sealed_bytes,
         stats.open_bytes,
         stats.block_header_bytes,
         per_event,
-        stats.page_slack_bytes,
+        stats.pool_free_bytes,
         stats.device_state_bytes
     );
     assert!(per_event <= 10.0, "{per_event} bytes per reading");
