@@ -33,7 +33,9 @@ pub fn cos_deg(lat: f64) -> f64 {
 /// Cells per side of a polygon's inside/outside grid (module docs).
 pub const GRID_CELLS: usize = 32;
 
-const LAST_CELL: i64 = GRID_CELLS as i64 - 1;
+/// Cells per row of the stored grid: a point on the box's north or east edge has index
+/// `GRID_CELLS`, so one more row and column of unmarked cells saves clamping the index.
+const ROW_CELLS: usize = GRID_CELLS + 1;
 
 /// A grid cell no edge comes near, wholly inside the polygon.
 const CELL_INSIDE: u8 = 1;
@@ -50,8 +52,8 @@ pub struct Polygon {
     lon_max: f64,
     /// Grid cells per degree of latitude and of longitude.
     cells_per_deg: [f64; 2],
-    /// `GRID_CELLS`² cells, row by row from the south: [`CELL_INSIDE`], [`CELL_OUTSIDE`] or
-    /// 0 (an edge passes near: run the full test).
+    /// `ROW_CELLS`² cells, row by row from the south: [`CELL_INSIDE`], [`CELL_OUTSIDE`] or
+    /// 0 (an edge passes near, or the last row or column: run the full test).
     cells: Box<[u8]>,
 }
 
@@ -129,7 +131,7 @@ impl Polygon {
     /// point the index can send to it is at least one margin from every edge, where the
     /// test and the true geometry agree.
     fn classify_cells(&self) -> Box<[u8]> {
-        let mut cells = vec![0u8; GRID_CELLS * GRID_CELLS].into_boxed_slice();
+        let mut cells = vec![0u8; ROW_CELLS * ROW_CELLS].into_boxed_slice();
         if self.cells_per_deg[0] == 0.0 || self.cells_per_deg[1] == 0.0 {
             return cells;
         }
@@ -159,7 +161,7 @@ impl Polygon {
                         > clearance
                 });
                 if clear {
-                    cells[iy * GRID_CELLS + ix] = if self.contains_exact(centre[0], centre[1]) {
+                    cells[iy * ROW_CELLS + ix] = if self.contains_exact(centre[0], centre[1]) {
                         CELL_INSIDE
                     } else {
                         CELL_OUTSIDE
@@ -182,19 +184,22 @@ impl Polygon {
         {
             return false;
         }
-        // Inside the box the offsets are non-negative, so truncating is flooring; a signed
-        // conversion is a single instruction.
-        let cell = |offset: f64, per_deg: f64| ((offset * per_deg) as i64).clamp(0, LAST_CELL);
+        // Inside the box an offset times cells per degree lies in [0, GRID_CELLS] (rounding
+        // cannot take it to GRID_CELLS + 1), so truncating is flooring and needs no clamp;
+        // an unsigned conversion has no branch for the out-of-range cases.
+        let cell = |offset: f64, per_deg: f64| (offset * per_deg) as u32 as usize;
         let iy = cell(lat - self.lat_min, self.cells_per_deg[0]);
         let ix = cell(lon - self.lon_min, self.cells_per_deg[1]);
-        match self.cells.get((iy * GRID_CELLS as i64 + ix) as usize) {
+        match self.cells.get(iy * ROW_CELLS + ix) {
             Some(&CELL_INSIDE) => true,
             Some(&CELL_OUTSIDE) => false,
             _ => self.contains_exact(lat, lon),
         }
     }
 
-    /// The ray-casting test itself, for a point inside the bounding box.
+    /// The ray-casting test itself, for a point inside the bounding box. Out of line: few
+    /// readings come near an edge, and [`Self::contains`] stays small enough to inline.
+    #[inline(never)]
     fn contains_exact(&self, lat: f64, lon: f64) -> bool {
         let mut inside = false;
         let n = self.vertices.len();
@@ -244,6 +249,7 @@ mod tests {
         for vs in fences {
             let fence = Polygon::new(&vs).unwrap();
             let marked = fence.cells.iter().filter(|&&c| c != 0).count();
+            assert_eq!(fence.cells.len(), ROW_CELLS * ROW_CELLS);
             assert!(marked * 2 > GRID_CELLS * GRID_CELLS, "{marked}");
             let (h, w) = (fence.lat_max - fence.lat_min, fence.lon_max - fence.lon_min);
             let check = |lat: f64, lon: f64| {
