@@ -996,7 +996,7 @@ impl Placed<StuckCond> {
         };
         let active = flags.get(self.flag);
         // One bounds check for the three words instead of one per access.
-        let Some([anchor, meta, since]) = rec.get_mut(self.at..self.at.wrapping_add(3)) else {
+        let Some([anchor, meta, since, ..]) = rec.get_mut(self.at..) else {
             return;
         };
         let (anchor_lat_e7, anchor_lon_e7) = (*anchor as u32 as i32, (*anchor >> 32) as u32 as i32);
