@@ -555,12 +555,17 @@ impl RuleEngine {
             return;
         }
         let start = self.start(d);
-        // The record is whole lines from a line boundary: one hint per line.
-        for word in self.words[start..start + self.stride]
-            .iter()
-            .step_by(WORDS_PER_LINE)
-        {
-            store::hint::prefetch(word);
+        let Some(rec) = self.words.get(start..start.wrapping_add(self.stride)) else {
+            return;
+        };
+        // The record is whole lines from a line boundary. A two-line record (the herd's
+        // rules) is hinted as one array, with no loop; others one line at a time.
+        if let Ok(two_lines) = <&[u64; 2 * WORDS_PER_LINE]>::try_from(rec) {
+            store::hint::prefetch(two_lines);
+        } else {
+            for line in rec.chunks_exact(WORDS_PER_LINE) {
+                store::hint::prefetch(&line[0]);
+            }
         }
     }
 
@@ -1057,12 +1062,13 @@ fn reanchor([anchor, meta, since]: [&mut u64; 3], y: f64, x: f64, t: SimTime) {
 fn mean_e7(a: i32, v: f64, n: f64) -> i32 {
     // A fix whose 1e-7° value is strictly inside the `i32` range converts the same as an
     // `i64` (a saturated `i32` cast is at a bound) and is less than 2³² from any anchor,
-    // so the difference needs neither an overflow nor a range check before `div_trunc`.
+    // so the difference needs neither an overflow nor a range check before `div_trunc`,
+    // and the mean, between the anchor and the fix, needs no overflow check either.
     let w = (v * 1e7) as i32;
     if w == i32::MIN || w == i32::MAX {
         return mean_e7_far(a, v, n);
     }
-    (i64::from(a) + div_trunc_small(i64::from(w) - i64::from(a), n)) as i32
+    i64::from(a).wrapping_add(div_trunc_small(i64::from(w) - i64::from(a), n)) as i32
 }
 
 /// [`mean_e7`] for any fix: the definition, with 64-bit arithmetic throughout.
