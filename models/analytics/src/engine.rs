@@ -239,10 +239,12 @@ impl Plan {
         for c in &self.window {
             c.update(flags, rec, event, epoch_ms, late);
         }
-        for c in &self.stuck {
+        for c in &self.geofence {
             c.update(flags, rec, event);
         }
-        for c in &self.geofence {
+        // Last, the largest loop: the compiler's code for this order takes fewer
+        // instructions per reading (measured); the order changes no result.
+        for c in &self.stuck {
             c.update(flags, rec, event);
         }
     }
@@ -1001,15 +1003,19 @@ impl Placed<StuckCond> {
         };
         let active = flags.get(self.flag);
         // One bounds check for the three words instead of one per access.
-        let Some([anchor, meta, since, ..]) = rec.get_mut(self.at..) else {
+        let Some(state) = rec
+            .get_mut(self.at..)
+            .and_then(|s| s.first_chunk_mut::<3>())
+        else {
             return;
         };
-        let (anchor_lat_e7, anchor_lon_e7) = (*anchor as u32 as i32, (*anchor >> 32) as u32 as i32);
-        let far = *meta & ANCHORED == 0 || {
+        let [anchor, meta, since] = *state;
+        let (anchor_lat_e7, anchor_lon_e7) = (anchor as u32 as i32, (anchor >> 32) as u32 as i32);
+        let far = meta & ANCHORED == 0 || {
             let d2 = distance_sq_m2(
                 f64::from(anchor_lat_e7) * 1e-7,
                 f64::from(anchor_lon_e7) * 1e-7,
-                f64::from(f32::from_bits(*meta as u32)),
+                f64::from(f32::from_bits(meta as u32)),
                 y,
                 x,
             );
@@ -1020,25 +1026,25 @@ impl Placed<StuckCond> {
             }
         };
         let now_active = if far {
-            reanchor([anchor, meta, since], y, x, event.event_time);
+            reanchor(state, y, x, event.event_time);
             false
         } else {
             // The anchor is the running mean of the fixes since it was set: around a
             // still animal the GNSS scatter averages out and the anchor converges on
             // where it stands, so one noisy fix cannot push a still cow out of a radius
             // drawn around an early, offset fix and restart its window.
-            let n = ((*meta & FIXES) >> 32) as u16;
+            let n = ((meta & FIXES) >> 32) as u16;
             let n = n.saturating_add(1);
             let n_f64 = f64::from(n);
-            *anchor = pack_anchor(
+            state[0] = pack_anchor(
                 mean_e7(anchor_lat_e7, y, n_f64),
                 mean_e7(anchor_lon_e7, x, n_f64),
             );
-            *meta = (*meta & !FIXES) | u64::from(n) << 32;
+            state[1] = (meta & !FIXES) | u64::from(n) << 32;
             active
                 || event
                     .event_time
-                    .saturating_since(SimTime::from_nanos(*since))
+                    .saturating_since(SimTime::from_nanos(since))
                     >= self.cond.window
         };
         flags.set(self.flag, now_active);
@@ -1048,11 +1054,13 @@ impl Placed<StuckCond> {
 /// Sets a stuck condition's anchor (its three state words) to a fix at `t`. Out of line:
 /// it runs on few readings and takes a cosine.
 #[inline(never)]
-fn reanchor([anchor, meta, since]: [&mut u64; 3], y: f64, x: f64, t: SimTime) {
-    // Saturating casts: a latitude beyond ±214° would be a bad fix anyway.
-    *anchor = pack_anchor((y * 1e7) as i32, (x * 1e7) as i32);
-    *meta = u64::from((cos_deg(y) as f32).to_bits()) | 1 << 32 | ANCHORED;
-    *since = t.as_nanos();
+fn reanchor(state: &mut [u64; 3], y: f64, x: f64, t: SimTime) {
+    *state = [
+        // Saturating casts: a latitude beyond ±214° would be a bad fix anyway.
+        pack_anchor((y * 1e7) as i32, (x * 1e7) as i32),
+        u64::from((cos_deg(y) as f32).to_bits()) | 1 << 32 | ANCHORED,
+        t.as_nanos(),
+    ];
 }
 
 /// The anchor coordinate `a` (1e-7°) moved to the running mean with fix `v` (degrees),
