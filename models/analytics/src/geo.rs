@@ -8,7 +8,9 @@
 //! A polygon keeps a [`GRID_CELLS`]² grid over its bounding box in which a cell is marked
 //! wholly inside or wholly outside when every edge is farther from it than a safety margin
 //! (thousands of times the rounding error of the ray-casting test), so most readings are
-//! answered by one lookup and the answer is always the one the full test would give.
+//! answered by one lookup and the answer is always the one the full test would give. A
+//! ring of outside cells around the grid answers for points beyond the box, so the lookup
+//! needs no bounding-box test first.
 
 /// Mean Earth radius (IUGG), metres.
 pub const EARTH_RADIUS_M: f64 = 6_371_008.8;
@@ -33,7 +35,13 @@ pub fn cos_deg(lat: f64) -> f64 {
 /// Cells per side of a polygon's inside/outside grid (module docs).
 pub const GRID_CELLS: usize = 32;
 
-const LAST_CELL: i64 = GRID_CELLS as i64 - 1;
+/// Cells per row of the stored grid: an outside cell, the `GRID_CELLS` of the box, an
+/// unmarked cell for points on its north or east edge, and an outside cell (module docs
+/// and [`Polygon::contains`]).
+const ROW_CELLS: usize = GRID_CELLS + 3;
+
+/// The index of the last cell of a row or column, in the outside ring.
+const LAST_CELL: u32 = ROW_CELLS as u32 - 1;
 
 /// A grid cell no edge comes near, wholly inside the polygon.
 const CELL_INSIDE: u8 = 1;
@@ -50,8 +58,8 @@ pub struct Polygon {
     lon_max: f64,
     /// Grid cells per degree of latitude and of longitude.
     cells_per_deg: [f64; 2],
-    /// `GRID_CELLS`² cells, row by row from the south: [`CELL_INSIDE`], [`CELL_OUTSIDE`] or
-    /// 0 (an edge passes near: run the full test).
+    /// `ROW_CELLS`² cells, row by row from the south: [`CELL_INSIDE`], [`CELL_OUTSIDE`] or
+    /// 0 (an edge passes near, or the box's north or east edge: run the full test).
     cells: Box<[u8]>,
 }
 
@@ -129,7 +137,14 @@ impl Polygon {
     /// point the index can send to it is at least one margin from every edge, where the
     /// test and the true geometry agree.
     fn classify_cells(&self) -> Box<[u8]> {
-        let mut cells = vec![0u8; GRID_CELLS * GRID_CELLS].into_boxed_slice();
+        let mut cells = vec![0u8; ROW_CELLS * ROW_CELLS].into_boxed_slice();
+        let ring = [0, ROW_CELLS - 1];
+        for i in 0..ROW_CELLS {
+            for j in ring {
+                cells[i * ROW_CELLS + j] = CELL_OUTSIDE;
+                cells[j * ROW_CELLS + i] = CELL_OUTSIDE;
+            }
+        }
         if self.cells_per_deg[0] == 0.0 || self.cells_per_deg[1] == 0.0 {
             return cells;
         }
@@ -159,11 +174,12 @@ impl Polygon {
                         > clearance
                 });
                 if clear {
-                    cells[iy * GRID_CELLS + ix] = if self.contains_exact(centre[0], centre[1]) {
-                        CELL_INSIDE
-                    } else {
-                        CELL_OUTSIDE
-                    };
+                    cells[(iy + 1) * ROW_CELLS + ix + 1] =
+                        if self.contains_exact(centre[0], centre[1]) {
+                            CELL_INSIDE
+                        } else {
+                            CELL_OUTSIDE
+                        };
                 }
             }
         }
@@ -174,24 +190,36 @@ impl Polygon {
     /// either way, consistently).
     #[inline]
     pub fn contains(&self, lat: f64, lon: f64) -> bool {
-        // Written so that NaN fails it: the ray-casting test answers false for NaN.
-        if !(lat >= self.lat_min
-            && lat <= self.lat_max
-            && lon >= self.lon_min
-            && lon <= self.lon_max)
-        {
-            return false;
-        }
-        // Inside the box the offsets are non-negative, so truncating is flooring; a signed
-        // conversion is a single instruction.
-        let cell = |offset: f64, per_deg: f64| ((offset * per_deg) as i64).clamp(0, LAST_CELL);
-        let iy = cell(lat - self.lat_min, self.cells_per_deg[0]);
-        let ix = cell(lon - self.lon_min, self.cells_per_deg[1]);
-        match self.cells.get((iy * GRID_CELLS as i64 + ix) as usize) {
+        // A coordinate's cell, counted from the outside ring: its offset times cells per
+        // degree, plus one, truncated (an unsigned conversion, which sends negatives and
+        // NaN to 0 with no branch) and clamped to the ring. Index 0 only for a coordinate
+        // below the box's minimum (a non-negative offset gives at least 1) or NaN; the
+        // last only above its maximum (up to the maximum the scaled offset stays within
+        // rounding of GRID_CELLS); so a ring cell answers "outside" exactly as the box test
+        // would. Inside the box the index is the grid cell's plus one, or, within rounding
+        // of a cell boundary, the neighbour's: far less than the cells' margin. A point
+        // just beyond the box can land in an edge row or column, where no cell is marked
+        // inside (the box's edge is outside the polygon and within half a cell).
+        let cell = |offset: f64, per_deg: f64| ((offset * per_deg + 1.0) as u32).min(LAST_CELL);
+        let iy = cell(lat - self.lat_min, self.cells_per_deg[0]) as usize;
+        let ix = cell(lon - self.lon_min, self.cells_per_deg[1]) as usize;
+        match self.cells.get(iy * ROW_CELLS + ix) {
             Some(&CELL_INSIDE) => true,
             Some(&CELL_OUTSIDE) => false,
-            _ => self.contains_exact(lat, lon),
+            _ => self.contains_in_box(lat, lon),
         }
+    }
+
+    /// The full test: the bounding box, then ray casting. Out of line: few readings come
+    /// near an edge, and [`Self::contains`] stays small enough to inline.
+    #[inline(never)]
+    fn contains_in_box(&self, lat: f64, lon: f64) -> bool {
+        // Written so that NaN fails it: the ray-casting test answers false for NaN.
+        lat >= self.lat_min
+            && lat <= self.lat_max
+            && lon >= self.lon_min
+            && lon <= self.lon_max
+            && self.contains_exact(lat, lon)
     }
 
     /// The ray-casting test itself, for a point inside the bounding box.
@@ -243,8 +271,15 @@ mod tests {
         let mut unit = || sim::rng::unit_f64(&mut rng);
         for vs in fences {
             let fence = Polygon::new(&vs).unwrap();
-            let marked = fence.cells.iter().filter(|&&c| c != 0).count();
+            assert_eq!(fence.cells.len(), ROW_CELLS * ROW_CELLS);
+            // The box's cells, without the outside ring and the unmarked edge cells.
+            let grid = (1..=GRID_CELLS)
+                .flat_map(|iy| (1..=GRID_CELLS).map(move |ix| iy * ROW_CELLS + ix))
+                .map(|i| fence.cells[i]);
+            let marked = grid.clone().filter(|&c| c != 0).count();
             assert!(marked * 2 > GRID_CELLS * GRID_CELLS, "{marked}");
+            let inside = grid.filter(|&c| c == CELL_INSIDE).count();
+            assert!(inside * 4 > GRID_CELLS * GRID_CELLS, "{inside}");
             let (h, w) = (fence.lat_max - fence.lat_min, fence.lon_max - fence.lon_min);
             let check = |lat: f64, lon: f64| {
                 let in_box = lat >= fence.lat_min
@@ -283,6 +318,12 @@ mod tests {
             }
             check(f64::NAN, fence.lon_min + w / 2.0);
             check(fence.lat_min + h / 2.0, f64::NAN);
+            // Far beyond the box, where the cell index saturates into the outside ring.
+            for far in [1e3, 1e300, f64::INFINITY] {
+                for (dy, dx) in [(far, 0.0), (-far, 0.0), (0.0, far), (0.0, -far), (far, far)] {
+                    check(fence.lat_min + h / 2.0 + dy, fence.lon_min + w / 2.0 + dx);
+                }
+            }
         }
     }
 
