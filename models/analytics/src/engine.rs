@@ -1079,11 +1079,14 @@ fn mean_e7(a: i32, v: f64, n: f64) -> i32 {
     i64::from(a).wrapping_add(div_trunc_small(i64::from(w) - i64::from(a), n)) as i32
 }
 
-/// [`mean_e7`] for any fix: the definition, with 64-bit arithmetic throughout.
+/// [`mean_e7`] for any fix: the definition, with 64-bit arithmetic throughout. A fix
+/// far outside the globe (a corrupt payload) saturates instead of overflowing, so it
+/// moves the anchor to an extreme rather than stopping the back end.
 #[cold]
 #[inline(never)]
 fn mean_e7_far(a: i32, v: f64, n: f64) -> i32 {
-    (i64::from(a) + div_trunc((v * 1e7) as i64 - i64::from(a), n as u16)) as i32
+    let d = ((v * 1e7) as i64).saturating_sub(i64::from(a));
+    i64::from(a).saturating_add(div_trunc(d, n as u16)) as i32
 }
 
 /// The reading's latitude and longitude, or `None` when either is absent (NaN).

@@ -159,6 +159,25 @@ fn a_cow_that_walks_less_than_50_m_in_12_h_is_flagged_stuck_once() {
 }
 
 #[test]
+fn a_corrupt_fix_far_off_the_globe_does_not_stop_the_stuck_rule() {
+    let mut e = engine(STUCK);
+    let corrupt = [1e300, -1e300, f64::INFINITY, f64::NEG_INFINITY, 1e12, -1e12];
+    // A still cow, with a corrupt fix (both coordinates) every few readings: the anchor
+    // may jump to an extreme and back, but every reading is evaluated.
+    for i in 0..288u32 {
+        let t = at_min(5 * u64::from(i));
+        let mut reading = collar(4, i, t, 0.0, 38.6);
+        if i % 5 == 2 {
+            let bad = corrupt[(i / 5) as usize % corrupt.len()];
+            reading.values[0] = bad;
+            reading.values[1] = -bad;
+        }
+        e.handle_event(t, &reading);
+    }
+    assert_eq!(e.stats().readings, 288);
+}
+
+#[test]
 fn a_grazing_cow_is_never_flagged_stuck() {
     let mut e = engine(STUCK);
     // 24 h walking a 200 m square at 30 m per reading.
