@@ -17,8 +17,11 @@ pub fn prefetch<T>(r: &T) {
         prefetch_line(start.wrapping_add(offset));
         offset += LINE_BYTES;
     }
-    // The last byte may sit on one more line when `*r` is not line-aligned.
-    prefetch_line(start.wrapping_add(size - 1));
+    // The last byte may sit on one more line when `*r` is not line-aligned (a constant
+    // condition: a line-aligned type of whole lines skips it).
+    if std::mem::align_of::<T>() % LINE_BYTES != 0 || size % LINE_BYTES != 0 {
+        prefetch_line(start.wrapping_add(size - 1));
+    }
 }
 
 #[inline(always)]
