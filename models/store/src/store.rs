@@ -259,21 +259,43 @@ impl PagePool {
     /// Appends the first `n` bytes of `point` to the open block.
     #[inline]
     fn append(&mut self, open: &mut OpenBytes, point: &[u8; MAX_POINT_BYTES], n: usize) {
-        // Fast path for the common short point that leaves the tail short of a page: a
-        // fixed 16-byte copy into the slot (one vector store, no memmove call). Bytes past
-        // the point are scratch that the next append overwrites; reads stop at `len`.
+        // Fast path for the common short point: a fixed 16-byte copy into the slot (one
+        // vector store, no memmove call). Bytes past the point are scratch that the next
+        // append overwrites; reads stop at the tail's length.
         let off = usize::from(open.tail_len);
-        if n <= 16 && off + n < PAGE_BYTES {
+        if n <= 16 {
             open.tail[off..off + 16].copy_from_slice(&point[..16]);
-            open.tail_len += n as u8;
+            if off + n < PAGE_BYTES {
+                open.tail_len += n as u8;
+            } else {
+                self.spill_short(open, point, n, off);
+            }
             return;
         }
-        self.append_across_pages(open, &point[..n]);
+        self.append_long(open, &point[..n]);
     }
 
-    /// The general append: fills the tail, moves each full tail into a new page.
+    /// A short point that filled the tail (one in nine collar readings): the full page
+    /// goes to the pool and the point's bytes past it start the next tail, with fixed-size
+    /// copies only.
+    #[inline(never)]
+    fn spill_short(
+        &mut self,
+        open: &mut OpenBytes,
+        point: &[u8; MAX_POINT_BYTES],
+        n: usize,
+        off: usize,
+    ) {
+        self.push_tail_page(open);
+        let used = PAGE_BYTES - off;
+        open.tail[..16].copy_from_slice(&point[used..used + 16]);
+        open.tail_len = (n - used) as u8;
+    }
+
+    /// The general append, for points over 16 bytes: fills the tail, moves each full
+    /// tail into a new page.
     #[cold]
-    fn append_across_pages(&mut self, open: &mut OpenBytes, mut bytes: &[u8]) {
+    fn append_long(&mut self, open: &mut OpenBytes, mut bytes: &[u8]) {
         while !bytes.is_empty() {
             let off = usize::from(open.tail_len);
             let n = (PAGE_BYTES - off).min(bytes.len());
@@ -281,18 +303,28 @@ impl PagePool {
             open.tail_len += n as u8;
             bytes = &bytes[n..];
             if usize::from(open.tail_len) == PAGE_BYTES {
-                open.tail_len = 0;
-                open.paged += PAGE_BYTES as u32;
-                let p = self.alloc();
-                self.pages[p as usize].copy_from_slice(&open.tail[..PAGE_BYTES]);
-                if open.first == NONE {
-                    open.first = p;
-                } else {
-                    self.next[open.last as usize] = p;
-                }
-                open.last = p;
+                self.push_tail_page(open);
             }
         }
+    }
+
+    /// Moves the tail's first page of bytes into a new page at the end of the chain and
+    /// empties the tail.
+    #[inline]
+    fn push_tail_page(&mut self, open: &mut OpenBytes) {
+        open.tail_len = 0;
+        open.paged += PAGE_BYTES as u32;
+        let p = self.alloc();
+        let page: &[u8; PAGE_BYTES] = open.tail[..PAGE_BYTES]
+            .try_into()
+            .expect("the tail holds a page");
+        self.pages[p as usize] = *page;
+        if open.first == NONE {
+            open.first = p;
+        } else {
+            self.next[open.last as usize] = p;
+        }
+        open.last = p;
     }
 
     /// Appends the open block's bytes to `out`. The pages were allocated a few readings
