@@ -478,6 +478,16 @@ impl RuleEngine {
         self.base.wrapping_add(d.wrapping_mul(self.stride))
     }
 
+    /// Where device `d`'s record starts, and where its flag words lie within it.
+    #[inline]
+    fn record_and_flags(&self, d: usize) -> (std::ops::Range<usize>, std::ops::Range<usize>) {
+        let start = self.start(d);
+        (
+            start..start + self.stride,
+            STATUS_WORDS..STATUS_WORDS + self.flag_words,
+        )
+    }
+
     /// The record of device `d < self.devices`.
     #[inline]
     fn record(&mut self, d: usize) -> &mut [u64] {
@@ -617,9 +627,8 @@ impl RuleEngine {
     #[cold]
     #[inline(never)]
     fn handle_many_flags(&mut self, now: SimTime, event: &IngestEvent, d: usize) {
-        let start = self.start(d);
-        let rec = &mut self.words[start..start + self.stride];
-        let flags = STATUS_WORDS..STATUS_WORDS + self.flag_words;
+        let (record, flags) = self.record_and_flags(d);
+        let rec = &mut self.words[record];
         self.flags_before.copy_from_slice(&rec[flags.clone()]);
         self.flags_now.copy_from_slice(&rec[flags.clone()]);
         let late = &mut self.stats.late_window_readings;
@@ -638,9 +647,8 @@ impl RuleEngine {
     #[cold]
     #[inline(never)]
     fn update_rules(&mut self, now: SimTime, event: &IngestEvent, d: usize) {
-        let start = self.start(d);
-        let rec = &mut self.words[start..start + self.stride];
-        let flags = STATUS_WORDS..STATUS_WORDS + self.flag_words;
+        let (record, flags) = self.record_and_flags(d);
+        let rec = &mut self.words[record];
         // Rules that fire or clear on this reading, by bit (at most 64 rules); alerts
         // and dashboard updates need `&mut self`, so they follow the loop.
         let mut raised = 0u64;
