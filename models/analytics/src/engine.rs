@@ -570,15 +570,8 @@ impl RuleEngine {
         let Some(rec) = self.words.get(start..start.wrapping_add(self.stride)) else {
             return;
         };
-        // The record is whole lines from a line boundary. A two-line record (the herd's
-        // rules) is hinted as one array, with no loop; others one line at a time.
-        if let Ok(two_lines) = <&[u64; 2 * WORDS_PER_LINE]>::try_from(rec) {
-            store::hint::prefetch(two_lines);
-        } else {
-            for line in rec.chunks_exact(WORDS_PER_LINE) {
-                store::hint::prefetch(&line[0]);
-            }
-        }
+        // The record is whole lines from a line boundary.
+        store::hint::prefetch_lines(rec);
     }
 
     /// Evaluates every rule on one reading processed at `now`.

@@ -37,8 +37,7 @@
 //! devices come next, so it prefetches their slots a few events ahead ([`hint`]).
 //! Consumers of the change feed can do the same for their own state:
 //! [`TimeSeriesStore::upcoming_indexed`] names the device a few events on in the feed
-//! (the herd's back end drains a whole poll's feed and uses it), and
-//! [`TimeSeriesStore::upcoming_device`] a few events on in the backlog. At a million
+//! (the herd's back end drains a whole poll's feed and uses it). At a million
 //! devices every reading lands on a cold memory page, and under virtualisation the
 //! page-table walks dominate: a process that lets malloc use transparent huge pages
 //! (glibc: `GLIBC_TUNABLES=glibc.malloc.hugetlb=1`) runs the store about twice as fast

@@ -259,43 +259,23 @@ impl PagePool {
     /// Appends the first `n` bytes of `point` to the open block.
     #[inline]
     fn append(&mut self, open: &mut OpenBytes, point: &[u8; MAX_POINT_BYTES], n: usize) {
-        // Fast path for the common short point: a fixed 16-byte copy into the slot (one
-        // vector store, no memmove call). Bytes past the point are scratch that the next
-        // append overwrites; reads stop at the tail's length.
+        // Fast path for the common short point that leaves the tail short of a page: a
+        // fixed 16-byte copy into the slot (one vector store, no memmove call). Bytes past
+        // the point are scratch that the next append overwrites; reads stop at the tail's
+        // length.
         let off = usize::from(open.tail_len);
-        if n <= 16 {
+        if n <= 16 && off + n < PAGE_BYTES {
             open.tail[off..off + 16].copy_from_slice(&point[..16]);
-            if off + n < PAGE_BYTES {
-                open.tail_len += n as u8;
-            } else {
-                self.spill_short(open, point, n, off);
-            }
+            open.tail_len += n as u8;
             return;
         }
-        self.append_long(open, &point[..n]);
+        self.append_spilling(open, &point[..n]);
     }
 
-    /// A short point that filled the tail (one in nine collar readings): the full page
-    /// goes to the pool and the point's bytes past it start the next tail, with fixed-size
-    /// copies only.
+    /// The general append (one in nine collar readings, and every long point): fills the
+    /// tail, moves each full tail into a new page.
     #[inline(never)]
-    fn spill_short(
-        &mut self,
-        open: &mut OpenBytes,
-        point: &[u8; MAX_POINT_BYTES],
-        n: usize,
-        off: usize,
-    ) {
-        self.push_tail_page(open);
-        let used = PAGE_BYTES - off;
-        open.tail[..16].copy_from_slice(&point[used..used + 16]);
-        open.tail_len = (n - used) as u8;
-    }
-
-    /// The general append, for points over 16 bytes: fills the tail, moves each full
-    /// tail into a new page.
-    #[cold]
-    fn append_long(&mut self, open: &mut OpenBytes, mut bytes: &[u8]) {
+    fn append_spilling(&mut self, open: &mut OpenBytes, mut bytes: &[u8]) {
         while !bytes.is_empty() {
             let off = usize::from(open.tail_len);
             let n = (PAGE_BYTES - off).min(bytes.len());
@@ -578,13 +558,6 @@ impl TimeSeriesStore {
                 self.next_retention_sweep += RETENTION_SWEEP_INTERVAL;
             }
         }
-    }
-
-    /// The device of the event `ahead` places behind the front of the backlog, i.e. the
-    /// one indexed `ahead + 1` events from now, so a consumer of the change feed can
-    /// prefetch its own state for it (see [`crate::hint`]).
-    pub fn upcoming_device(&self, ahead: usize) -> Option<DeviceIndex> {
-        self.backlog.get(ahead).map(|p| p.event.device)
     }
 
     /// The device of the change-feed event `ahead` places after the next one

@@ -216,3 +216,40 @@ fn the_lent_change_feed_yields_what_the_copied_one_does_even_when_polled_in_part
     );
     assert!(lent.poll_indexed().is_none());
 }
+
+#[test]
+fn the_feed_names_the_device_a_consumer_will_poll_a_few_events_on() {
+    let mut s = store(StoreConfig {
+        change_feed: true,
+        ..StoreConfig::default()
+    });
+    let t = SimTime::from_secs(1);
+    for d in [7u32, 3, 9, 3, 1] {
+        s.handle_ingest(t, 0, reading(d, 0, t), 100).unwrap();
+    }
+    // Nothing is indexed yet: the feed names nobody.
+    assert_eq!(s.upcoming_indexed(0), None);
+    s.handle_timeout(t + SimDuration::from_secs(61));
+    // The second reading of device 3 is a duplicate (same sequence number): it is not in
+    // the feed, so the feed is 7, 3, 9, 1.
+    let mut polled = Vec::new();
+    loop {
+        let ahead = [0, 1, 2].map(|k| s.upcoming_indexed(k));
+        let Some(e) = s.poll_indexed_ref() else {
+            assert_eq!(ahead, [None; 3]);
+            break;
+        };
+        assert_eq!(ahead[0], Some(e.device));
+        polled.push((e.device.0, ahead));
+    }
+    let d = |i: u32| Some(DeviceIndex(i));
+    assert_eq!(
+        polled,
+        vec![
+            (7, [d(7), d(3), d(9)]),
+            (3, [d(3), d(9), d(1)]),
+            (9, [d(9), d(1), None]),
+            (1, [d(1), None, None]),
+        ]
+    );
+}
