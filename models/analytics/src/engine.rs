@@ -3,8 +3,8 @@
 //!
 //! Call order: `handle_event(now, &event)` for each reading (de-duplicated, e.g. from the
 //! store's change feed, or straight from a hub endpoint), then drain `poll_notification()`
-//! into the sinks. `now` is the back end's processing time and becomes the alert time; the
-//! reading's own `event_time` drives windows and durations.
+//! into the sinks. `now` is the back end's processing time, which never goes back, and
+//! becomes the alert time; the reading's own `event_time` drives windows and durations.
 //!
 //! **Episodes.** A rule is *active* while its combined conditions hold. It alerts when it
 //! becomes active, unless an alert of the same rule and device was raised less than
@@ -15,11 +15,14 @@
 //!
 //! **State.** One contiguous record per device of 64-bit words, a whole number of
 //! 64-byte cache lines starting on a line boundary: the dashboard status (2 words), one
-//! active flag per condition (a bit, 64 to a word), the last alert time per rule (1 word
-//! each), then each condition's own state (1 to 3 words) at an offset fixed when the
-//! engine is built. The herd's three rules take 11 words, two lines (a tagged 32-byte
-//! cell per status, rule and condition would take 224 bytes, four lines): at a million
-//! devices every reading's record is cold, so lines per reading is what counts.
+//! active flag per condition (a bit, 64 to a word), the last alert time of each rule with
+//! a cool-down (1 word each; a rule without one never needs it), then each condition's
+//! own state at an offset fixed when the engine is built: window and stuck conditions
+//! take 3 words each, while the small states (a consecutive run, 16 bits; a geofence
+//! side, 2 bits) are packed as bit fields into shared words. The herd's three rules take
+//! 8 words, one line (a word per state and per rule would take 11 words, two lines; a
+//! tagged 32-byte cell per status, rule and condition, 224 bytes, four lines): at a
+//! million devices every reading's record is cold, so lines per reading is what counts.
 //! [`RuleEngine::prefetch`] can start loading a record a few readings ahead; no
 //! allocation on the hot path except when an alert is raised.
 //!
@@ -151,7 +154,8 @@ impl Flags for [u64] {
     }
 }
 
-/// A consecutive-readings condition; state: the run length (1 word).
+/// A consecutive-readings condition; state: the run length, a 16-bit field (it
+/// saturates at `readings`, at most 65,535).
 ///
 /// The thresholds are stored as for `above`: a `below` condition compares the negated
 /// reading with negated thresholds (`x < v` exactly when `-x > -v`, and negating a float
@@ -193,8 +197,8 @@ struct StuckCond {
 const ANCHORED: u64 = 1 << 48;
 const FIXES: u64 = 0xffff << 32;
 
-/// A geofence condition; state: the side of the last fix (0: none yet, 1: inside,
-/// 2: outside).
+/// A geofence condition; state: the side of the last fix, a 2-bit field (0: none yet,
+/// 1: inside, 2: outside).
 #[derive(Clone, Debug)]
 struct GeofenceCond {
     lat: usize,
@@ -203,13 +207,46 @@ struct GeofenceCond {
     enter: bool,
 }
 
-/// A compiled condition placed in the record: its active flag and the first word of its
-/// state.
+/// A compiled condition placed in the record: its active flag and where its state
+/// starts: word `at`, from bit `shift` for a small state packed into a shared word (0 for
+/// a state of whole words).
 #[derive(Clone, Debug)]
 struct Placed<C> {
     flag: Flag,
     at: usize,
+    shift: u32,
     cond: C,
+}
+
+/// Lays out a record while the engine is built: whole-word states are appended, small
+/// states are packed as bit fields into shared words, first fit, never straddling two.
+struct Layout {
+    /// The record's initial words, so far.
+    initial: Vec<u64>,
+    /// Small-state words with room left: (word, bits used).
+    packed: Vec<(usize, u32)>,
+}
+
+impl Layout {
+    /// Appends a state of whole words and returns its first word.
+    fn words(&mut self, words: &[u64]) -> (usize, u32) {
+        let at = self.initial.len();
+        self.initial.extend_from_slice(words);
+        (at, 0)
+    }
+
+    /// Places a small state of `bits` (initially 0) and returns its word and shift.
+    fn bits(&mut self, bits: u32) -> (usize, u32) {
+        if let Some((at, used)) = self.packed.iter_mut().find(|(_, used)| *used + bits <= 64) {
+            let shift = *used;
+            *used += bits;
+            return (*at, shift);
+        }
+        let at = self.initial.len();
+        self.initial.push(0);
+        self.packed.push((at, bits));
+        (at, 0)
+    }
 }
 
 /// The compiled conditions, one list per kind.
@@ -249,30 +286,48 @@ impl Plan {
         }
     }
 
-    /// Places condition number `bit` (in rule order) with its state from word `at` of
-    /// the record, writes its initial state into `initial` and returns the words it takes.
-    fn place(&mut self, cond: Cond, bit: usize, at: usize, initial: &mut Vec<u64>) -> usize {
+    /// Places condition number `bit` (in rule order), its state laid out in `layout`
+    /// with its initial value.
+    fn place(&mut self, cond: Cond, bit: usize, layout: &mut Layout) {
         let flag = Flag::of(bit);
-        let words: &[u64] = match cond {
+        match cond {
             Cond::Consecutive(cond) => {
-                self.consecutive.push(Placed { flag, at, cond });
-                &[0]
+                let (at, shift) = layout.bits(16);
+                self.consecutive.push(Placed {
+                    flag,
+                    at,
+                    shift,
+                    cond,
+                });
             }
             Cond::Window(cond) => {
-                self.window.push(Placed { flag, at, cond });
-                &[i64::MIN as u64, 0, 0]
+                let (at, shift) = layout.words(&[i64::MIN as u64, 0, 0]);
+                self.window.push(Placed {
+                    flag,
+                    at,
+                    shift,
+                    cond,
+                });
             }
             Cond::Stuck(cond) => {
-                self.stuck.push(Placed { flag, at, cond });
-                &[0, 1.0f32.to_bits() as u64, 0]
+                let (at, shift) = layout.words(&[0, 1.0f32.to_bits() as u64, 0]);
+                self.stuck.push(Placed {
+                    flag,
+                    at,
+                    shift,
+                    cond,
+                });
             }
             Cond::Geofence(cond) => {
-                self.geofence.push(Placed { flag, at, cond });
-                &[0]
+                let (at, shift) = layout.bits(2);
+                self.geofence.push(Placed {
+                    flag,
+                    at,
+                    shift,
+                    cond,
+                });
             }
-        };
-        initial.extend_from_slice(words);
-        words.len()
+        }
     }
 }
 
@@ -288,6 +343,8 @@ struct Rule {
     first_cond: usize,
     end_cond: usize,
     cooldown: SimDuration,
+    /// The record word of its last alert's time; only a rule with a cool-down keeps one.
+    alert_word: Option<usize>,
     actions: Vec<ActionConfig>,
 }
 
@@ -330,8 +387,6 @@ pub struct RuleEngine {
     stride: usize,
     /// Words of active flags, from [`STATUS_WORDS`] on.
     flag_words: usize,
-    /// The first rule's last-alert word.
-    alerts_at: usize,
     /// The record of a device never heard from.
     initial: Vec<u64>,
     /// Records of devices `0..devices` from word `base`, the first word on a line
@@ -396,21 +451,26 @@ impl RuleEngine {
                 first_cond,
                 end_cond: conds.len(),
                 cooldown: SimDuration::from_secs(r.cooldown_s),
+                alert_word: None,
                 actions: r.actions.clone(),
             });
         }
-        // The record: status, flags, one last-alert word per rule, then the conditions'
-        // states in rule order, padded to whole lines.
-        // At least one word, so the hot path can always read the first.
+        // The record: status, flags, a last-alert word per rule with a cool-down, then
+        // the conditions' states in rule order (small ones packed), padded to whole lines.
+        // At least one flag word, so the hot path can always read the first.
         let flag_words = conds.len().div_ceil(64).max(1);
-        let alerts_at = STATUS_WORDS + flag_words;
-        let mut initial = vec![0; alerts_at];
-        initial.extend(rules.iter().map(|_| NO_ALERT_YET.as_nanos()));
+        let mut layout = Layout {
+            initial: vec![0; STATUS_WORDS + flag_words],
+            packed: Vec::new(),
+        };
+        for rule in rules.iter_mut().filter(|r| !r.cooldown.is_zero()) {
+            rule.alert_word = Some(layout.words(&[NO_ALERT_YET.as_nanos()]).0);
+        }
         let mut plan = Plan::default();
         for (bit, cond) in conds.into_iter().enumerate() {
-            let at = initial.len();
-            plan.place(cond, bit, at, &mut initial);
+            plan.place(cond, bit, &mut layout);
         }
+        let mut initial = layout.initial;
         let stride = initial.len().div_ceil(WORDS_PER_LINE) * WORDS_PER_LINE;
         initial.resize(stride, 0);
         Ok(RuleEngine {
@@ -421,7 +481,6 @@ impl RuleEngine {
             plan,
             stride,
             flag_words,
-            alerts_at,
             initial,
             words: Vec::new(),
             base: 0,
@@ -651,13 +710,18 @@ impl RuleEngine {
             let was_active = rule.holds(&self.flags_before);
             let active = rule.holds(&rec[flags.clone()]);
             if active && !was_active {
-                let last_alert = SimTime::from_nanos(rec[self.alerts_at + r]);
-                let in_cooldown =
-                    last_alert != NO_ALERT_YET && now < last_alert.saturating_add(rule.cooldown);
+                // Without a cool-down nothing is suppressed (`now` never goes back), so
+                // such a rule keeps no last-alert time.
+                let in_cooldown = rule.alert_word.is_some_and(|w| {
+                    let last_alert = SimTime::from_nanos(rec[w]);
+                    last_alert != NO_ALERT_YET && now < last_alert.saturating_add(rule.cooldown)
+                });
                 if in_cooldown {
                     suppressed += 1;
                 } else {
-                    rec[self.alerts_at + r] = now.as_nanos();
+                    if let Some(w) = rule.alert_word {
+                        rec[w] = now.as_nanos();
+                    }
                     raised |= 1 << r;
                 }
             } else if !active && was_active {
@@ -921,7 +985,8 @@ impl Placed<ConsecutiveCond> {
         }
         let x = f64::from_bits(x.to_bits() ^ self.cond.negate);
         let active = flags.get(self.flag);
-        let run = rec[self.at] as u16;
+        let word = &mut rec[self.at];
+        let run = (*word >> self.shift) as u16;
         // Active, it stays so while the reading is beyond the clear threshold (the run is
         // kept); inactive, a reading beyond the value lengthens the run.
         let hot = x > if active {
@@ -936,7 +1001,7 @@ impl Placed<ConsecutiveCond> {
         } else {
             run.saturating_add(1)
         };
-        rec[self.at] = u64::from(run);
+        *word = (*word & !(0xffff << self.shift)) | u64::from(run) << self.shift;
         flags.set(self.flag, hot && (active || run >= self.cond.readings));
     }
 }
@@ -1110,12 +1175,13 @@ impl Placed<GeofenceCond> {
             return;
         };
         let inside = self.cond.polygon.contains(y, x);
-        let now_side = if inside { 1 } else { 2 };
-        let side = &mut rec[self.at];
-        if *side != 0 && *side != now_side {
+        let now_side: u64 = if inside { 1 } else { 2 };
+        let word = &mut rec[self.at];
+        let side = *word >> self.shift & 3;
+        if side != 0 && side != now_side {
             flags.set(self.flag, inside == self.cond.enter);
         }
-        *side = now_side;
+        *word = (*word & !(3 << self.shift)) | now_side << self.shift;
     }
 }
 
@@ -1164,11 +1230,13 @@ mod tests {
     #[test]
     fn per_device_rule_state_is_compact() {
         assert!(std::mem::size_of::<crate::DeviceStatus>() <= 24);
-        // The herd's three rules: status, flags, three last-alert words and the fever
-        // (1), stuck (3) and geofence (1) states fit two cache lines.
+        // The herd's three rules: status (2), flags (1), the fever rule's last-alert word
+        // (the others have no cool-down), the stuck state (3) and one word shared by the
+        // fever run and the geofence side fit one cache line.
         let config: AnalyticsConfig = serde_json::from_value(serde_json::json!({"rules": [
-            {"name": "fever", "conditions": [{"kind": "consecutive", "column": "temp",
-                "op": "above", "value": 39.5, "clear": 39.2, "readings": 2}]},
+            {"name": "fever", "cooldown_s": 21600, "conditions": [{"kind": "consecutive",
+                "column": "temp", "op": "above", "value": 39.5, "clear": 39.2,
+                "readings": 2}]},
             {"name": "stuck", "conditions": [{"kind": "stuck", "lat": "lat", "lon": "lon",
                 "radius_m": 50.0, "window_s": 43200}]},
             {"name": "escaped", "conditions": [{"kind": "geofence", "lat": "lat",
@@ -1177,7 +1245,10 @@ mod tests {
         ]}))
         .unwrap();
         let mut e = RuleEngine::new(&config, &Schema::collar(), Epoch::DEFAULT).unwrap();
-        assert_eq!(e.stride, 2 * WORDS_PER_LINE);
+        assert_eq!(e.stride, WORDS_PER_LINE);
+        assert_eq!(e.rules[0].alert_word, Some(3));
+        assert_eq!((e.plan.consecutive[0].at, e.plan.stuck[0].at), (4, 5));
+        assert_eq!((e.plan.geofence[0].at, e.plan.geofence[0].shift), (4, 16));
         // Records start on a line boundary however the vector grows.
         for devices in [1, 2, 100, 5_000] {
             e.reserve_devices(devices);
@@ -1244,6 +1315,100 @@ mod tests {
             many.device_status(DeviceIndex(1)),
             one.device_status(DeviceIndex(1))
         );
+    }
+
+    #[test]
+    fn conditions_packed_into_one_word_fire_as_they_do_alone() {
+        // Four 16-bit runs fill one word and two geofence sides share the next: each
+        // rule must alert exactly as in an engine of its own, whatever its neighbours'
+        // fields hold.
+        let run = |value: f64, readings: u32| {
+            serde_json::json!({"kind": "consecutive", "column": "temp", "op": "above",
+                "value": value, "clear": value - 0.3, "readings": readings})
+        };
+        let fence = |trigger: &str, lat: f64| {
+            serde_json::json!({"kind": "geofence", "lat": "lat", "lon": "lon",
+                "trigger": trigger,
+                "polygon": [[46.9, 7.4], [46.9, 7.5], [lat, 7.5], [lat, 7.4]]})
+        };
+        let rules = [
+            ("hot", run(39.0, 2), 600),
+            ("hotter", run(39.5, 3), 0),
+            ("hottest", run(40.0, 1), 0),
+            ("long", run(38.8, 300), 0),
+            ("out", fence("exit", 47.0), 0),
+            ("in", fence("enter", 46.95), 0),
+        ];
+        let engine = |rules: &[(&str, serde_json::Value, u64)]| {
+            let rules: Vec<_> = rules
+                .iter()
+                .map(|(name, c, cooldown)| {
+                    serde_json::json!({"name": name, "cooldown_s": cooldown,
+                        "conditions": [c]})
+                })
+                .collect();
+            let config: AnalyticsConfig =
+                serde_json::from_value(serde_json::json!({ "rules": rules })).unwrap();
+            RuleEngine::new(&config, &Schema::collar(), Epoch::DEFAULT).unwrap()
+        };
+        let mut all = engine(&rules);
+        // Status (0-1), flags (2), one last-alert word (3), the four runs (4), the two
+        // sides (5).
+        assert_eq!(all.rules[0].alert_word, Some(3));
+        assert_eq!(
+            all.plan
+                .consecutive
+                .iter()
+                .map(|c| (c.at, c.shift))
+                .collect::<Vec<_>>(),
+            [(4, 0), (4, 16), (4, 32), (4, 48)]
+        );
+        assert_eq!(
+            all.plan
+                .geofence
+                .iter()
+                .map(|c| (c.at, c.shift))
+                .collect::<Vec<_>>(),
+            [(5, 0), (5, 2)]
+        );
+        let mut alone: Vec<RuleEngine> = rules
+            .iter()
+            .map(|r| engine(std::slice::from_ref(r)))
+            .collect();
+        let mut rng = sim::CompactRng::from_seed_u64(11);
+        use sim::rng::unit_f64;
+        for i in 0..5_000u32 {
+            let t = SimTime::from_secs(60 * u64::from(i));
+            // Spells of fever 400 readings long, so the 300-reading run fills its field.
+            let temp = if i / 400 % 2 == 1 {
+                39.6 + 0.9 * unit_f64(&mut rng)
+            } else {
+                38.5 + 2.0 * unit_f64(&mut rng)
+            };
+            let lat = 46.85 + 0.2 * unit_f64(&mut rng);
+            for d in 0..3 {
+                let e = IngestEvent::new(DeviceIndex(d), i, t, t, &[lat, 7.45, temp]);
+                all.handle_event(t, &e);
+                for one in &mut alone {
+                    one.handle_event(t, &e);
+                }
+            }
+        }
+        for (r, one) in alone.iter().enumerate() {
+            let mine: Vec<_> = all
+                .alerts()
+                .iter()
+                .filter(|a| a.rule == RuleId(r as u16))
+                .map(|a| (a.device, a.raised_at))
+                .collect();
+            let theirs: Vec<_> = one
+                .alerts()
+                .iter()
+                .map(|a| (a.device, a.raised_at))
+                .collect();
+            assert!(!theirs.is_empty(), "rule {} never fired", rules[r].0);
+            assert_eq!(mine, theirs, "rule {}", rules[r].0);
+        }
     }
 
     #[test]
