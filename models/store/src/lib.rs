@@ -22,8 +22,8 @@
 //! values (see `codec`); at 512 points the block is sealed into a shared 8 MiB segment.
 //! Per device there is one 192-byte, cache-line-aligned slot holding the de-duplication
 //! window, the coder state for up to six columns, the open block's last partial 48-byte
-//! page and the head of its chain of full pages in a shared pool (192 MB of slots at a
-//! million devices); no per-device heap allocation. The open blocks
+//! page and the head of the index pages that list its full pages in a shared pool
+//! (192 MB of slots at a million devices); no per-device heap allocation. The open blocks
 //! are the newest data itself, compressed: at one reading per 5 minutes a device's open
 //! block holds up to 42 hours of readings. Quantising
 //! lat/lon to 1e-6° (≈0.1 m) and temperature to 0.01 °C is finer than the sensors
@@ -33,7 +33,8 @@
 //!
 //! **Hot path.** Indexing is allocation-free except when a block is sealed or the page
 //! pool grows. Indexing a reading touches only its device's slot (the pool once per
-//! 48 bytes, when the slot's partial page fills), and the backlog tells the store which
+//! 48 bytes, when the slot's partial page fills and is listed in the block's last index
+//! page; both are asked for ahead), and the backlog tells the store which
 //! devices come next, so it prefetches their slots a few events ahead ([`hint`]).
 //! Consumers of the change feed can do the same for their own state:
 //! [`TimeSeriesStore::upcoming_indexed`] names the device a few events on in the feed

@@ -158,12 +158,14 @@ struct Pending {
     event: IngestEvent,
 }
 
-/// An open block's bytes: its whole pages chained in the page pool, then the partial
-/// last page in `tail`, inside the device slot. Indexing a point therefore writes only
-/// to the slot the store has already loaded; the pool is touched once per `PAGE_BYTES`
-/// (every nine or so collar readings), when the tail fills and becomes a page.
+/// An open block's bytes: its whole pages in the page pool, listed in a chain of index
+/// pages, then the partial last page in `tail`, inside the device slot. Indexing a point
+/// therefore writes only to the slot the store has already loaded; the pool is touched
+/// once per `PAGE_BYTES` (every seven or so collar readings), when the tail fills and
+/// becomes a page.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct OpenBytes {
+    /// The first and the last index page (see [`PagePool`]).
     first: u32,
     last: u32,
     /// Bytes in the pages, a multiple of `PAGE_BYTES`.
@@ -244,22 +246,53 @@ struct Segment {
     live_blocks: u32,
 }
 
-/// Fixed-size pages that open blocks grow in, with a free list.
+/// Data page ids per index page; its last 4 bytes link to the next index page.
+const IDS_PER_INDEX: usize = PAGE_BYTES / 4 - 1;
+
+fn page_id(page: &[u8; PAGE_BYTES], i: usize) -> u32 {
+    let mut id = [0; 4];
+    id.copy_from_slice(&page[4 * i..4 * i + 4]);
+    u32::from_le_bytes(id)
+}
+
+fn set_page_id(page: &mut [u8; PAGE_BYTES], i: usize, id: u32) {
+    page[4 * i..4 * i + 4].copy_from_slice(&id.to_le_bytes());
+}
+
+/// Fixed-size pages that open blocks grow in, with a free list. An open block's data
+/// pages are listed, in order, in index pages from the same pool: `IDS_PER_INDEX` page
+/// ids each, then the id of the next index page. Sealing a block reads every page a
+/// device wrote over the last day or two, scattered over the pool: a list lets it ask
+/// for all of them at once after following one link per eleven pages, where a chain
+/// through the data pages would wait on one miss after another.
 struct PagePool {
     pages: Vec<[u8; PAGE_BYTES]>,
-    next: Vec<u32>,
     free: Vec<u32>,
 }
 
 impl PagePool {
     fn alloc(&mut self) -> u32 {
         if let Some(p) = self.free.pop() {
-            self.next[p as usize] = NONE;
+            // The page after it is the next one handed out, a few readings from now:
+            // ask for it already (freed pages are usually cold).
+            if let Some(&next) = self.free.last() {
+                crate::hint::prefetch(&self.pages[next as usize]);
+            }
             return p;
         }
         self.pages.push([0; PAGE_BYTES]);
-        self.next.push(NONE);
         (self.pages.len() - 1) as u32
+    }
+
+    /// Asks for the open block's last index page when the tail is nearly full, so that
+    /// listing the page it is about to become does not wait for it.
+    #[inline]
+    fn prefetch_index(&self, open: &OpenBytes) {
+        if usize::from(open.tail_len) + 16 >= PAGE_BYTES && open.paged > 0 {
+            if let Some(page) = self.pages.get(open.last as usize) {
+                crate::hint::prefetch(page);
+            }
+        }
     }
 
     /// Appends the first `n` bytes of `point` to the open block.
@@ -294,10 +327,11 @@ impl PagePool {
         }
     }
 
-    /// Moves the tail's first page of bytes into a new page at the end of the chain and
-    /// empties the tail.
+    /// Moves the tail's first page of bytes into a new data page, lists it in the last
+    /// index page (a new one when that is full) and empties the tail.
     #[inline]
     fn push_tail_page(&mut self, open: &mut OpenBytes) {
+        let k = open.paged as usize / PAGE_BYTES;
         open.tail_len = 0;
         open.paged += PAGE_BYTES as u32;
         let p = self.alloc();
@@ -305,41 +339,63 @@ impl PagePool {
             .try_into()
             .expect("the tail holds a page");
         self.pages[p as usize] = *page;
-        if open.first == NONE {
-            open.first = p;
-        } else {
-            self.next[open.last as usize] = p;
+        let entry = k % IDS_PER_INDEX;
+        if entry == 0 {
+            let index = self.alloc();
+            if k == 0 {
+                open.first = index;
+            } else {
+                set_page_id(&mut self.pages[open.last as usize], IDS_PER_INDEX, index);
+            }
+            open.last = index;
         }
-        open.last = p;
+        set_page_id(&mut self.pages[open.last as usize], entry, p);
     }
 
-    /// Appends the open block's bytes to `out`. The pages were allocated a few readings
-    /// apart, so they lie scattered over the pool: the chain is walked first, asking for
-    /// every page, so that the pages load in parallel rather than one miss at a time.
-    fn read(&self, open: &OpenBytes, out: &mut Vec<u8>) {
-        let pages = open.paged as usize / PAGE_BYTES;
-        let mut p = open.first;
-        for _ in 0..pages {
+    /// Calls `f` with the open block's index pages in order, each with the number of
+    /// data page ids it lists.
+    fn for_each_index(&self, open: &OpenBytes, mut f: impl FnMut(u32, usize)) {
+        let mut pages = open.paged as usize / PAGE_BYTES;
+        let mut index = open.first;
+        while pages > 0 {
+            let listed = pages.min(IDS_PER_INDEX);
+            f(index, listed);
+            pages -= listed;
+            if pages > 0 {
+                index = page_id(&self.pages[index as usize], IDS_PER_INDEX);
+            }
+        }
+    }
+
+    /// Appends the open block's bytes to `out`, using `ids` as scratch. The data pages
+    /// were allocated readings apart and lie scattered over the pool, so all of them are
+    /// asked for before any is copied: they load in parallel rather than one miss at a
+    /// time.
+    fn read(&self, open: &OpenBytes, ids: &mut Vec<u32>, out: &mut Vec<u8>) {
+        ids.clear();
+        self.for_each_index(open, |index, listed| {
+            let page = &self.pages[index as usize];
+            ids.extend((0..listed).map(|i| page_id(page, i)));
+        });
+        for &p in ids.iter() {
             crate::hint::prefetch(&self.pages[p as usize]);
-            p = self.next[p as usize];
         }
         out.reserve(open.len() as usize);
-        let mut p = open.first;
-        for _ in 0..pages {
+        for &p in ids.iter() {
             out.extend_from_slice(&self.pages[p as usize]);
-            p = self.next[p as usize];
         }
         out.extend_from_slice(&open.tail[..usize::from(open.tail_len)]);
     }
 
+    /// Returns the open block's data and index pages to the free list and empties it.
     fn release(&mut self, open: &mut OpenBytes) {
-        let mut p = open.first;
-        while p != NONE {
-            self.free.push(p);
-            let next = self.next[p as usize];
-            self.next[p as usize] = NONE;
-            p = next;
-        }
+        let mut free = std::mem::take(&mut self.free);
+        self.for_each_index(open, |index, listed| {
+            let page = &self.pages[index as usize];
+            free.extend((0..listed).map(|i| page_id(page, i)));
+            free.push(index);
+        });
+        self.free = free;
         *open = EMPTY_OPEN;
     }
 }
@@ -375,6 +431,8 @@ pub struct TimeSeriesStore {
     blocks_base: u32,
     segments: Vec<Segment>,
     seal_buf: Vec<u8>,
+    /// Scratch for the data page ids of the block being sealed.
+    seal_ids: Vec<u32>,
     next_retention_sweep: SimTime,
     events_live: u64,
     stats: StoreStats,
@@ -448,9 +506,9 @@ impl TimeSeriesStore {
             devices: Vec::new(),
             pool: PagePool {
                 pages: Vec::new(),
-                next: Vec::new(),
                 free: Vec::new(),
             },
+            seal_ids: Vec::new(),
             blocks: VecDeque::new(),
             blocks_base: 0,
             segments: Vec::new(),
@@ -640,6 +698,7 @@ impl TimeSeriesStore {
             self.devices.resize(d + 1, EMPTY_SLOT);
         }
         let slot = &mut self.devices[d];
+        self.pool.prefetch_index(&slot.open);
         match slot.seq.accept(event.seq) {
             SeqVerdict::New => {}
             SeqVerdict::Duplicate => {
@@ -686,7 +745,8 @@ impl TimeSeriesStore {
     fn seal(&mut self, d: usize) {
         let slot = &mut self.devices[d];
         self.seal_buf.clear();
-        self.pool.read(&slot.open, &mut self.seal_buf);
+        self.pool
+            .read(&slot.open, &mut self.seal_ids, &mut self.seal_buf);
         self.pool.release(&mut slot.open);
         let len = self.seal_buf.len();
         let need_segment = self
@@ -818,7 +878,7 @@ impl TimeSeriesStore {
         }
         if slot.open_count > 0 && overlaps(slot.open_t_min_ms, slot.open_t_max_ms) {
             let mut bytes = Vec::with_capacity(slot.open.len() as usize);
-            self.pool.read(&slot.open, &mut bytes);
+            self.pool.read(&slot.open, &mut Vec::new(), &mut bytes);
             out.extend(
                 BlockDecoder::new(&bytes, u32::from(slot.open_count), &self.kinds)
                     .filter(|(ts, _)| span.contains_ms(*ts)),
@@ -943,7 +1003,6 @@ mod tests {
     fn an_open_block_reads_back_every_byte_across_its_pages_and_its_tail() {
         let mut pool = PagePool {
             pages: Vec::new(),
-            next: Vec::new(),
             free: Vec::new(),
         };
         let mut open = EMPTY_OPEN;
@@ -960,15 +1019,30 @@ mod tests {
             assert_eq!(open.len() as usize, expected.len());
             assert!(usize::from(open.tail_len) < PAGE_BYTES);
             let mut out = Vec::new();
-            pool.read(&open, &mut out);
+            pool.read(&open, &mut Vec::new(), &mut out);
             assert_eq!(out, expected, "after point {i} of {n} bytes");
         }
+        // 5,112 bytes: 106 data pages, listed in 10 index pages.
         let pages = open.paged as usize / PAGE_BYTES;
         assert_eq!(pages, expected.len() / PAGE_BYTES);
-        assert_eq!(pool.pages.len(), pages);
+        assert_eq!(pages, 106);
+        let index_pages = pages.div_ceil(IDS_PER_INDEX);
+        assert_eq!(pool.pages.len(), pages + index_pages);
         pool.release(&mut open);
         assert_eq!(open, EMPTY_OPEN);
-        assert_eq!(pool.free.len(), pages);
+        assert_eq!(pool.free.len(), pages + index_pages);
+        // A second block reuses the released pages, whatever their old contents.
+        for n in 1..=MAX_POINT_BYTES {
+            let point = [n as u8; MAX_POINT_BYTES];
+            pool.append(&mut open, &point, n);
+        }
+        let mut out = Vec::new();
+        pool.read(&open, &mut Vec::new(), &mut out);
+        let expected: Vec<u8> = (1..=MAX_POINT_BYTES)
+            .flat_map(|n| std::iter::repeat_n(n as u8, n))
+            .collect();
+        assert_eq!(out, expected);
+        assert_eq!(pool.pages.len(), pages + index_pages);
     }
 
     #[test]
