@@ -206,18 +206,16 @@ impl Schema {
     }
 }
 
-/// The nearest count of `resolution`, halves away from zero. Adding ±0.5 and truncating
-/// (`as` truncates and saturates at the i64 range) avoids a library call on the hot path;
-/// it differs from exact rounding only for values within an ulp of a half, and the store
-/// and [`Schema::stored_value`] share it, so oracles still agree bit for bit.
+/// The nearest count of `resolution`, halves away from zero. Adding ±0.5 (the sign of
+/// `x`, by `copysign`, with no branch or table) and truncating (`as` truncates and
+/// saturates at the i64 range) avoids a library call on the hot path; it differs from
+/// exact rounding only for values within an ulp of a half, and the store and
+/// [`Schema::stored_value`] share it, so oracles still agree bit for bit. (−0.0 gets
+/// −0.5 where a comparison with zero would add +0.5: both truncate to 0.)
 #[inline]
 pub(crate) fn quantise(value: f64, scale: f64) -> i64 {
     let x = value * scale;
-    if x >= 0.0 {
-        (x + 0.5) as i64
-    } else {
-        (x - 0.5) as i64
-    }
+    (x + 0.5f64.copysign(x)) as i64
 }
 
 pub(crate) fn dequantise(q: i64, resolution: f64) -> f64 {

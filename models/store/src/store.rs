@@ -431,6 +431,9 @@ pub struct TimeSeriesStore {
     blocks_base: u32,
     segments: Vec<Segment>,
     seal_buf: Vec<u8>,
+    /// The point being indexed, encoded (kept, so it is not zeroed for every point;
+    /// bytes past its length are never read).
+    point: [u8; MAX_POINT_BYTES],
     /// Scratch for the data page ids of the block being sealed.
     seal_ids: Vec<u32>,
     next_retention_sweep: SimTime,
@@ -509,6 +512,7 @@ impl TimeSeriesStore {
                 free: Vec::new(),
             },
             seal_ids: Vec::new(),
+            point: [0; MAX_POINT_BYTES],
             blocks: VecDeque::new(),
             blocks_base: 0,
             segments: Vec::new(),
@@ -536,6 +540,7 @@ impl TimeSeriesStore {
     /// An event read from hub endpoint `partition` at `now`, `size_bytes` long on the
     /// wire. It is ingested behind the partition's and the environment's earlier events
     /// at their ingress rates and becomes queryable `queryable_delay_s` later.
+    #[inline]
     pub fn handle_ingest(
         &mut self,
         now: SimTime,
@@ -715,16 +720,15 @@ impl TimeSeriesStore {
             TimestampSource::EventTime => event.event_time,
         };
         let ts_ms = ts.as_millis() as i64;
-        let mut buf = [0u8; MAX_POINT_BYTES];
         let n = encode_point(
-            &mut buf,
+            &mut self.point,
             &mut slot.time,
             &mut slot.prev,
             &self.kinds,
             ts_ms,
             &event.values,
         );
-        self.pool.append(&mut slot.open, &buf, n);
+        self.pool.append(&mut slot.open, &self.point, n);
         if ts_ms < slot.open_t_max_ms {
             slot.open_sorted = false;
         }
