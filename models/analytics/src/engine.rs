@@ -218,6 +218,18 @@ struct Placed<C> {
     cond: C,
 }
 
+impl<C> Placed<C> {
+    /// A condition with its flag, placed at `(word, shift)` by a [`Layout`].
+    fn new(flag: Flag, (at, shift): (usize, u32), cond: C) -> Self {
+        Placed {
+            flag,
+            at,
+            shift,
+            cond,
+        }
+    }
+}
+
 /// Lays out a record while the engine is built: whole-word states are appended, small
 /// states are packed as bit fields into shared words, first fit, never straddling two.
 struct Layout {
@@ -292,41 +304,20 @@ impl Plan {
         let flag = Flag::of(bit);
         match cond {
             Cond::Consecutive(cond) => {
-                let (at, shift) = layout.bits(16);
-                self.consecutive.push(Placed {
-                    flag,
-                    at,
-                    shift,
-                    cond,
-                });
+                self.consecutive
+                    .push(Placed::new(flag, layout.bits(16), cond))
             }
-            Cond::Window(cond) => {
-                let (at, shift) = layout.words(&[i64::MIN as u64, 0, 0]);
-                self.window.push(Placed {
-                    flag,
-                    at,
-                    shift,
-                    cond,
-                });
-            }
-            Cond::Stuck(cond) => {
-                let (at, shift) = layout.words(&[0, 1.0f32.to_bits() as u64, 0]);
-                self.stuck.push(Placed {
-                    flag,
-                    at,
-                    shift,
-                    cond,
-                });
-            }
-            Cond::Geofence(cond) => {
-                let (at, shift) = layout.bits(2);
-                self.geofence.push(Placed {
-                    flag,
-                    at,
-                    shift,
-                    cond,
-                });
-            }
+            Cond::Window(cond) => self.window.push(Placed::new(
+                flag,
+                layout.words(&[i64::MIN as u64, 0, 0]),
+                cond,
+            )),
+            Cond::Stuck(cond) => self.stuck.push(Placed::new(
+                flag,
+                layout.words(&[0, 1.0f32.to_bits() as u64, 0]),
+                cond,
+            )),
+            Cond::Geofence(cond) => self.geofence.push(Placed::new(flag, layout.bits(2), cond)),
         }
     }
 }
