@@ -228,6 +228,19 @@ impl<C> Placed<C> {
             cond,
         }
     }
+
+    /// A small state's bit field (`mask` wide) in the record.
+    #[inline]
+    fn field(&self, rec: &[u64], mask: u64) -> u64 {
+        rec[self.at] >> self.shift & mask
+    }
+
+    /// Sets a small state's bit field (`mask` wide) in the record to `value`.
+    #[inline]
+    fn set_field(&self, rec: &mut [u64], mask: u64, value: u64) {
+        let word = &mut rec[self.at];
+        *word = (*word & !(mask << self.shift)) | (value & mask) << self.shift;
+    }
 }
 
 /// Lays out a record while the engine is built: whole-word states are appended, small
@@ -976,8 +989,7 @@ impl Placed<ConsecutiveCond> {
         }
         let x = f64::from_bits(x.to_bits() ^ self.cond.negate);
         let active = flags.get(self.flag);
-        let word = &mut rec[self.at];
-        let run = (*word >> self.shift) as u16;
+        let run = self.field(rec, 0xffff) as u16;
         // Active, it stays so while the reading is beyond the clear threshold (the run is
         // kept); inactive, a reading beyond the value lengthens the run.
         let hot = x > if active {
@@ -992,7 +1004,7 @@ impl Placed<ConsecutiveCond> {
         } else {
             run.saturating_add(1)
         };
-        *word = (*word & !(0xffff << self.shift)) | u64::from(run) << self.shift;
+        self.set_field(rec, 0xffff, u64::from(run));
         flags.set(self.flag, hot && (active || run >= self.cond.readings));
     }
 }
@@ -1167,12 +1179,11 @@ impl Placed<GeofenceCond> {
         };
         let inside = self.cond.polygon.contains(y, x);
         let now_side: u64 = if inside { 1 } else { 2 };
-        let word = &mut rec[self.at];
-        let side = *word >> self.shift & 3;
+        let side = self.field(rec, 3);
         if side != 0 && side != now_side {
             flags.set(self.flag, inside == self.cond.enter);
         }
-        *word = (*word & !(3 << self.shift)) | now_side << self.shift;
+        self.set_field(rec, 3, now_side);
     }
 }
 

@@ -12,11 +12,7 @@ const LINE_BYTES: usize = 64;
 pub fn prefetch<T>(r: &T) {
     let start = (r as *const T).cast::<u8>();
     let size = std::mem::size_of::<T>().max(1);
-    let mut offset = 0;
-    while offset < size {
-        prefetch_line(start.wrapping_add(offset));
-        offset += LINE_BYTES;
-    }
+    prefetch_span(start, size);
     // The last byte may sit on one more line when `*r` is not line-aligned (a constant
     // condition: a line-aligned type of whole lines skips it).
     if std::mem::align_of::<T>() % LINE_BYTES != 0 || size % LINE_BYTES != 0 {
@@ -31,11 +27,16 @@ pub fn prefetch<T>(r: &T) {
 pub fn prefetch_lines<T>(s: &[T]) {
     let start = s.as_ptr().cast::<u8>();
     debug_assert!(start as usize % LINE_BYTES == 0 && std::mem::size_of_val(s) % LINE_BYTES == 0);
-    let end = start.wrapping_add(std::mem::size_of_val(s));
-    let mut line = start;
-    while line < end {
-        prefetch_line(line);
-        line = line.wrapping_add(LINE_BYTES);
+    prefetch_span(start, std::mem::size_of_val(s));
+}
+
+/// Prefetches the line of every `LINE_BYTES`-th byte of the `len` bytes from `start`.
+#[inline(always)]
+fn prefetch_span(start: *const u8, len: usize) {
+    let mut offset = 0;
+    while offset < len {
+        prefetch_line(start.wrapping_add(offset));
+        offset += LINE_BYTES;
     }
 }
 
