@@ -14,8 +14,8 @@
 //! hub endpoint delivers; then whenever `poll_timeout()` is due, `handle_timeout(now)`,
 //! which indexes every event whose ingestion has completed and enforces retention;
 //! `poll_indexed()` drains the de-duplicated change feed if enabled (`poll_indexed_ref()`
-//! lends each event instead of copying it out). Queries are `&self` and see what has been
-//! indexed.
+//! lends each event where it was written on ingestion, in the backlog's ring, instead of
+//! copying it out). Queries are `&self` and see what has been indexed.
 //!
 //! **Storage.** Columnar and compressed per device: a device's points go into an open
 //! block coded with delta-of-delta millisecond timestamps and delta-coded quantised
@@ -59,6 +59,7 @@
 //! `count` counts present values of the variable (null values are skipped, as TSI's
 //! numeric variables do).
 
+mod backlog;
 mod codec;
 mod dedup;
 pub mod hint;

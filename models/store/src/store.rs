@@ -3,6 +3,7 @@
 //!
 //! See the crate documentation for the model, the call order and what is left out.
 
+use crate::backlog::{Backlog, Pending};
 use crate::codec::{encode_point, BlockDecoder, TimeState, MAX_POINT_BYTES};
 use crate::dedup::{SeqVerdict, SeqWindow};
 use crate::query::{Bucket, QueryError, SearchSpan, StoredEvent, MAX_BUCKETS};
@@ -150,12 +151,6 @@ impl StorageStats {
         (self.sealed_bytes + self.open_bytes + self.block_header_bytes) as f64
             / self.events_live.max(1) as f64
     }
-}
-
-#[derive(Clone, Copy, Debug)]
-struct Pending {
-    queryable_at: SimTime,
-    event: IngestEvent,
 }
 
 /// An open block's bytes: its whole pages in the page pool, listed in a chain of index
@@ -419,13 +414,9 @@ pub struct TimeSeriesStore {
     /// The last event size seen and its (partition, environment) service times: a fleet
     /// sends messages of one or a few sizes, so the two divisions are rarely needed.
     service: (u32, u64, u64),
-    backlog: VecDeque<Pending>,
-    /// The change feed: `feed[feed_next..]` waits to be polled. A vector with a read
-    /// cursor rather than a queue, so [`TimeSeriesStore::poll_indexed_ref`] can lend an
-    /// event instead of moving it out; the polled prefix is dropped in
-    /// [`TimeSeriesStore::handle_timeout`].
-    feed: Vec<IngestEvent>,
-    feed_next: usize,
+    /// Events waiting to be indexed, then, with `change_feed`, waiting to be polled:
+    /// each is written once and lent to the feed's consumer where it lies.
+    backlog: Backlog,
     devices: Vec<DeviceSlot>,
     pool: PagePool,
     blocks: VecDeque<BlockMeta>,
@@ -505,9 +496,7 @@ impl TimeSeriesStore {
             partition_free_at: vec![SimTime::ZERO; usize::from(config.partitions)],
             environment_free_at: SimTime::ZERO,
             service: (0, 0, 0),
-            backlog: VecDeque::new(),
-            feed: Vec::new(),
-            feed_next: 0,
+            backlog: Backlog::new(),
             devices: Vec::new(),
             pool: PagePool {
                 pages: Vec::new(),
@@ -579,11 +568,11 @@ impl TimeSeriesStore {
         *free_at = partition_done;
         let environment_done = after(partition_done.max(self.environment_free_at), environment_ns);
         self.environment_free_at = environment_done;
-        self.backlog.push_back(Pending {
+        self.backlog.push(Pending {
             queryable_at: after(environment_done, self.queryable_delay.as_nanos()),
             event,
         });
-        let depth = self.backlog.len() as u64;
+        let depth = self.backlog.waiting() as u64;
         self.stats.backlog_depth = depth;
         self.stats.backlog_depth_max = self.stats.backlog_depth_max.max(depth);
         Ok(())
@@ -592,7 +581,7 @@ impl TimeSeriesStore {
     /// The next instant the store has work: an event becoming queryable or a retention
     /// sweep (only while something is stored).
     pub fn poll_timeout(&self) -> Option<SimTime> {
-        let ready = self.backlog.front().map(|p| p.queryable_at);
+        let ready = self.backlog.next_to_index().map(|p| p.queryable_at);
         let sweep = (self.events_live > 0).then_some(self.next_retention_sweep);
         match (ready, sweep) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -602,9 +591,11 @@ impl TimeSeriesStore {
 
     /// Indexes every event whose ingestion has completed by `now` and enforces retention.
     pub fn handle_timeout(&mut self, now: SimTime) {
-        self.compact_feed();
+        // The feed's consumer has drained what was fed last time (or there is no feed):
+        // its entries can be reused.
+        self.backlog.reclaim();
         let mut k = 0usize;
-        while let Some(p) = self.backlog.front() {
+        while let Some(p) = self.backlog.next_to_index() {
             if p.queryable_at > now {
                 break;
             }
@@ -612,7 +603,6 @@ impl TimeSeriesStore {
                 queryable_at,
                 event,
             } = *p;
-            self.backlog.pop_front();
             if k % PREFETCH_BATCH == 0 {
                 self.prefetch_upcoming();
             }
@@ -624,9 +614,11 @@ impl TimeSeriesStore {
             );
             self.stats.ingest_lag_last = lag;
             self.stats.ingest_lag_max = self.stats.ingest_lag_max.max(lag);
-            self.index(queryable_at, &event);
+            let new = self.index(queryable_at, &event);
+            self.backlog.mark_indexed(new && self.config.change_feed);
         }
-        self.stats.backlog_depth = self.backlog.len() as u64;
+        self.backlog.reclaim();
+        self.stats.backlog_depth = self.backlog.waiting() as u64;
         if now >= self.next_retention_sweep {
             self.sweep_retention(now);
             while self.next_retention_sweep <= now {
@@ -638,17 +630,18 @@ impl TimeSeriesStore {
     /// The device of the change-feed event `ahead` places after the next one
     /// [`Self::poll_indexed_ref`] returns, so a consumer that drains the feed in a batch can
     /// prefetch its own state for it (see [`crate::hint`]).
+    #[inline]
     pub fn upcoming_indexed(&self, ahead: usize) -> Option<DeviceIndex> {
-        self.feed.get(self.feed_next + ahead).map(|e| e.device)
+        self.backlog.fed_ahead(ahead).map(|e| e.device)
     }
 
     /// Prefetches the device slots of the `PREFETCH_BATCH` events from `PREFETCH_AHEAD`
-    /// places on (counted from the one just popped): all the per-device state that
+    /// places on (counted from the one being indexed): all the per-device state that
     /// indexing them touches. Called every `PREFETCH_BATCH` events.
     #[inline]
     fn prefetch_upcoming(&self) {
-        for i in PREFETCH_AHEAD - 1..PREFETCH_AHEAD + PREFETCH_BATCH - 1 {
-            let Some(p) = self.backlog.get(i) else {
+        for i in PREFETCH_AHEAD..PREFETCH_AHEAD + PREFETCH_BATCH {
+            let Some(p) = self.backlog.waiting_ahead(i) else {
                 return;
             };
             let d = p.event.device.0 as usize;
@@ -659,6 +652,7 @@ impl TimeSeriesStore {
     }
 
     /// The next newly indexed event of the change feed (only with `change_feed` set).
+    #[inline]
     pub fn poll_indexed(&mut self) -> Option<IngestEvent> {
         self.poll_indexed_ref().copied()
     }
@@ -666,27 +660,9 @@ impl TimeSeriesStore {
     /// The next newly indexed event of the change feed, lent rather than copied out: the
     /// same sequence as [`Self::poll_indexed`], for a consumer that only reads each event
     /// (a reading is 72 bytes, and at a million readings a second the copies show).
+    #[inline]
     pub fn poll_indexed_ref(&mut self) -> Option<&IngestEvent> {
-        let next = self.feed_next;
-        let event = self.feed.get(next)?;
-        self.feed_next = next + 1;
-        Some(event)
-    }
-
-    /// Drops the change feed's polled prefix: all of it once everything was polled (the
-    /// usual case, no copying), otherwise once it is at least half the feed, so a consumer
-    /// that polls only some events each time costs amortised constant time per event.
-    fn compact_feed(&mut self) {
-        if self.feed_next == 0 {
-            return;
-        }
-        if self.feed_next == self.feed.len() {
-            self.feed.clear();
-            self.feed_next = 0;
-        } else if self.feed_next * 2 >= self.feed.len() {
-            self.feed.drain(..self.feed_next);
-            self.feed_next = 0;
-        }
+        self.backlog.poll_fed()
     }
 
     /// Devices discovered from ingested events (TSI instances, §4), in index order.
@@ -699,7 +675,9 @@ impl TimeSeriesStore {
             .collect()
     }
 
-    fn index(&mut self, indexed_at: SimTime, event: &IngestEvent) {
+    /// Indexes an event; returns whether it was new (not dropped as a duplicate or as
+    /// stale).
+    fn index(&mut self, indexed_at: SimTime, event: &IngestEvent) -> bool {
         let d = event.device.0 as usize;
         if d >= self.devices.len() {
             self.devices.resize(d + 1, EMPTY_SLOT);
@@ -710,11 +688,11 @@ impl TimeSeriesStore {
             SeqVerdict::New => {}
             SeqVerdict::Duplicate => {
                 self.stats.duplicates_dropped += 1;
-                return;
+                return false;
             }
             SeqVerdict::Stale => {
                 self.stats.stale_dropped += 1;
-                return;
+                return false;
             }
         }
         let ts = match self.config.timestamp {
@@ -743,9 +721,7 @@ impl TimeSeriesStore {
         if slot.open_count == BLOCK_POINTS {
             self.seal(d);
         }
-        if self.config.change_feed {
-            self.feed.push(*event);
-        }
+        true
     }
 
     fn seal(&mut self, d: usize) {

@@ -1,0 +1,258 @@
+//! The ingestion backlog and the change feed, in one ring.
+//!
+//! An event is written once, when it is ingested, and read where it lies: by indexing
+//! when it becomes queryable, then by the change feed's consumer, which borrows it. A
+//! separate feed would copy every indexed event (72 bytes) into a second buffer, and at a
+//! million devices a poll's feed (17,000 events, 1.2 MB) no longer fits the core's cache.
+//!
+//! Entries are addressed by position, a counter that only grows; position `p` lives in
+//! `buf[p & mask]`, the capacity being a power of two. The positions split the ring in
+//! order:
+//!
+//! - `[start, feed_end)`: the change feed, indexed events not yet polled;
+//! - `[feed_end, indexed)`: events indexed but not fed, dropped by de-duplication or
+//!   indexed without a feed; they are reclaimed once the feed before them is drained;
+//! - `[indexed, end)`: the backlog proper, waiting to become queryable.
+//!
+//! While nothing is dropped, `feed_end == indexed` and an event fed stays where it is; after
+//! a drop, each event fed is moved down to `feed_end` until the feed is drained (rare:
+//! duplicates are a few per million).
+
+use crate::schema::{DeviceIndex, IngestEvent, MAX_COLUMNS};
+use sim::SimTime;
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Pending {
+    pub queryable_at: SimTime,
+    pub event: IngestEvent,
+}
+
+/// What fills the ring's unused entries.
+const VACANT: Pending = Pending {
+    queryable_at: SimTime::ZERO,
+    event: IngestEvent {
+        device: DeviceIndex(0),
+        seq: 0,
+        event_time: SimTime::ZERO,
+        enqueued_time: SimTime::ZERO,
+        values: [0.0; MAX_COLUMNS],
+    },
+};
+
+const MIN_CAPACITY: usize = 64;
+
+pub(crate) struct Backlog {
+    buf: Vec<Pending>,
+    mask: usize,
+    start: usize,
+    feed_end: usize,
+    indexed: usize,
+    end: usize,
+}
+
+impl Backlog {
+    pub fn new() -> Self {
+        Backlog {
+            buf: Vec::new(),
+            mask: 0,
+            start: 0,
+            feed_end: 0,
+            indexed: 0,
+            end: 0,
+        }
+    }
+
+    /// Events waiting to become queryable.
+    #[inline]
+    pub fn waiting(&self) -> usize {
+        self.end - self.indexed
+    }
+
+    /// Adds an ingested event at the back.
+    #[inline]
+    pub fn push(&mut self, p: Pending) {
+        if self.end - self.start == self.buf.len() {
+            self.grow();
+        }
+        self.buf[self.end & self.mask] = p;
+        self.end += 1;
+    }
+
+    /// Doubles the capacity, keeping every entry at its position.
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self) {
+        let capacity = (self.buf.len() * 2).max(MIN_CAPACITY);
+        let mut buf = vec![VACANT; capacity];
+        for pos in self.start..self.end {
+            buf[pos & (capacity - 1)] = self.buf[pos & self.mask];
+        }
+        self.buf = buf;
+        self.mask = capacity - 1;
+    }
+
+    /// The entry at `pos`, which must lie in `[start, end)`.
+    #[inline]
+    fn at(&self, pos: usize) -> &Pending {
+        debug_assert!((self.start..self.end).contains(&pos));
+        &self.buf[pos & self.mask]
+    }
+
+    /// The oldest event not yet indexed.
+    #[inline]
+    pub fn next_to_index(&self) -> Option<&Pending> {
+        (self.indexed < self.end).then(|| self.at(self.indexed))
+    }
+
+    /// The event `ahead` places after the next one to index, if there is one.
+    #[inline]
+    pub fn waiting_ahead(&self, ahead: usize) -> Option<&Pending> {
+        let pos = self.indexed + ahead;
+        (pos < self.end).then(|| self.at(pos))
+    }
+
+    /// Marks the next event to index as indexed; `feed` says whether it joins the
+    /// change feed.
+    #[inline]
+    pub fn mark_indexed(&mut self, feed: bool) {
+        debug_assert!(self.indexed < self.end);
+        if feed {
+            if self.feed_end != self.indexed {
+                self.buf[self.feed_end & self.mask] = *self.at(self.indexed);
+            }
+            self.feed_end += 1;
+        }
+        self.indexed += 1;
+    }
+
+    /// Reclaims what is neither fed nor waiting once the feed is drained (every
+    /// indexed event when the store keeps no feed).
+    #[inline]
+    pub fn reclaim(&mut self) {
+        if self.start == self.feed_end {
+            self.start = self.indexed;
+            self.feed_end = self.indexed;
+        }
+    }
+
+    /// The change-feed event `ahead` places after the next one [`Self::poll_fed`] returns.
+    #[inline]
+    pub fn fed_ahead(&self, ahead: usize) -> Option<&IngestEvent> {
+        let pos = self.start + ahead;
+        (pos < self.feed_end).then(|| &self.at(pos).event)
+    }
+
+    /// The oldest change-feed event, lent, and removes it from the feed.
+    #[inline]
+    pub fn poll_fed(&mut self) -> Option<&IngestEvent> {
+        let pos = self.start;
+        if pos == self.feed_end {
+            return None;
+        }
+        self.start = pos + 1;
+        // Read where it lies: the entry is no longer in `[start, end)`, but nothing can
+        // overwrite it while it is lent.
+        Some(&self.buf[pos & self.mask].event)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::VecDeque;
+
+    fn pending(n: u32) -> Pending {
+        Pending {
+            queryable_at: SimTime::from_nanos(u64::from(n)),
+            event: IngestEvent::new(
+                DeviceIndex(n % 7),
+                n,
+                SimTime::ZERO,
+                SimTime::ZERO,
+                &[f64::from(n)],
+            ),
+        }
+    }
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Push,
+        /// Index the next waiting event; whether it is fed.
+        Index(bool),
+        Poll,
+        Reclaim,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => Just(Op::Push),
+            3 => any::<bool>().prop_map(Op::Index),
+            3 => Just(Op::Poll),
+            1 => Just(Op::Reclaim),
+        ]
+    }
+
+    proptest! {
+        /// The ring against two queues: every event waits in order, is indexed in order,
+        /// and exactly the fed ones come out of the feed, in order, however the calls
+        /// interleave and however often the ring grows.
+        #[test]
+        fn the_ring_behaves_as_a_waiting_queue_and_a_feed_queue(ops in prop::collection::vec(op(), 0..600)) {
+            let mut ring = Backlog::new();
+            let mut waiting: VecDeque<u32> = VecDeque::new();
+            let mut feed: VecDeque<u32> = VecDeque::new();
+            let mut next = 0u32;
+            for op in ops {
+                match op {
+                    Op::Push => {
+                        ring.push(pending(next));
+                        waiting.push_back(next);
+                        next += 1;
+                    }
+                    Op::Index(fed) => {
+                        let expected = waiting.pop_front();
+                        prop_assert_eq!(ring.next_to_index().map(|p| p.event.seq), expected);
+                        if expected.is_some() {
+                            prop_assert_eq!(ring.waiting_ahead(0).map(|p| p.event.seq), expected);
+                            prop_assert_eq!(ring.waiting_ahead(1).map(|p| p.event.seq), waiting.front().copied());
+                            ring.mark_indexed(fed);
+                            if fed {
+                                feed.push_back(expected.unwrap());
+                            }
+                        }
+                    }
+                    Op::Poll => {
+                        prop_assert_eq!(ring.fed_ahead(1).map(|e| e.seq), feed.get(1).copied());
+                        prop_assert_eq!(ring.poll_fed().map(|e| e.seq), feed.pop_front());
+                    }
+                    Op::Reclaim => ring.reclaim(),
+                }
+                prop_assert_eq!(ring.waiting(), waiting.len());
+            }
+            // Everything still waiting or fed is intact.
+            let fed: Vec<u32> = std::iter::from_fn(|| ring.poll_fed().map(|e| e.seq)).collect();
+            prop_assert_eq!(fed, Vec::from(feed));
+        }
+    }
+
+    #[test]
+    fn a_drained_feed_lets_the_ring_reuse_its_entries() {
+        let mut ring = Backlog::new();
+        for round in 0..100u32 {
+            for i in 0..50 {
+                ring.push(pending(round * 50 + i));
+            }
+            ring.reclaim();
+            for i in 0..50 {
+                ring.mark_indexed(i % 10 != 3);
+            }
+            while ring.poll_fed().is_some() {}
+        }
+        assert_eq!(
+            ring.buf.len(),
+            MIN_CAPACITY,
+            "the ring never needed to grow"
+        );
+    }
+}
