@@ -2,14 +2,14 @@
 //!
 //! The herd back end's hot path, per collar reading, called as the herd calls it: every
 //! 5 s of simulated time (the back end's poll) `TimeSeriesStore::handle_ingest` takes the
-//! readings the hub received since the last poll (ingestion limits and backlog), one
-//! `handle_timeout` indexes every reading that has become queryable (de-duplication,
-//! delta coding into the device's open block, sealing), and the change feed (lent by
-//! `poll_indexed_ref`, not copied out) goes through `RuleEngine::handle_event` with the
-//! herd's three rules (fever over two consecutive readings with hysteresis and cool-down,
-//! stuck = under 50 m in 12 h, pasture geofence exit), prefetching each device's rule
-//! state a few readings ahead; notifications are drained into sinks. A poll handles
-//! about 170 readings with 10,000 collars and 17,000 with a million.
+//! readings the hub received since the last poll (ingestion limits and backlog), then
+//! `index_next` indexes each reading that has become queryable (de-duplication, delta
+//! coding into the device's open block, sealing) and lends it, not copied out, to
+//! `RuleEngine::handle_event` with the herd's three rules (fever over two consecutive
+//! readings with hysteresis and cool-down, stuck = under 50 m in 12 h, pasture geofence
+//! exit), prefetching each device's rule state a few readings ahead; `handle_timeout`
+//! enforces retention and notifications are drained into sinks. A poll handles about 170
+//! readings with 10,000 collars and 17,000 with a million.
 //!
 //! Readings come from a pre-generated pool (a grazing walk, a body temperature with 1 % of
 //! cows febrile) replayed with sequence numbers and times shifted on each pass, devices in
@@ -100,7 +100,6 @@ impl Pipeline {
         }
         let config = StoreConfig {
             timestamp: TimestampSource::EventTime,
-            change_feed: true,
             ..StoreConfig::default()
         };
         let store = TimeSeriesStore::new(config, Schema::collar(), Epoch::DEFAULT).unwrap();
@@ -147,19 +146,20 @@ impl Pipeline {
         }
     }
 
-    /// One back-end poll at `now`: index what is due, run the rules over the change feed
-    /// (prefetching each device's rule state a few events ahead), drain the notifications.
+    /// One back-end poll at `now`, as the herd's: index what is due, running the rules on
+    /// each new reading as it is indexed (prefetching each device's rule state a few
+    /// readings ahead), let the store enforce retention, drain the notifications.
     fn poll(&mut self, now: SimTime) {
-        self.store.handle_timeout(now);
         loop {
-            if let Some(next) = self.store.upcoming_indexed(PREFETCH_AHEAD) {
+            if let Some(next) = self.store.upcoming_due(PREFETCH_AHEAD) {
                 self.engine.prefetch(next);
             }
-            let Some(ready) = self.store.poll_indexed_ref() else {
+            let Some(ready) = self.store.index_next(now) else {
                 break;
             };
             self.engine.handle_event(now, ready);
         }
+        self.store.handle_timeout(now);
         while let Some(note) = self.engine.poll_notification() {
             self.sinks.handle_notification(now, note);
         }

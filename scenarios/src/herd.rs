@@ -1186,18 +1186,16 @@ impl HerdWorld {
         self.run_store(now);
     }
 
-    /// Indexes what is due and runs the rules on the store's change feed.
+    /// Indexes what is due, running the rules on each new reading as it is indexed, then
+    /// lets the store enforce retention.
     fn run_store(&mut self, now: SimTime) {
-        if self.store.poll_timeout().is_some_and(|t| t <= now) {
-            self.store.handle_timeout(now);
-        }
         loop {
-            // The feed holds a whole poll's readings: start loading the rule state of
-            // the device a few readings on (a hint only; no result depends on it).
-            if let Some(next) = self.store.upcoming_indexed(store::PREFETCH_AHEAD) {
+            // Start loading the rule state of the device a few readings on, alongside
+            // the store's own slot for it (a hint only; no result depends on it).
+            if let Some(next) = self.store.upcoming_due(store::PREFETCH_AHEAD) {
                 self.engine.prefetch(next);
             }
-            let Some(ev) = self.store.poll_indexed_ref() else {
+            let Some(ev) = self.store.index_next(now) else {
                 break;
             };
             if self.stored_bits.set(ev.device.0, ev.seq) {
@@ -1209,6 +1207,9 @@ impl HerdWorld {
             let latency = now.saturating_since(ev.event_time);
             self.metrics.record(self.ids.e2e_ms, latency.as_millis());
             self.engine.handle_event(now, ev);
+        }
+        if self.store.poll_timeout().is_some_and(|t| t <= now) {
+            self.store.handle_timeout(now);
         }
     }
 

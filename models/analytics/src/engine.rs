@@ -2,8 +2,8 @@
 //! rising edge of a rule, notifications and dashboard updates.
 //!
 //! Call order: `handle_event(now, &event)` for each reading (de-duplicated, e.g. from the
-//! store's change feed, or straight from a hub endpoint), then drain `poll_notification()`
-//! into the sinks. `now` is the back end's processing time, which never goes back, and
+//! store's `index_next` or change feed, or straight from a hub endpoint), then drain
+//! `poll_notification()` into the sinks. `now` is the back end's processing time, which never goes back, and
 //! becomes the alert time; the reading's own `event_time` drives windows and durations.
 //!
 //! **Episodes.** A rule is *active* while its combined conditions hold. It alerts when it

@@ -13,9 +13,10 @@
 //!   and counts for reports ([`RuleEngine::device_status`] per device);
 //! - [`score`]: precision, recall, detection latency, missed and false alerts per rule.
 //!
-//! Readings are the store's [`store::IngestEvent`]s: feed the engine the store's
-//! de-duplicated change feed (rules on stored data, with the store's ingest lag) or a
-//! hub endpoint directly (rules on the telemetry stream, as IoT Central does).
+//! Readings are the store's [`store::IngestEvent`]s: feed the engine what the store
+//! indexes, de-duplicated (`index_next` or the change feed: rules on stored data, with
+//! the store's ingest lag), or a hub endpoint directly (rules on the telemetry stream, as
+//! IoT Central does).
 
 pub mod config;
 mod engine;

@@ -104,6 +104,20 @@ impl Backlog {
         (self.indexed < self.end).then(|| self.at(self.indexed))
     }
 
+    /// The position of the next event to index (a counter that only grows).
+    #[inline]
+    pub fn next_position(&self) -> usize {
+        self.indexed
+    }
+
+    /// The event indexed last. It stays where it is, unfed, until the feed before it is
+    /// drained and [`Self::reclaim`] runs, which needs `&mut` and so ends the loan.
+    #[inline]
+    pub fn last_indexed(&self) -> &IngestEvent {
+        debug_assert!(self.indexed > self.start);
+        &self.buf[(self.indexed - 1) & self.mask].event
+    }
+
     /// The event `ahead` places after the next one to index, if there is one.
     #[inline]
     pub fn waiting_ahead(&self, ahead: usize) -> Option<&Pending> {

@@ -594,29 +594,8 @@ impl TimeSeriesStore {
         // The feed's consumer has drained what was fed last time (or there is no feed):
         // its entries can be reused.
         self.backlog.reclaim();
-        let mut k = 0usize;
-        while let Some(p) = self.backlog.next_to_index() {
-            if p.queryable_at > now {
-                break;
-            }
-            let Pending {
-                queryable_at,
-                event,
-            } = *p;
-            if k % PREFETCH_BATCH == 0 {
-                self.prefetch_upcoming();
-            }
-            k += 1;
-            let lag = SimDuration::from_nanos(
-                queryable_at
-                    .as_nanos()
-                    .saturating_sub(event.enqueued_time.as_nanos()),
-            );
-            self.stats.ingest_lag_last = lag;
-            self.stats.ingest_lag_max = self.stats.ingest_lag_max.max(lag);
-            let new = self.index(queryable_at, &event);
-            self.backlog.mark_indexed(new && self.config.change_feed);
-        }
+        let feed = self.config.change_feed;
+        while self.index_due(now, feed).is_some() {}
         self.backlog.reclaim();
         self.stats.backlog_depth = self.backlog.waiting() as u64;
         if now >= self.next_retention_sweep {
@@ -625,6 +604,57 @@ impl TimeSeriesStore {
                 self.next_retention_sweep += RETENTION_SWEEP_INTERVAL;
             }
         }
+    }
+
+    /// Indexes the next event due by `now`, if there is one, and says whether it was new
+    /// (not dropped as a duplicate or as stale); a new one joins the change feed if `feed`.
+    #[inline]
+    fn index_due(&mut self, now: SimTime, feed: bool) -> Option<bool> {
+        let p = self.backlog.next_to_index()?;
+        if p.queryable_at > now {
+            return None;
+        }
+        let Pending {
+            queryable_at,
+            event,
+        } = *p;
+        if self.backlog.next_position() % PREFETCH_BATCH == 0 {
+            self.prefetch_upcoming();
+        }
+        let lag = SimDuration::from_nanos(
+            queryable_at
+                .as_nanos()
+                .saturating_sub(event.enqueued_time.as_nanos()),
+        );
+        self.stats.ingest_lag_last = lag;
+        self.stats.ingest_lag_max = self.stats.ingest_lag_max.max(lag);
+        let new = self.index(queryable_at, &event);
+        self.backlog.mark_indexed(new && feed);
+        self.stats.backlog_depth = self.backlog.waiting() as u64;
+        Some(new)
+    }
+
+    /// Indexes events due by `now` up to and including the next new one, and lends it
+    /// (it does not join the change feed): [`Self::handle_timeout`]'s indexing, one
+    /// reading at a time, for a consumer that handles each reading as soon as it is
+    /// indexed. Its per-device state can then be loaded alongside the store's, a few
+    /// readings ahead ([`Self::upcoming_due`]), and the reading is still in cache. Returns
+    /// `None` once nothing more is due; [`Self::handle_timeout`] then still enforces
+    /// retention (and finds nothing left to index).
+    #[inline]
+    pub fn index_next(&mut self, now: SimTime) -> Option<&IngestEvent> {
+        loop {
+            if self.index_due(now, false)? {
+                return Some(self.backlog.last_indexed());
+            }
+        }
+    }
+
+    /// The device of the event `ahead` places after the next one [`Self::index_next`]
+    /// indexes (due or not yet), for the consumer to prefetch its own state.
+    #[inline]
+    pub fn upcoming_due(&self, ahead: usize) -> Option<DeviceIndex> {
+        self.backlog.waiting_ahead(ahead).map(|p| p.event.device)
     }
 
     /// The device of the change-feed event `ahead` places after the next one
