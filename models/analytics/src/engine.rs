@@ -621,8 +621,8 @@ impl RuleEngine {
     }
 
     /// Starts loading `device`'s rule state into cache, for a reading that will arrive a
-    /// few events from now (e.g. [`store::TimeSeriesStore::upcoming_indexed`]). Only a
-    /// hint: it changes nothing.
+    /// few events from now (e.g. [`store::TimeSeriesStore::upcoming_due`]). Only a hint:
+    /// it changes nothing.
     #[inline]
     pub fn prefetch(&self, device: DeviceIndex) {
         let d = device.0 as usize;
