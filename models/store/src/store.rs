@@ -667,7 +667,8 @@ impl TimeSeriesStore {
 
     /// Prefetches the device slots of the `PREFETCH_BATCH` events from `PREFETCH_AHEAD`
     /// places on (counted from the one being indexed): all the per-device state that
-    /// indexing them touches. Called every `PREFETCH_BATCH` events.
+    /// indexing them touches. Called before indexing every event whose backlog position
+    /// is a multiple of `PREFETCH_BATCH`.
     #[inline]
     fn prefetch_upcoming(&self) {
         for i in PREFETCH_AHEAD..PREFETCH_AHEAD + PREFETCH_BATCH {
