@@ -62,6 +62,12 @@ impl Backlog {
         }
     }
 
+    /// Entries the ring has room for.
+    #[cfg(test)]
+    pub fn capacity(&self) -> usize {
+        self.buf.len()
+    }
+
     /// Events waiting to become queryable.
     #[inline]
     pub fn waiting(&self) -> usize {
