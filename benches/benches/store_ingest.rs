@@ -120,7 +120,7 @@ impl Pipeline {
 
     /// Processes `n` readings through the store and the rules, as the herd's back end
     /// does: every `POLL` it ingests what the hub received since the last poll, indexes
-    /// what has become queryable and runs the rules over the change feed.
+    /// what has become queryable and runs the rules on each new reading as it is indexed.
     fn run(&mut self, n: u64) {
         // Nanoseconds, added as integers: the replay's own cost should stay small.
         let mut shift_ns = self.pass * u64::from(self.rounds) * INTERVAL_S * 1_000_000_000;

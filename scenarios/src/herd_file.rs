@@ -648,7 +648,7 @@ impl HerdFile {
         });
         let mut store = self.store.clone();
         // The back end takes each reading as it is indexed (`index_next`), not from
-        // the change feed, which would only grow.
+        // the change feed.
         store.change_feed = false;
         store.partitions = store.partitions.max(u16::from(self.hub.partitions));
         Ok(HerdConfig {

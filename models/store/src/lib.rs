@@ -35,7 +35,7 @@
 //! readings (a million cows for a day) take about 2 GB.
 //!
 //! **Hot path.** Indexing is allocation-free except when a block is sealed or the page
-//! pool grows. Indexing a reading touches only its device's slot (the pool once per
+//! pool or the backlog's ring grows. Indexing a reading touches only its device's slot (the pool once per
 //! 48 bytes, when the slot's partial page fills and is listed in the block's last index
 //! page; both are asked for ahead), and the backlog tells the store which
 //! devices come next, so it prefetches their slots a few events ahead ([`hint`]).

@@ -639,8 +639,10 @@ impl TimeSeriesStore {
     /// reading at a time, for a consumer that handles each reading as soon as it is
     /// indexed. Its per-device state can then be loaded alongside the store's, a few
     /// readings ahead ([`Self::upcoming_due`]), and the reading is still in cache. Returns
-    /// `None` once nothing more is due; [`Self::handle_timeout`] then still enforces
-    /// retention (and finds nothing left to index).
+    /// `None` once nothing more is due; [`Self::handle_timeout`] at the same `now` then
+    /// enforces retention and finds nothing left to index. (What `handle_timeout` indexes
+    /// itself goes to the change feed only, so a consumer of `index_next` should not call
+    /// it with a later `now` than its last `index_next`.)
     #[inline]
     pub fn index_next(&mut self, now: SimTime) -> Option<&IngestEvent> {
         // The reading lent last time is done with: its entry (and any fed ones drained
@@ -654,16 +656,16 @@ impl TimeSeriesStore {
         }
     }
 
-    /// The device of the event `ahead` places after the next one [`Self::index_next`]
-    /// indexes (due or not yet), for the consumer to prefetch its own state.
+    /// The device of the event `ahead` places on from the next one [`Self::index_next`]
+    /// looks at (0: that one; due or not yet), for the consumer to prefetch its own state.
     #[inline]
     pub fn upcoming_due(&self, ahead: usize) -> Option<DeviceIndex> {
         self.backlog.waiting_ahead(ahead).map(|p| p.event.device)
     }
 
-    /// The device of the change-feed event `ahead` places after the next one
-    /// [`Self::poll_indexed_ref`] returns, so a consumer that drains the feed in a batch can
-    /// prefetch its own state for it (see [`crate::hint`]).
+    /// The device of the change-feed event `ahead` places on from the next one
+    /// [`Self::poll_indexed_ref`] returns (0: that one), so a consumer that drains the feed
+    /// in a batch can prefetch its own state for it (see [`crate::hint`]).
     #[inline]
     pub fn upcoming_indexed(&self, ahead: usize) -> Option<DeviceIndex> {
         self.backlog.fed_ahead(ahead).map(|e| e.device)
