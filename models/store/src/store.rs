@@ -714,6 +714,7 @@ impl TimeSeriesStore {
 
     /// Indexes an event; returns whether it was new (not dropped as a duplicate or as
     /// stale).
+    #[inline]
     fn index(&mut self, indexed_at: SimTime, event: &IngestEvent) -> bool {
         let d = event.device.0 as usize;
         if d >= self.devices.len() {
