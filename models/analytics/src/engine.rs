@@ -3,8 +3,9 @@
 //!
 //! Call order: `handle_event(now, &event)` for each reading (de-duplicated, e.g. from the
 //! store's `index_next` or change feed, or straight from a hub endpoint), then drain
-//! `poll_notification()` into the sinks. `now` is the back end's processing time, which never goes back, and
-//! becomes the alert time; the reading's own `event_time` drives windows and durations.
+//! `poll_notification()` into the sinks. `now` is the back end's processing time, which
+//! never goes back, and becomes the alert time; the reading's own `event_time` drives
+//! windows and durations.
 //!
 //! **Episodes.** A rule is *active* while its combined conditions hold. It alerts when it
 //! becomes active, unless an alert of the same rule and device was raised less than

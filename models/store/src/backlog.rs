@@ -11,15 +11,17 @@
 //!
 //! - `[start, feed_end)`: the change feed, indexed events not yet polled;
 //! - `[feed_end, indexed)`: a gap of events indexed but not fed (dropped by
-//!   de-duplication, or indexed without a feed), free once [`Backlog::reclaim`] runs;
+//!   de-duplication, or indexed without a feed), reused once the ring is full;
 //! - `[indexed, end)`: the backlog proper, waiting to become queryable.
 //!
 //! While nothing is dropped, `feed_end == indexed` and an event fed stays where it is;
-//! after a drop, each event fed is moved down to `feed_end`. `reclaim` frees the gap when
-//! the feed is drained (the usual case, no copying), or else by moving the feed up over it
-//! once the gap is at least as long as the feed, so a consumer that never quite drains
-//! the feed costs amortised constant time per event and bounded memory. Drops are rare:
-//! duplicates are a few per million.
+//! after a drop, each event fed is moved down to `feed_end`. A push into a full ring first
+//! frees what is neither fed nor waiting (`reclaim`): all of it when the feed is drained
+//! (the usual case, no copying), or else the gap, by moving the feed up over it once the
+//! gap is at least as long as the feed, so a consumer that never quite drains the feed
+//! costs amortised constant time per event and bounded memory; only then does the ring
+//! grow. Nothing is lent while a push runs (it needs `&mut`). Drops are rare: duplicates
+//! are a few per million.
 
 use crate::schema::{DeviceIndex, IngestEvent, MAX_COLUMNS};
 use sim::SimTime;
@@ -81,7 +83,10 @@ impl Backlog {
     #[inline]
     pub fn push(&mut self, p: Pending) {
         if self.end - self.start == self.buf.len() {
-            self.grow();
+            self.reclaim();
+            if self.end - self.start == self.buf.len() {
+                self.grow();
+            }
         }
         self.buf[self.end & self.mask] = p;
         self.end += 1;
@@ -120,7 +125,8 @@ impl Backlog {
     }
 
     /// The event indexed last. It stays where it is, unfed, until the feed before it is
-    /// drained and [`Self::reclaim`] runs, which needs `&mut` and so ends the loan.
+    /// drained and [`Self::reclaim`] runs (from a push, which needs `&mut` and so ends the
+    /// loan).
     #[inline]
     pub fn last_indexed(&self) -> &IngestEvent {
         debug_assert!(self.indexed > self.start);
@@ -151,8 +157,7 @@ impl Backlog {
     /// Frees the entries that are neither fed nor waiting (every indexed event when the
     /// store keeps no feed): at once when the feed is drained, else by moving the feed
     /// up over the gap once the gap is at least as long as the feed. Nothing may be lent.
-    #[inline]
-    pub fn reclaim(&mut self) {
+    fn reclaim(&mut self) {
         if self.start == self.feed_end {
             self.start = self.indexed;
             self.feed_end = self.indexed;

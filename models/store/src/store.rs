@@ -525,7 +525,10 @@ impl TimeSeriesStore {
         self.epoch
     }
     pub fn stats(&self) -> StoreStats {
-        self.stats
+        StoreStats {
+            backlog_depth: self.backlog.waiting() as u64,
+            ..self.stats
+        }
     }
 
     /// An event read from hub endpoint `partition` at `now`, `size_bytes` long on the
@@ -573,7 +576,6 @@ impl TimeSeriesStore {
             event,
         });
         let depth = self.backlog.waiting() as u64;
-        self.stats.backlog_depth = depth;
         self.stats.backlog_depth_max = self.stats.backlog_depth_max.max(depth);
         Ok(())
     }
@@ -591,13 +593,8 @@ impl TimeSeriesStore {
 
     /// Indexes every event whose ingestion has completed by `now` and enforces retention.
     pub fn handle_timeout(&mut self, now: SimTime) {
-        // The feed's consumer has drained what was fed last time (or there is no feed):
-        // its entries can be reused.
-        self.backlog.reclaim();
         let feed = self.config.change_feed;
         while self.index_due(now, feed).is_some() {}
-        self.backlog.reclaim();
-        self.stats.backlog_depth = self.backlog.waiting() as u64;
         if now >= self.next_retention_sweep {
             self.sweep_retention(now);
             while self.next_retention_sweep <= now {
@@ -630,7 +627,6 @@ impl TimeSeriesStore {
         self.stats.ingest_lag_max = self.stats.ingest_lag_max.max(lag);
         let new = self.index(queryable_at, &event);
         self.backlog.mark_indexed(new && feed);
-        self.stats.backlog_depth = self.backlog.waiting() as u64;
         Some(new)
     }
 
@@ -645,10 +641,6 @@ impl TimeSeriesStore {
     /// it with a later `now` than its last `index_next`.)
     #[inline]
     pub fn index_next(&mut self, now: SimTime) -> Option<&IngestEvent> {
-        // The reading lent last time is done with: its entry (and any fed ones drained
-        // since) can be reused, whether or not `handle_timeout` runs before the backlog
-        // next grows.
-        self.backlog.reclaim();
         loop {
             if self.index_due(now, false)? {
                 return Some(self.backlog.last_indexed());
