@@ -302,7 +302,7 @@ impl PagePool {
         let off = usize::from(open.tail_len);
         if n <= 16 && off + n < PAGE_BYTES {
             open.tail[off..off + 16].copy_from_slice(&point[..16]);
-            open.tail_len += n as u8;
+            open.tail_len = (off + n) as u8;
             return;
         }
         self.append_spilling(open, &point[..n]);
@@ -430,7 +430,6 @@ pub struct TimeSeriesStore {
     /// Scratch for the data page ids of the block being sealed.
     seal_ids: Vec<u32>,
     next_retention_sweep: SimTime,
-    events_live: u64,
     stats: StoreStats,
 }
 
@@ -509,7 +508,6 @@ impl TimeSeriesStore {
             segments: Vec::new(),
             seal_buf: Vec::with_capacity(usize::from(BLOCK_POINTS) * MAX_POINT_BYTES),
             next_retention_sweep: SimTime::ZERO + RETENTION_SWEEP_INTERVAL,
-            events_live: 0,
             stats: StoreStats::default(),
             config,
         })
@@ -548,8 +546,13 @@ impl TimeSeriesStore {
                 partitions: self.config.partitions,
             });
         };
-        self.stats.events_received += 1;
-        self.stats.bytes_received += u64::from(size_bytes);
+        // Counters of events (and of bytes, at most 2³² per event) cannot overflow a u64
+        // in any run: they wrap instead of checking, off the release build's checks.
+        self.stats.events_received = self.stats.events_received.wrapping_add(1);
+        self.stats.bytes_received = self
+            .stats
+            .bytes_received
+            .wrapping_add(u64::from(size_bytes));
         let start = now.max(*free_at);
         if start
             .as_nanos()
@@ -584,7 +587,7 @@ impl TimeSeriesStore {
     /// sweep (only while something is stored).
     pub fn poll_timeout(&self) -> Option<SimTime> {
         let ready = self.backlog.next_to_index().map(|p| p.queryable_at);
-        let sweep = (self.events_live > 0).then_some(self.next_retention_sweep);
+        let sweep = (self.events_live() > 0).then_some(self.next_retention_sweep);
         match (ready, sweep) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -745,9 +748,10 @@ impl TimeSeriesStore {
         slot.open_t_min_ms = slot.open_t_min_ms.min(ts_ms);
         slot.open_t_max_ms = slot.open_t_max_ms.max(ts_ms);
         slot.open_indexed_max = indexed_at;
-        slot.open_count += 1;
-        self.events_live += 1;
-        self.stats.events_indexed += 1;
+        // At most `BLOCK_POINTS`: the block is sealed below when it gets there.
+        slot.open_count = slot.open_count.wrapping_add(1);
+        // One per event, so it cannot overflow (see `handle_ingest`).
+        self.stats.events_indexed = self.stats.events_indexed.wrapping_add(1);
         if slot.open_count == BLOCK_POINTS {
             self.seal(d);
         }
@@ -832,7 +836,6 @@ impl TimeSeriesStore {
             if seg.live_blocks == 0 && b.segment as usize != last_segment {
                 seg.bytes = Vec::new();
             }
-            self.events_live -= u64::from(b.count);
             self.stats.blocks_expired += 1;
             self.stats.events_expired += u64::from(b.count);
         }
@@ -843,11 +846,15 @@ impl TimeSeriesStore {
             {
                 continue;
             }
-            self.events_live -= u64::from(slot.open_count);
             self.stats.events_expired += u64::from(slot.open_count);
             self.pool.release(&mut slot.open);
             Self::reset_open(slot);
         }
+    }
+
+    /// Events held: indexed and not yet expired.
+    fn events_live(&self) -> u64 {
+        self.stats.events_indexed - self.stats.events_expired
     }
 
     /// What the stored data costs now.
@@ -855,7 +862,7 @@ impl TimeSeriesStore {
         let sealed_bytes: u64 = self.blocks.iter().map(|b| u64::from(b.len)).sum();
         let open_bytes: u64 = self.devices.iter().map(|s| u64::from(s.open.len())).sum();
         StorageStats {
-            events_live: self.events_live,
+            events_live: self.events_live(),
             sealed_bytes,
             open_bytes,
             block_header_bytes: (self.blocks.len() * std::mem::size_of::<BlockMeta>()) as u64,
