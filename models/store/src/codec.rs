@@ -107,8 +107,24 @@ pub(crate) fn from_code(kind: ColumnKind, code: i64) -> f64 {
     }
 }
 
+/// The scales of a schema whose columns are all quantised (the collar's), for
+/// [`encode_point`]'s path without a branch on the kind; `None` for any other schema.
+pub(crate) fn quantised_scales(kinds: &[ColumnKind]) -> Option<[f64; MAX_COLUMNS]> {
+    let mut scales = [0.0; MAX_COLUMNS];
+    for (scale, kind) in scales.iter_mut().zip(kinds) {
+        let ColumnKind::Quantised { scale: s, .. } = *kind else {
+            return None;
+        };
+        *scale = s;
+    }
+    Some(scales)
+}
+
 /// Encodes one point into `buf` and returns its length, advancing the coder state.
 /// `prev` holds every column's previous code; those past `kinds.len()` stay untouched.
+/// `quantised` is [`quantised_scales`] of `kinds`: a point with every column present
+/// then takes a path with no absent-column test and no branch on a column's kind: the
+/// same bytes, in 32 fewer instructions per collar reading (of about 130; callgrind).
 ///
 /// Written as indexed loops over fixed-size arrays rather than iterator chains: the
 /// bounds are then known to the compiler, and callgrind counts about a third fewer
@@ -119,6 +135,7 @@ pub(crate) fn encode_point(
     time: &mut TimeState,
     prev: &mut [i64; MAX_COLUMNS],
     kinds: &[ColumnKind],
+    quantised: Option<&[f64; MAX_COLUMNS]>,
     ts_ms: i64,
     values: &[f64; MAX_COLUMNS],
 ) -> usize {
@@ -133,6 +150,14 @@ pub(crate) fn encode_point(
     time.prev_delta_ms = delta;
     let mut pos = 0;
     put_varint(buf, &mut pos, (zigzag(dod) << 1) | u64::from(absent != 0));
+    if let (0, Some(scales)) = (absent, quantised) {
+        for i in 0..columns {
+            let code = crate::schema::quantise(values[i], scales[i]);
+            put_varint(buf, &mut pos, zigzag(code.wrapping_sub(prev[i])));
+            prev[i] = code;
+        }
+        return pos;
+    }
     if absent != 0 {
         buf[pos] = absent;
         pos += 1;
@@ -261,7 +286,7 @@ mod tests {
                 v[0] = a.unwrap_or(f64::NAN);
                 v[1] = b.unwrap_or(f64::NAN);
                 v[2] = c;
-                let n = encode_point(&mut buf, &mut time, &mut prev, &kinds, ts, &v);
+                let n = encode_point(&mut buf, &mut time, &mut prev, &kinds, None, ts, &v);
                 bytes.extend_from_slice(&buf[..n]);
             }
             let decoded: Vec<_> = BlockDecoder::new(&bytes, points.len() as u32, &kinds).collect();
@@ -292,13 +317,58 @@ mod tests {
         v[0] = 47.0;
         v[1] = 1.5;
         v[2] = 38.6;
-        encode_point(&mut buf, &mut time, &mut prev, &kinds, 0, &v);
-        encode_point(&mut buf, &mut time, &mut prev, &kinds, 300_000, &v);
+        encode_point(&mut buf, &mut time, &mut prev, &kinds, None, 0, &v);
+        encode_point(&mut buf, &mut time, &mut prev, &kinds, None, 300_000, &v);
         v[0] = 47.000_1;
         v[2] = 38.65;
         // Steady 5-minute cadence: a one-byte timestamp, a 2-byte lat delta, one byte for
         // the unchanged exact column (XOR 0) and one for the temperature step.
-        let n = encode_point(&mut buf, &mut time, &mut prev, &kinds, 600_000, &v);
+        let n = encode_point(&mut buf, &mut time, &mut prev, &kinds, None, 600_000, &v);
         assert_eq!(n, 5);
+    }
+
+    fn all_quantised() -> [ColumnKind; 3] {
+        let q = |resolution: f64| ColumnKind::Quantised {
+            resolution,
+            scale: 1.0 / resolution,
+        };
+        [q(1e-6), q(1e-6), q(0.01)]
+    }
+
+    #[test]
+    fn only_a_schema_of_quantised_columns_has_the_quantised_path() {
+        assert_eq!(quantised_scales(&kinds()), None);
+        let scales = quantised_scales(&all_quantised()).expect("all quantised");
+        assert_eq!(&scales[..3], &[1e6, 1e6, 100.0]);
+        assert_eq!(&scales[3..], &[0.0; MAX_COLUMNS - 3]);
+    }
+
+    proptest! {
+        /// The path for all-quantised schemas codes exactly as the general one, long
+        /// varints and absent columns (which leave it for the general path) included.
+        #[test]
+        fn the_quantised_path_writes_the_general_paths_bytes(
+            points in proptest::collection::vec(
+                (-(1i64 << 50)..(1i64 << 50), proptest::option::of(-1e3f64..1e3), -1e3f64..1e3, proptest::option::of(-1e6f64..1e6)),
+                0..50,
+            )
+        ) {
+            let kinds = all_quantised();
+            let scales = quantised_scales(&kinds).expect("all quantised");
+            let mut general = (TimeState::default(), [0i64; MAX_COLUMNS], Vec::new());
+            let mut fast = general.clone();
+            let mut buf = [0u8; MAX_POINT_BYTES];
+            for &(ts, a, b, c) in &points {
+                let mut v = [f64::NAN; MAX_COLUMNS];
+                v[0] = a.unwrap_or(f64::NAN);
+                v[1] = b;
+                v[2] = c.unwrap_or(f64::NAN);
+                let n = encode_point(&mut buf, &mut general.0, &mut general.1, &kinds, None, ts, &v);
+                general.2.extend_from_slice(&buf[..n]);
+                let n = encode_point(&mut buf, &mut fast.0, &mut fast.1, &kinds, Some(&scales), ts, &v);
+                fast.2.extend_from_slice(&buf[..n]);
+                prop_assert_eq!(&fast, &general);
+            }
+        }
     }
 }

@@ -4,7 +4,7 @@
 //! See the crate documentation for the model, the call order and what is left out.
 
 use crate::backlog::{Backlog, Pending};
-use crate::codec::{encode_point, BlockDecoder, TimeState, MAX_POINT_BYTES};
+use crate::codec::{encode_point, quantised_scales, BlockDecoder, TimeState, MAX_POINT_BYTES};
 use crate::dedup::{SeqVerdict, SeqWindow};
 use crate::query::{Bucket, QueryError, SearchSpan, StoredEvent, MAX_BUCKETS};
 use crate::schema::{ColumnKind, DeviceIndex, IngestEvent, Schema, MAX_COLUMNS};
@@ -403,6 +403,8 @@ pub struct TimeSeriesStore {
     epoch: Epoch,
     schema: Schema,
     kinds: Vec<ColumnKind>,
+    /// The coder's scales when every column is quantised (see `codec::encode_point`).
+    quantised_scales: Option<[f64; MAX_COLUMNS]>,
     columns: usize,
     environment_ps_per_byte: u64,
     partition_ps_per_byte: u64,
@@ -485,6 +487,7 @@ impl TimeSeriesStore {
         Ok(TimeSeriesStore {
             epoch,
             columns: kinds.len(),
+            quantised_scales: quantised_scales(&kinds),
             kinds,
             schema,
             environment_ps_per_byte,
@@ -738,6 +741,7 @@ impl TimeSeriesStore {
             &mut slot.time,
             &mut slot.prev,
             &self.kinds,
+            self.quantised_scales.as_ref(),
             ts_ms,
             &event.values,
         );
