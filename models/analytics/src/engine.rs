@@ -639,6 +639,7 @@ impl RuleEngine {
     }
 
     /// Evaluates every rule on one reading processed at `now`.
+    #[inline]
     pub fn handle_event(&mut self, now: SimTime, event: &IngestEvent) {
         let d = event.device.0 as usize;
         if d >= self.devices {

@@ -617,21 +617,10 @@ impl TimeSeriesStore {
         if p.queryable_at > now {
             return None;
         }
-        let Pending {
-            queryable_at,
-            event,
-        } = *p;
         if self.backlog.next_position() % PREFETCH_BATCH == 0 {
             self.prefetch_upcoming();
         }
-        let lag = SimDuration::from_nanos(
-            queryable_at
-                .as_nanos()
-                .saturating_sub(event.enqueued_time.as_nanos()),
-        );
-        self.stats.ingest_lag_last = lag;
-        self.stats.ingest_lag_max = self.stats.ingest_lag_max.max(lag);
-        let new = self.index(queryable_at, &event);
+        let new = self.index();
         self.backlog.mark_indexed(new && feed);
         Some(new)
     }
@@ -710,10 +699,25 @@ impl TimeSeriesStore {
             .collect()
     }
 
-    /// Indexes an event; returns whether it was new (not dropped as a duplicate or as
-    /// stale).
+    /// Indexes the next event of the backlog, which is due; returns whether it was new
+    /// (not dropped as a duplicate or as stale). The event is read where it lies in the
+    /// backlog (the borrows of `self`'s fields are disjoint), not copied out.
     #[inline]
-    fn index(&mut self, indexed_at: SimTime, event: &IngestEvent) -> bool {
+    fn index(&mut self) -> bool {
+        let Some(&Pending {
+            queryable_at: indexed_at,
+            ref event,
+        }) = self.backlog.next_to_index()
+        else {
+            unreachable!("index_due indexes only when an event is due");
+        };
+        let lag = SimDuration::from_nanos(
+            indexed_at
+                .as_nanos()
+                .saturating_sub(event.enqueued_time.as_nanos()),
+        );
+        self.stats.ingest_lag_last = lag;
+        self.stats.ingest_lag_max = self.stats.ingest_lag_max.max(lag);
         let d = event.device.0 as usize;
         if d >= self.devices.len() {
             self.devices.resize(d + 1, EMPTY_SLOT);
