@@ -122,13 +122,21 @@ impl Pipeline {
     /// does: every `POLL` it ingests what the hub received since the last poll, indexes
     /// what has become queryable and runs the rules on each new reading as it is indexed.
     fn run(&mut self, n: u64) {
-        // Nanoseconds, added as integers: the replay's own cost should stay small.
-        let mut shift_ns = self.pass * u64::from(self.rounds) * INTERVAL_S * 1_000_000_000;
+        // The pass's shifts, added as integers: the replay's own cost should stay small.
+        let rounds = u64::from(self.rounds);
+        let shifts = |pass: u64| {
+            (
+                pass * rounds * INTERVAL_S * 1_000_000_000,
+                (pass * rounds) as u32,
+            )
+        };
+        let (mut shift_ns, mut shift_seq) = shifts(self.pass);
         for _ in 0..n {
             let mut e = self.pool[self.next];
-            e.seq += self.pass as u32 * self.rounds;
-            e.event_time = SimTime::from_nanos(e.event_time.as_nanos() + shift_ns);
-            e.enqueued_time = SimTime::from_nanos(e.enqueued_time.as_nanos() + shift_ns);
+            e.seq = e.seq.wrapping_add(shift_seq);
+            e.event_time = SimTime::from_nanos(e.event_time.as_nanos().wrapping_add(shift_ns));
+            e.enqueued_time =
+                SimTime::from_nanos(e.enqueued_time.as_nanos().wrapping_add(shift_ns));
             while e.enqueued_time > self.poll_at {
                 self.poll(self.poll_at);
                 self.poll_at += POLL;
@@ -137,11 +145,12 @@ impl Pipeline {
             self.store
                 .handle_ingest(self.poll_at, partition, e, 110)
                 .unwrap();
-            self.next += 1;
+            // Below the pool's length.
+            self.next = self.next.wrapping_add(1);
             if self.next == self.pool.len() {
                 self.next = 0;
                 self.pass += 1;
-                shift_ns = self.pass * u64::from(self.rounds) * INTERVAL_S * 1_000_000_000;
+                (shift_ns, shift_seq) = shifts(self.pass);
             }
         }
     }
