@@ -35,10 +35,11 @@
 //! readings (a million cows for a day) take about 2 GB.
 //!
 //! **Hot path.** Indexing is allocation-free except when a block is sealed or the page
-//! pool or the backlog's ring grows. Indexing a reading touches only its device's slot (the pool once per
-//! 48 bytes, when the slot's partial page fills and is listed in the block's last index
-//! page; both are asked for ahead), and the backlog tells the store which
-//! devices come next, so it prefetches their slots a few events ahead ([`hint`]).
+//! pool or the backlog's ring grows. Indexing a reading touches only its device's slot
+//! (and the pool once per 48 bytes, when the slot's partial page fills and is listed in
+//! the block's last index page: that page is not asked for ahead, which measured no
+//! faster), and the backlog tells the store which devices come next, so it prefetches
+//! their slots a few events ahead ([`hint`]).
 //! Consumers can do the same for their own state: [`TimeSeriesStore::upcoming_due`]
 //! names the device a few events on for [`TimeSeriesStore::index_next`], and
 //! [`TimeSeriesStore::upcoming_indexed`] a few events on in the change feed. With

@@ -279,19 +279,6 @@ impl PagePool {
         (self.pages.len() - 1) as u32
     }
 
-    /// Asks for the open block's last index page when the tail is nearly full, so that
-    /// listing the page it is about to become does not wait for it. Otherwise it asks
-    /// for page 0, which stays cached: a choice of address rather than a branch, which
-    /// would be mispredicted about one time in four.
-    #[inline]
-    fn prefetch_index(&self, open: &OpenBytes) {
-        let near_full = usize::from(open.tail_len) + 16 >= PAGE_BYTES && open.paged > 0;
-        let page = if near_full { open.last as usize } else { 0 };
-        if let Some(page) = self.pages.get(page) {
-            crate::hint::prefetch(page);
-        }
-    }
-
     /// Appends the first `n` bytes of `point` to the open block.
     #[inline]
     fn append(&mut self, open: &mut OpenBytes, point: &[u8; MAX_POINT_BYTES], n: usize) {
@@ -723,7 +710,6 @@ impl TimeSeriesStore {
             self.devices.resize(d + 1, EMPTY_SLOT);
         }
         let slot = &mut self.devices[d];
-        self.pool.prefetch_index(&slot.open);
         match slot.seq.accept(event.seq) {
             SeqVerdict::New => {}
             SeqVerdict::Duplicate => {
