@@ -24,8 +24,10 @@
 //! are a few per million.
 //!
 //! Positions count events, so no run comes near overflowing them (at a million events a
-//! second, 2⁶⁴ takes 580,000 years); arithmetic on them wraps instead of checking, so the
-//! release build's overflow checks cost nothing on the per-event path.
+//! second, 2⁶⁴ takes 580,000 years). The per-event additions to them (a push, an event
+//! indexed, a look-ahead) are unchecked `wrapping_*` calls, so the release build's
+//! overflow checks cost nothing there; the positions themselves never wrap, and the
+//! comparisons between them are plain ones.
 
 use crate::schema::{DeviceIndex, IngestEvent, MAX_COLUMNS};
 use sim::SimTime;
@@ -133,6 +135,8 @@ impl Backlog {
     /// loan).
     #[inline]
     pub fn last_indexed(&self) -> &IngestEvent {
+        // Checked in debug builds (the tests'): a call before anything was indexed would
+        // read a vacant entry.
         debug_assert!(self.indexed > self.start);
         &self.buf[self.indexed.wrapping_sub(1) & self.mask].event
     }
@@ -140,8 +144,9 @@ impl Backlog {
     /// The event `ahead` places on from the next one to index (0: that one), if any.
     #[inline]
     pub fn waiting_ahead(&self, ahead: usize) -> Option<&Pending> {
-        let pos = self.indexed.wrapping_add(ahead);
-        (pos < self.end).then(|| self.at(pos))
+        // Compared with the count waiting, so no `ahead` (it comes from callers) can
+        // wrap the position round to an entry already indexed.
+        (ahead < self.waiting()).then(|| self.at(self.indexed.wrapping_add(ahead)))
     }
 
     /// Marks the next event to index as indexed; `feed` says whether it joins the

@@ -36,10 +36,11 @@
 //!
 //! **Hot path.** Indexing is allocation-free except when a block is sealed or the page
 //! pool or the backlog's ring grows. Indexing a reading touches only its device's slot
-//! (and the pool once per 48 bytes, when the slot's partial page fills and is listed in
-//! the block's last index page: that page is not asked for ahead, which measured no
-//! faster), and the backlog tells the store which devices come next, so it prefetches
-//! their slots a few events ahead ([`hint`]).
+//! (and the pool once per 48 bytes, when the slot's partial page fills into the next
+//! free page, asked for ahead, and is listed in the block's last index page, which is
+//! not: asking for it a few dozen instructions before its use measured slower), and the
+//! backlog tells the store which devices come next, so it prefetches their slots a few
+//! events ahead ([`hint`]).
 //! Consumers can do the same for their own state: [`TimeSeriesStore::upcoming_due`]
 //! names the device a few events on for [`TimeSeriesStore::index_next`], and
 //! [`TimeSeriesStore::upcoming_indexed`] a few events on in the change feed. With

@@ -23,6 +23,8 @@ pub const PAGE_BYTES: usize = 48;
 /// The slot's tail buffer: short of a page, plus room for one 16-byte store at any
 /// offset that leaves the tail short of a page (the fast path of `PagePool::append`).
 const TAIL_BYTES: usize = PAGE_BYTES - 1 + 16;
+// A tail's length is a `u8`.
+const _: () = assert!(PAGE_BYTES <= u8::MAX as usize);
 /// Bytes per storage segment that sealed blocks are packed into.
 pub const SEGMENT_BYTES: usize = 8 << 20;
 /// How many events ahead in the backlog the store prefetches per-device state.
@@ -742,9 +744,12 @@ impl TimeSeriesStore {
         slot.open_t_min_ms = slot.open_t_min_ms.min(ts_ms);
         slot.open_t_max_ms = slot.open_t_max_ms.max(ts_ms);
         slot.open_indexed_max = indexed_at;
-        // At most `BLOCK_POINTS`: the block is sealed below when it gets there.
+        // At most `BLOCK_POINTS`: the block is sealed below when it gets there (checked
+        // in debug builds, the tests').
+        debug_assert!(slot.open_count < BLOCK_POINTS);
         slot.open_count = slot.open_count.wrapping_add(1);
-        // One per event, so it cannot overflow (see `handle_ingest`).
+        // One per event, so it cannot overflow (see `handle_ingest`); `events_live`
+        // subtracts from it with a check.
         self.stats.events_indexed = self.stats.events_indexed.wrapping_add(1);
         if slot.open_count == BLOCK_POINTS {
             self.seal(d);

@@ -121,6 +121,12 @@ fn readings_older_than_the_warm_retention_are_dropped() {
     let last = SimTime::from_secs(1_199 * 300);
     s.handle_timeout(last + SimDuration::from_secs(61));
     assert_eq!(s.storage_stats().events_live, 1_200);
+    let stored = |s: &TimeSeriesStore| {
+        s.get_events(DeviceIndex(0), all_time(), usize::MAX)
+            .unwrap()
+            .len()
+    };
+    assert_eq!(stored(&s), 1_200);
     // Seven days after the first block's newest point was indexed, it goes.
     let first_block_indexed = SimTime::from_secs(511 * 300 + 60);
     let week = SimDuration::from_hours(24 * 7);
