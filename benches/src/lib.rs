@@ -1,6 +1,8 @@
 //! Workload generators shared by the criterion benches, so that the timing wheel and the
 //! `BinaryHeap` baseline are driven by exactly the same sequence of operations.
 
+pub mod store_pipeline;
+
 use sim::rng::below;
 use sim::{CompactRng, EntityId, Event, EventKind, EventQueue, SimDuration, SimTime};
 use std::cmp::{Ordering, Reverse};
