@@ -168,8 +168,9 @@ impl Pipeline {
     }
 }
 
-/// The herd's rules, written out in Rust because the bench crate has no TOML parser
-/// (scenario files give the same structures).
+/// The herd's two rules (as `scenarios/herd.toml` has them, thresholds aside) and a
+/// pasture geofence exit, written out in Rust: the bench crate reads no scenario files
+/// (they give the same structures).
 fn herd_rules() -> AnalyticsConfig {
     use analytics::{
         ActionConfig, Channel, Combine, Comparison, ConditionConfig, GeofenceTrigger, RuleConfig,

@@ -153,9 +153,11 @@ pub(crate) fn encode_point(
     put_varint(buf, &mut pos, (zigzag(dod) << 1) | u64::from(absent != 0));
     if let (0, Some(scales)) = (absent, quantised) {
         for i in 0..columns {
-            let code = crate::schema::quantise(values[i], scales[i]);
-            put_varint(buf, &mut pos, zigzag(code.wrapping_sub(prev[i])));
-            prev[i] = code;
+            put_varint(
+                buf,
+                &mut pos,
+                quantised_delta(values[i], scales[i], &mut prev[i]),
+            );
         }
         return pos;
     }
@@ -168,12 +170,7 @@ pub(crate) fn encode_point(
             continue;
         }
         let coded = match kinds[i] {
-            ColumnKind::Quantised { scale, .. } => {
-                let code = crate::schema::quantise(values[i], scale);
-                let coded = zigzag(code.wrapping_sub(prev[i]));
-                prev[i] = code;
-                coded
-            }
+            ColumnKind::Quantised { scale, .. } => quantised_delta(values[i], scale, &mut prev[i]),
             ColumnKind::Exact => {
                 let code = values[i].to_bits() as i64;
                 let coded = (code ^ prev[i]) as u64;
@@ -184,6 +181,16 @@ pub(crate) fn encode_point(
         put_varint(buf, &mut pos, coded);
     }
     pos
+}
+
+/// A quantised column's code for `value`: the zigzagged difference of its count from the
+/// previous one, `prev`, which becomes the value's count.
+#[inline]
+fn quantised_delta(value: f64, scale: f64, prev: &mut i64) -> u64 {
+    let code = crate::schema::quantise(value, scale);
+    let coded = zigzag(code.wrapping_sub(*prev));
+    *prev = code;
+    coded
 }
 
 /// Decodes the points of one block, in the order they were written.

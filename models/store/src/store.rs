@@ -539,7 +539,7 @@ impl TimeSeriesStore {
             });
         };
         // Counters of events (and of bytes, at most 2³² per event) cannot overflow a u64
-        // in any run: they wrap instead of checking, off the release build's checks.
+        // in any run, so they add unchecked, outside the release build's overflow checks.
         self.stats.events_received = self.stats.events_received.wrapping_add(1);
         self.stats.bytes_received = self
             .stats
@@ -602,14 +602,7 @@ impl TimeSeriesStore {
     /// (not dropped as a duplicate or as stale); a new one joins the change feed if `feed`.
     #[inline]
     fn index_due(&mut self, now: SimTime, feed: bool) -> Option<bool> {
-        let p = self.backlog.next_to_index()?;
-        if p.queryable_at > now {
-            return None;
-        }
-        if self.backlog.next_position() % PREFETCH_BATCH == 0 {
-            self.prefetch_upcoming();
-        }
-        let new = self.index();
+        let new = self.index(now)?;
         self.backlog.mark_indexed(new && feed);
         Some(new)
     }
@@ -688,18 +681,22 @@ impl TimeSeriesStore {
             .collect()
     }
 
-    /// Indexes the next event of the backlog, which is due; returns whether it was new
-    /// (not dropped as a duplicate or as stale). The event is read where it lies in the
-    /// backlog (the borrows of `self`'s fields are disjoint), not copied out.
+    /// Indexes the backlog's next event if it is due by `now` (`None` if not), and says
+    /// whether it was new (not dropped as a duplicate or as stale); it is left for the
+    /// caller to mark indexed. The event is read where it lies in the backlog (the borrows
+    /// of `self`'s fields are disjoint), not copied out.
     #[inline]
-    fn index(&mut self) -> bool {
-        let Some(&Pending {
+    fn index(&mut self, now: SimTime) -> Option<bool> {
+        let &Pending {
             queryable_at: indexed_at,
             ref event,
-        }) = self.backlog.next_to_index()
-        else {
-            unreachable!("index_due indexes only when an event is due");
-        };
+        } = self.backlog.next_to_index()?;
+        if indexed_at > now {
+            return None;
+        }
+        if self.backlog.next_position() % PREFETCH_BATCH == 0 {
+            self.prefetch_upcoming();
+        }
         let lag = SimDuration::from_nanos(
             indexed_at
                 .as_nanos()
@@ -716,11 +713,11 @@ impl TimeSeriesStore {
             SeqVerdict::New => {}
             SeqVerdict::Duplicate => {
                 self.stats.duplicates_dropped += 1;
-                return false;
+                return Some(false);
             }
             SeqVerdict::Stale => {
                 self.stats.stale_dropped += 1;
-                return false;
+                return Some(false);
             }
         }
         let ts = match self.config.timestamp {
@@ -754,7 +751,7 @@ impl TimeSeriesStore {
         if slot.open_count == BLOCK_POINTS {
             self.seal(d);
         }
-        true
+        Some(true)
     }
 
     fn seal(&mut self, d: usize) {
