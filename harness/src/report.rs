@@ -2,8 +2,8 @@
 //! `report.html` with SVG charts.
 
 use crate::charts::{self, MapPoint, TimelineRow};
-use scenarios::herd::ReportData;
 use scenarios::summary::Summary;
+use scenarios::world::scoring::ReportData;
 use std::fmt::Write;
 
 fn pct(x: f64) -> String {
@@ -297,8 +297,8 @@ pub fn html(s: &Summary, r: &ReportData, description: &str) -> String {
         .collect();
     let map = charts::map(
         "The herd at the end: flagged cows",
-        &r.pasture.iter().map(pt).collect::<Vec<_>>(),
-        &r.cows.iter().map(pt).collect::<Vec<_>>(),
+        &r.map_outline.iter().map(pt).collect::<Vec<_>>(),
+        &r.positions.iter().map(pt).collect::<Vec<_>>(),
         &flagged,
     );
     let mut h = String::new();

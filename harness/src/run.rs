@@ -107,7 +107,7 @@ fn execute(args: &RunArgs) -> Result<(Summary, PathBuf)> {
         );
         b
     });
-    let mut on_progress = |p: scenarios::herd::Progress| {
+    let mut on_progress = |p: scenarios::world::Progress| {
         let secs = wall.elapsed().as_secs_f64().max(1e-9);
         if let Some(b) = &bar {
             b.set_position(p.now.as_secs());

@@ -5,9 +5,12 @@
 //! expected, and overridden from the command line with `--set key=value`.
 
 pub mod bundled;
+pub mod class;
+pub mod classes;
 pub mod herd;
 pub mod herd_file;
 pub mod load;
 pub mod summary;
+pub mod world;
 
 pub use load::{FieldError, LoadError, Location, Override, Source, Validate};

@@ -1,8 +1,9 @@
 //! The herd end to end at a small size.
 
 use scenarios::bundled::{load_herd, source};
-use scenarios::herd::{run, HerdOutcome};
+use scenarios::herd::run;
 use scenarios::load::Override;
+use scenarios::world::Outcome as HerdOutcome;
 
 fn herd(devices: u32, hours: f64, seed: u64) -> HerdOutcome {
     let src = source("herd").unwrap();
@@ -55,8 +56,8 @@ fn the_report_data_covers_every_chart() {
         );
     }
     assert!(r.latency_buckets_ms.iter().map(|b| b.1).sum::<u64>() > 0);
-    assert_eq!(r.pasture.len(), 4);
-    assert_eq!(r.cows.len(), 500);
+    assert_eq!(r.map_outline.len(), 4);
+    assert_eq!(r.positions.len(), 500);
     assert!(!r.battery_soc.is_empty());
 }
 

@@ -1,0 +1,3 @@
+//! The device classes fleetsim bundles.
+
+pub mod collar;

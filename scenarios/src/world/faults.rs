@@ -1,0 +1,90 @@
+//! The fault plan: the scenario's outages and crashes, turned into timed faults with the
+//! devices they select picked from the seed. Faults never edit a model: link faults go to
+//! the network, node faults to the device's firmware and class.
+
+use super::{SolutionWorld, WorldConfig};
+use sim::fault::{FaultAction, FaultPlan, NodeFault, TimedFault};
+use sim::net::{Direction, NodeId};
+use sim::rng::below;
+use sim::{Event, Kernel, Seed, SimDuration, StreamKey};
+
+/// Builds the plan for `devices` devices: each outage cuts off the devices of its towers
+/// (a seeded pick among `devices / devices_per_tower` towers), and a crash takes down a
+/// seeded share of the devices and restarts them after the downtime.
+pub(crate) fn build(seed: Seed, cfg: &WorldConfig, devices: u32) -> FaultPlan {
+    let net = &cfg.network;
+    let mut faults = Vec::new();
+    let tower_count = devices.div_ceil(net.devices_per_tower);
+    let mut tower_pick = seed.compact(StreamKey::new("fault", 0, "outage-towers"));
+    for o in &net.outages {
+        let mut nodes = Vec::new();
+        // A partial Fisher-Yates shuffle: the first `k` of a seeded permutation.
+        let mut all: Vec<u32> = (0..tower_count).collect();
+        let k = o.towers.min(tower_count) as usize;
+        for j in 0..k {
+            let r = j + below(&mut tower_pick, (all.len() - j) as u64) as usize;
+            all.swap(j, r);
+        }
+        for t in &all[..k] {
+            let first = t.saturating_mul(net.devices_per_tower);
+            let last = (first.saturating_add(net.devices_per_tower)).min(devices);
+            nodes.extend((first..last).map(NodeId));
+        }
+        faults.push(TimedFault {
+            at: o.start,
+            action: FaultAction::Partition {
+                nodes,
+                direction: Direction::Both,
+            },
+        });
+        faults.push(TimedFault {
+            at: o.start + o.duration,
+            action: FaultAction::Heal,
+        });
+    }
+    if let Some(crash) = &cfg.crash {
+        let mut pick = seed.compact(StreamKey::new("fault", 0, "crash-pick"));
+        let count = (crash.ratio.get() * f64::from(devices)) as u64;
+        let mut chosen = vec![false; devices as usize];
+        let mut picked = 0;
+        while picked < count {
+            let d = below(&mut pick, u64::from(devices)) as usize;
+            if !chosen[d] {
+                chosen[d] = true;
+                picked += 1;
+            }
+        }
+        for (d, c) in chosen.iter().enumerate() {
+            if *c {
+                let node = NodeId(d as u32);
+                faults.push(TimedFault {
+                    at: crash.at,
+                    action: FaultAction::Crash { node },
+                });
+                faults.push(TimedFault {
+                    at: crash.at + crash.downtime,
+                    action: FaultAction::Restart { node },
+                });
+            }
+        }
+    }
+    FaultPlan::new(faults)
+}
+
+impl SolutionWorld {
+    /// Fault `index` of the plan is due: the network applies link faults itself; a crash or
+    /// restart reaches the device.
+    pub(super) fn on_fault(&mut self, k: &mut Kernel, index: u64) {
+        let applied = self.plan.apply(index, k.now(), self.transport.net_mut());
+        match applied.node {
+            Some(NodeFault::Crash(node)) => self.crash_device(k, node.0),
+            Some(NodeFault::Restart(node)) => {
+                k.schedule_in(
+                    SimDuration::ZERO,
+                    Event::new(sim::EntityId(node.0), super::POWER_ON, 0),
+                );
+            }
+            Some(NodeFault::ClockSkew { .. }) | None => {}
+        }
+    }
+}

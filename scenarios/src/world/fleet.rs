@@ -1,0 +1,273 @@
+//! The fleet: one slot per device (its firmware state and its armed wake-up), and one object
+//! per device class holding its devices' hardware state. Device `g` is global; class `c`
+//! holds devices `base(c)..base(c) + count(c)`, which its object sees as `0..count(c)`.
+
+use super::{
+    build_err, BuildError, ClassConfig, SolutionWorld, DEVICES_MAX, DEVICE_LINK_DOWN, DEVICE_RX,
+    DEVICE_WAKE, POWER_ON,
+};
+use crate::class::DeviceClass;
+use firmware::{Ctx, Device, DeviceOutput, FirmwareConfig, Peer};
+use iot_messages::sas::derive_device_key_bytes;
+use sim::net::NodeId;
+use sim::{EntityId, Event, Kernel, Seed, SimTime, StreamKey};
+use std::sync::Arc;
+
+/// A class in the fleet: its configuration, its object and its first global device.
+struct ClassSlot {
+    firmware: FirmwareConfig,
+    logic: Box<dyn DeviceClass>,
+    base: u32,
+    count: u32,
+}
+
+pub(crate) struct Fleet {
+    classes: Vec<ClassSlot>,
+    pub(crate) devices: Vec<Device>,
+    /// Per device: the wake-up generation, and the armed wake-up time.
+    wake_gen: Vec<u32>,
+    wake_at: Vec<SimTime>,
+    /// Outputs of the device being handled (reused: no allocation per event).
+    pub(crate) out: Vec<DeviceOutput>,
+}
+
+impl Fleet {
+    pub(crate) fn new(
+        seed: Seed,
+        configs: &[ClassConfig],
+        objects: Vec<Box<dyn DeviceClass>>,
+    ) -> Result<Fleet, BuildError> {
+        if configs.len() != objects.len() {
+            return Err(build_err(
+                "classes",
+                format!(
+                    "{} class configurations but {} class objects",
+                    configs.len(),
+                    objects.len()
+                ),
+            ));
+        }
+        let total: u64 = configs.iter().map(|c| u64::from(c.count)).sum();
+        if total > u64::from(DEVICES_MAX) {
+            return Err(build_err(
+                "classes",
+                format!("{total} devices; expected at most {DEVICES_MAX}"),
+            ));
+        }
+        let mut classes = Vec::with_capacity(configs.len());
+        let mut devices = Vec::with_capacity(total as usize);
+        let mut base = 0u32;
+        for (c, (cfg, logic)) in configs.iter().zip(objects).enumerate() {
+            let field = format!("classes[{c}]");
+            if logic.len() != cfg.count {
+                return Err(build_err(
+                    &field,
+                    format!(
+                        "the class object holds {} devices; the configuration says {}",
+                        logic.len(),
+                        cfg.count
+                    ),
+                ));
+            }
+            cfg.firmware
+                .validate()
+                .map_err(|e| build_err(&format!("{field}.firmware"), e))?;
+            for i in 0..cfg.count {
+                let g = base + i;
+                let reg: Arc<str> = Arc::from(cfg.ids.format(i));
+                let key = derive_device_key_bytes(&cfg.group_key, &reg);
+                let rng = seed.compact(StreamKey::new("firmware", u64::from(g), "run"));
+                devices.push(Device::new(i, reg, Arc::from(&key[..]), rng));
+            }
+            classes.push(ClassSlot {
+                firmware: cfg.firmware.clone(),
+                logic,
+                base,
+                count: cfg.count,
+            });
+            base += cfg.count;
+        }
+        let n = devices.len();
+        Ok(Fleet {
+            classes,
+            devices,
+            wake_gen: vec![0; n],
+            wake_at: vec![SimTime::MAX; n],
+            out: Vec::new(),
+        })
+    }
+
+    pub(crate) fn len(&self) -> u32 {
+        self.devices.len() as u32
+    }
+
+    /// The first global device of class `c`.
+    pub(crate) fn base(&self, c: usize) -> u32 {
+        self.classes[c].base
+    }
+
+    pub(crate) fn class_len(&self, c: usize) -> u32 {
+        self.classes.get(c).map_or(0, |s| s.count)
+    }
+
+    pub(crate) fn class_count(&self) -> usize {
+        self.classes.len()
+    }
+
+    /// The class of global device `g` and its index within the class.
+    pub(crate) fn locate(&self, g: u32) -> (usize, u32) {
+        let c = if self.classes.len() == 1 {
+            0
+        } else {
+            self.classes.partition_point(|s| s.base <= g) - 1
+        };
+        (c, g - self.classes[c].base)
+    }
+
+    pub(crate) fn firmware(&self, g: u32) -> &FirmwareConfig {
+        &self.classes[self.locate(g).0].firmware
+    }
+
+    pub(crate) fn class(&self, c: usize) -> &dyn DeviceClass {
+        &*self.classes[c].logic
+    }
+
+    pub(crate) fn class_mut(&mut self, c: usize) -> &mut dyn DeviceClass {
+        &mut *self.classes[c].logic
+    }
+
+    /// Calls `f` with device `g`'s firmware and a context holding its class's configuration
+    /// and object and the output queue.
+    pub(crate) fn with_device<R>(
+        &mut self,
+        g: u32,
+        f: impl FnOnce(&mut Device, &mut Ctx<'_>) -> R,
+    ) -> R {
+        let (c, _) = self.locate(g);
+        let slot = &mut self.classes[c];
+        let mut ctx = Ctx {
+            cfg: &slot.firmware,
+            logic: &mut *slot.logic,
+            out: &mut self.out,
+        };
+        f(&mut self.devices[g as usize], &mut ctx)
+    }
+
+    /// Arms device `g`'s wake-up at its firmware's `poll_timeout`, unless already armed there.
+    pub(crate) fn arm(&mut self, k: &mut Kernel, g: u32) {
+        let i = g as usize;
+        let want = self.devices[i]
+            .poll_timeout(self.firmware(g))
+            .unwrap_or(SimTime::MAX);
+        if want == self.wake_at[i] {
+            return;
+        }
+        self.wake_gen[i] = self.wake_gen[i].wrapping_add(1);
+        self.wake_at[i] = want;
+        if want != SimTime::MAX {
+            k.schedule(
+                want.max(k.now()),
+                Event::new(EntityId(g), DEVICE_WAKE, u64::from(self.wake_gen[i])),
+            );
+        }
+    }
+
+    /// Whether a wake-up event of generation `generation` is still the armed one; if so it
+    /// is disarmed.
+    fn take_wake(&mut self, g: u32, generation: u64) -> bool {
+        let i = g as usize;
+        if generation != u64::from(self.wake_gen[i]) {
+            return false;
+        }
+        self.wake_at[i] = SimTime::MAX;
+        true
+    }
+
+    /// Readings still buffered on the devices.
+    pub(crate) fn buffered(&self) -> u64 {
+        self.devices.iter().map(|d| d.buffered() as u64).sum()
+    }
+}
+
+impl SolutionWorld {
+    pub(super) fn on_device_event(&mut self, k: &mut Kernel, ev: Event) {
+        let g = ev.target.0;
+        let now = k.now();
+        match ev.kind {
+            POWER_ON => {
+                // A device whose node is down (crashed during the boot window) boots when
+                // the fault plan restarts it, not before.
+                if !self.fleet.devices[g as usize].is_off() || !self.transport.node_up(NodeId(g)) {
+                    return;
+                }
+                self.acct.counts.boots += 1;
+                self.fleet.with_device(g, |d, ctx| d.power_on(now, ctx));
+            }
+            DEVICE_WAKE => {
+                if !self.fleet.take_wake(g, ev.payload) {
+                    return;
+                }
+                self.fleet
+                    .with_device(g, |d, ctx| d.handle_timeout(now, ctx));
+            }
+            DEVICE_RX => {
+                let Some(p) = self.transport.arrive_down(ev.payload) else {
+                    return;
+                };
+                self.fleet
+                    .with_device(g, |d, ctx| d.handle_msg(now, p.peer, &p.msg, ctx));
+            }
+            DEVICE_LINK_DOWN => {
+                let Some(reason) = self.transport.link_down_news(
+                    g,
+                    ev.payload,
+                    self.fleet.devices[g as usize].connected_peer(),
+                ) else {
+                    return;
+                };
+                self.fleet
+                    .with_device(g, |d, ctx| d.handle_disconnected(now, reason, ctx));
+            }
+            _ => return,
+        }
+        self.drain_device(k, g);
+    }
+
+    /// Runs device `g`'s outputs: packets onto the network, closes, records; then re-arms
+    /// its wake-up.
+    pub(super) fn drain_device(&mut self, k: &mut Kernel, g: u32) {
+        let mut out = std::mem::take(&mut self.fleet.out);
+        for o in out.drain(..) {
+            match o {
+                DeviceOutput::Send { to, msg } => {
+                    if let Some(p) = self.transport.open_or_current(g, to, msg) {
+                        self.transmit(k, p);
+                    }
+                }
+                DeviceOutput::Close { peer } => {
+                    if let Some(conn) = self.transport.close(g, peer) {
+                        self.close_service_side(k.now(), g, conn, peer);
+                    }
+                }
+                DeviceOutput::Record(r) => self.acct.on_record(g, r),
+            }
+        }
+        self.fleet.out = out;
+        self.fleet.arm(k, g);
+    }
+
+    /// A crash from the fault plan: the firmware loses its RAM, the class its volatile
+    /// hardware state, and both of the device's connections close on the service side.
+    pub(super) fn crash_device(&mut self, k: &mut Kernel, g: u32) {
+        let now = k.now();
+        self.fleet.with_device(g, |d, ctx| d.crash(now, ctx));
+        let (c, local) = self.fleet.locate(g);
+        self.fleet.class_mut(c).on_crash(local, now);
+        for peer in [Peer::Hub, Peer::Dps] {
+            if let Some(conn) = self.transport.forget(g, peer) {
+                self.close_service_side(now, g, conn, peer);
+            }
+        }
+        self.drain_device(k, g);
+    }
+}

@@ -1,0 +1,355 @@
+//! The solution world: every scenario runs on it. Device classes, their firmware, the
+//! network, DPS, IoT Hub, the time-series store and the back end's rules, wired on the kernel.
+//!
+//! ```text
+//!  class c, device i ──(uplink: loss, latency)──► cloud ─► DPS ─┐ assign
+//!  (DeviceClass: hardware,   firmware (sans-IO)                 ▼
+//!   sample, truth)   ◄──(downlink)── PUBACK / DPS / twin ◄──── IoT Hub ──► built-in endpoint
+//!                                                                 │ partitions (by device)
+//!                                                                 ▼
+//!                           back end, every poll: store (TSI Gen2) ──► rules ──► alerts
+//! ```
+//!
+//! The world is split by responsibility, one module each:
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`fleet`] | the device slots: firmware state, wake-ups, the class objects |
+//! | [`transport`] | links, connections, in-flight packets, the simplified TCP |
+//! | [`cloud`] | hubs, DPS and its enrollment groups, the registry ↔ device maps |
+//! | [`backend`] | endpoint consumers, the store, the rules |
+//! | [`faults`] | the fault plan built from the scenario's selectors |
+//! | [`accounting`] | counters, sequence bitmaps, metrics |
+//! | [`scoring`] | invariants, scores against the classes' ground truth, report data |
+//!
+//! **Entities.** Device `g` (global: the classes' devices one after another) is
+//! `EntityId(g)`; the hubs, DPS, back end, fault plan and metrics sampler have fixed ids at
+//! the top of the `u32` range. Every model is sans-IO: the world calls its `handle_*` verbs,
+//! drains its outputs and arms its `poll_timeout` as a kernel event. Device wake-ups use lazy
+//! invalidation: the event carries a generation and a stale one is ignored, so nothing is
+//! ever cancelled.
+//!
+//! **Transport.** MQTT runs over TCP, so a packet the network loses is not lost to MQTT: it
+//! is retransmitted after a retransmission timeout (1 s, doubling) **[simplified TCP]**.
+//! After `tcp_max_retries` failures (a partition, a crashed peer) the connection breaks and
+//! both ends are told. So network loss shows as latency, and outages as reconnect storms, as
+//! on a real deployment. Left out: head-of-line blocking. A segment sent after a lost one is
+//! delivered without waiting for the retransmission, so publishes can reach the hub out of
+//! order and a close can overtake a retransmitted publish; the store's de-duplication by
+//! sequence number keeps the accounting exact, and latency after a loss is slightly
+//! optimistic.
+//!
+//! **Accounting.** The firmware reports every sample, acknowledgement and drop
+//! ([`firmware::Record`]); the world counts them, and keeps per-device bitmaps of acknowledged
+//! and stored sequence numbers so the end-of-run checker proves every acknowledged reading was
+//! stored exactly once.
+
+pub mod accounting;
+pub mod backend;
+pub mod cloud;
+pub mod faults;
+pub mod fleet;
+pub mod ids;
+pub mod scoring;
+pub mod transport;
+
+use crate::class::DeviceClass;
+use crate::summary::Summary;
+use accounting::Accounting;
+use analytics::AnalyticsConfig;
+use backend::Backend;
+use cloud::Cloud;
+use dps::DpsConfig;
+use firmware::FirmwareConfig;
+use fleet::Fleet;
+use hub::HubConfig;
+pub use ids::IdPattern;
+use sim::fault::FaultPlan;
+use sim::net::LinkProfile;
+use sim::{EntityId, Epoch, Event, EventKind, Kernel, Ratio, Seed, SimDuration, SimTime, World};
+use store::{Schema, StoreConfig};
+use transport::Transport;
+
+/// Everything a world needs, validated and resolved from a scenario file.
+#[derive(Clone)]
+pub struct WorldConfig {
+    pub seed: u64,
+    pub epoch: Epoch,
+    pub duration: SimDuration,
+    /// The device classes, in order: class `c`'s devices follow class `c - 1`'s.
+    pub classes: Vec<ClassConfig>,
+    pub hubs: Vec<HubConfig>,
+    pub dps: DpsConfig,
+    pub network: NetworkConfig,
+    /// Share of devices that crash (and reboot after the downtime) at a time.
+    pub crash: Option<CrashFault>,
+    pub backend: BackendConfig,
+    /// Detection grace after an episode ends, for scoring.
+    pub score_grace: SimDuration,
+    pub invariants: Vec<InvariantSpec>,
+    /// Metrics sampling interval for the report's time series.
+    pub sample_interval: SimDuration,
+}
+
+/// One device class as the world runs it (its behaviour is the [`DeviceClass`] object).
+#[derive(Clone)]
+pub struct ClassConfig {
+    /// The class's name: its DPS enrollment group is named after it.
+    pub name: String,
+    pub count: u32,
+    pub ids: IdPattern,
+    pub firmware: FirmwareConfig,
+    /// Devices power on uniformly over this window from time zero.
+    pub boot_window: SimDuration,
+    /// The share of devices provisioned before the run: their flash holds the hub DPS would
+    /// give them, and their identity exists on that hub.
+    pub provisioned_ratio: Ratio,
+    /// The class's DPS enrollment group key (symmetric-key attestation, reference §2.2).
+    pub group_key: Vec<u8>,
+    /// The stream-key name of the class's boot and provisioning draws.
+    pub stream: String,
+}
+
+/// Links and the towers that outages take down.
+#[derive(Clone)]
+pub struct NetworkConfig {
+    /// Device ↔ cloud link (radio and backhaul together).
+    pub link: LinkProfile,
+    /// Devices served by one cell tower; an outage partitions a tower's devices.
+    pub devices_per_tower: u32,
+    pub outages: Vec<Outage>,
+    pub tcp_rto: SimDuration,
+    pub tcp_max_retries: u8,
+}
+
+/// A cell-tower outage: the devices of `towers` towers (picked from the seed) are cut off
+/// from the cloud for a while.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outage {
+    pub start: SimTime,
+    pub duration: SimDuration,
+    pub towers: u32,
+}
+
+/// A share of the fleet crashes at `at` and restarts `downtime` later.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CrashFault {
+    pub ratio: Ratio,
+    pub at: SimTime,
+    pub downtime: SimDuration,
+}
+
+/// The back end's built-in apps: a TSI-style store and its rules over one class's telemetry.
+#[derive(Clone)]
+pub struct BackendConfig {
+    /// The class whose telemetry the store holds.
+    pub class: usize,
+    /// The store's columns: the class's telemetry fields without the timestamp field.
+    pub schema: Schema,
+    /// The telemetry field that carries the reading's event time (Unix seconds).
+    pub timestamp_field: usize,
+    pub store: StoreConfig,
+    pub analytics: AnalyticsConfig,
+    /// How often the back end reads the hubs' built-in endpoints.
+    pub poll: SimDuration,
+}
+
+/// An invariant the run is judged by, over the back end's rules and the ground truth.
+#[derive(Clone, Debug, PartialEq)]
+pub enum InvariantSpec {
+    /// The rule's recall is at least `min`, over episodes that began at least `min_age`
+    /// before the end (younger ones are reported, not judged).
+    Recall {
+        rule: String,
+        min: f64,
+        min_age: SimDuration,
+    },
+    /// The rule raises no alert for a device that never had an episode of its truth kind.
+    NoAlertWithoutEpisode { rule: String },
+    /// Every episode of the rule's truth kind that ends within the run is flagged before it
+    /// ends.
+    FlaggedBeforeEnd { rule: String },
+}
+
+/// A scenario that cannot be built into a world.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum BuildError {
+    #[error("{field}: {message}")]
+    Config { field: String, message: String },
+}
+
+pub(crate) fn build_err(field: &str, message: impl std::fmt::Display) -> BuildError {
+    BuildError::Config {
+        field: field.to_string(),
+        message: message.to_string(),
+    }
+}
+
+// Kernel event kinds.
+const DEVICE_WAKE: EventKind = EventKind(1);
+const DEVICE_RX: EventKind = EventKind(2);
+const DEVICE_LINK_DOWN: EventKind = EventKind(3);
+const HUB_RX: EventKind = EventKind(4);
+const HUB_WAKE: EventKind = EventKind(5);
+const HUB_DEFERRED: EventKind = EventKind(6);
+const DPS_RX: EventKind = EventKind(7);
+const DPS_DEFERRED: EventKind = EventKind(8);
+const BACKEND_POLL: EventKind = EventKind(9);
+const FAULT: EventKind = EventKind(10);
+const SAMPLE: EventKind = EventKind(11);
+const POWER_ON: EventKind = EventKind(12);
+const RETRANSMIT: EventKind = EventKind(13);
+
+const DPS_ENTITY: EntityId = EntityId(u32::MAX - 1);
+const BACKEND: EntityId = EntityId(u32::MAX - 2);
+const FAULTS: EntityId = EntityId(u32::MAX - 3);
+const SAMPLER: EntityId = EntityId(u32::MAX - 4);
+/// Hub `h` is `EntityId(HUB_BASE - h)`.
+const HUB_BASE: u32 = u32::MAX - 16;
+/// At most this many hubs (entity ids below the fixed ones).
+pub const HUBS_MAX: usize = 16;
+/// Devices are entities `0..DEVICES_MAX`.
+pub const DEVICES_MAX: u32 = HUB_BASE - HUBS_MAX as u32;
+
+/// The world. Build with [`SolutionWorld::new`], run with [`run`].
+pub struct SolutionWorld {
+    cfg: WorldConfig,
+    fleet: Fleet,
+    transport: Transport,
+    cloud: Cloud,
+    backend: Backend,
+    plan: FaultPlan,
+    acct: Accounting,
+}
+
+impl SolutionWorld {
+    /// Builds the world from its configuration and one object per device class (in the
+    /// order of `cfg.classes`).
+    pub fn new(
+        cfg: WorldConfig,
+        classes: Vec<Box<dyn DeviceClass>>,
+    ) -> Result<SolutionWorld, BuildError> {
+        let seed = Seed(cfg.seed);
+        let fleet = Fleet::new(seed, &cfg.classes, classes)?;
+        let n = fleet.len();
+        let cloud = Cloud::new(&cfg)?;
+        let transport = Transport::new(seed, &cfg.network, n)?;
+        let plan = faults::build(seed, &cfg, n);
+        let class = cfg.backend.class;
+        if class >= fleet.class_count() {
+            return Err(build_err(
+                "backend.class",
+                format!(
+                    "{class}: expected a class index below {}",
+                    fleet.class_count()
+                ),
+            ));
+        }
+        let backend = Backend::new(&cfg, &cloud, fleet.base(class), fleet.class_len(class))?;
+        let acct = Accounting::new(&cfg, n);
+        let mut world = SolutionWorld {
+            cfg,
+            fleet,
+            transport,
+            cloud,
+            backend,
+            plan,
+            acct,
+        };
+        world.preprovision();
+        Ok(world)
+    }
+
+    /// Schedules the initial events: power-ons over each class's boot window, the fault
+    /// plan, the back-end poll and the metrics sampler.
+    pub fn schedule_start(&mut self, k: &mut Kernel) {
+        let seed = Seed(self.cfg.seed);
+        for (c, class) in self.cfg.classes.iter().enumerate() {
+            let mut boot = seed.compact(sim::StreamKey::new(&class.stream, 0, "boot"));
+            let window = class.boot_window.as_nanos().max(1);
+            let base = self.fleet.base(c);
+            for i in 0..class.count {
+                let at = SimTime::from_nanos(sim::rng::below(&mut boot, window));
+                k.schedule(at, Event::new(EntityId(base + i), POWER_ON, 0));
+            }
+        }
+        self.plan.schedule(k, FAULTS, FAULT);
+        k.schedule(
+            SimTime::ZERO + self.cfg.backend.poll,
+            Event::new(BACKEND, BACKEND_POLL, 0),
+        );
+        k.schedule(SimTime::ZERO, Event::new(SAMPLER, SAMPLE, 0));
+    }
+}
+
+impl World for SolutionWorld {
+    fn handle(&mut self, k: &mut Kernel, ev: Event) {
+        if ev.target == SAMPLER {
+            // Gauges first, so the sample taken at this instant holds this instant's values.
+            self.on_sample(k);
+            self.acct.metrics.advance(k.now());
+            return;
+        }
+        self.acct.metrics.advance(k.now());
+        match ev.target {
+            DPS_ENTITY => self.on_dps_event(k, ev),
+            BACKEND => self.on_backend_poll(k),
+            FAULTS => self.on_fault(k, ev.payload),
+            EntityId(t) if t > HUB_BASE - HUBS_MAX as u32 && t <= HUB_BASE => {
+                self.on_hub_event(k, (HUB_BASE - t) as usize, ev)
+            }
+            _ if ev.kind == RETRANSMIT => self.on_retransmit(k, ev.payload),
+            _ => self.on_device_event(k, ev),
+        }
+    }
+}
+
+/// Progress of a run, for the harness's progress bar.
+#[derive(Clone, Copy, Debug)]
+pub struct Progress {
+    pub now: SimTime,
+    pub end: SimTime,
+    pub events: u64,
+}
+
+/// The outcome of a run: its summary (without what only the harness knows: wall time, RSS,
+/// the scenario's name and overrides) and its report's data.
+pub struct Outcome {
+    pub summary_core: Summary,
+    pub report: scoring::ReportData,
+}
+
+/// Builds and runs a world to its end, drains the back end, then checks the invariants and
+/// scores the analytics. Returns the outcome and the trace hash.
+pub fn run(
+    cfg: WorldConfig,
+    classes: Vec<Box<dyn DeviceClass>>,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<(Outcome, String), BuildError> {
+    let seed = Seed(cfg.seed);
+    let epoch = cfg.epoch;
+    let end = SimTime::ZERO + cfg.duration;
+    let mut world = SolutionWorld::new(cfg, classes)?;
+    let mut kernel = Kernel::new(seed, epoch);
+    world.schedule_start(&mut kernel);
+    let mut sim = sim::Sim::new(seed, epoch, world);
+    sim.kernel = kernel;
+    let step = SimDuration::from_mins(10);
+    let mut t = SimTime::ZERO;
+    while t < end {
+        t = (t + step).min(end);
+        sim.run_until(t)
+            .expect("the world installs no stepping checkers");
+        progress(Progress {
+            now: t,
+            end,
+            events: sim.kernel.events_processed(),
+        });
+    }
+    let trace = sim.kernel.trace_hash().to_string();
+    let events = sim.kernel.events_processed();
+    let mut world = sim.world;
+    world.drain_back_end(end);
+    let outcome = scoring::finish(&mut world, end, events, trace.clone());
+    Ok((outcome, trace))
+}
