@@ -24,7 +24,15 @@ pub struct FirmwareConfig {
     pub id_scope: String,
     pub epoch: Epoch,
     pub schemas: SchemaSet,
+    /// The schema of the periodic sample; [`Device::publish`] may name any of `schemas`.
     pub schema: SchemaId,
+    /// Whether the device samples every `telemetry_interval` (default `true`). A class that
+    /// only publishes on events (a door lock, [`Device::publish`]) sets `false`: the device
+    /// then never calls [`DeviceLogic::sample`] and draws no sample-related randomness (no
+    /// first-sample offset, no jitter), so its random stream serves backoff alone.
+    /// `telemetry_interval` is still validated, and still the default a desired
+    /// `telemetry_interval_s` overrides, in case the flag is set again.
+    pub periodic: bool,
     pub telemetry_interval: SimDuration,
     /// A uniform extra delay in `[0, jitter)` added to every interval.
     pub telemetry_jitter: SimDuration,
@@ -61,6 +69,7 @@ impl FirmwareConfig {
             epoch: Epoch::DEFAULT,
             schemas,
             schema: 0,
+            periodic: true,
             telemetry_interval: interval,
             telemetry_jitter: SimDuration::from_secs(5),
             subscriptions: SubFilters::ALL_HUB,
@@ -143,15 +152,14 @@ pub trait DeviceLogic {
     fn on_desired(&mut self, _device: u32, _now: SimTime, _desired: &Value) -> Option<Value> {
         None
     }
-    /// A direct method: returns the status and the JSON response body.
-    fn on_method(
-        &mut self,
-        _device: u32,
-        _now: SimTime,
-        _name: &str,
-        _payload: &[u8],
-    ) -> (i32, Vec<u8>) {
-        (404, b"{\"error\":\"unknown method\"}".to_vec())
+    /// A direct method (reference §1.6, §1.7): answer at once with [`MethodReply::Now`], or
+    /// return [`MethodReply::Later`], keep `call.rid` and answer through
+    /// [`Device::reply_method`]. The default answers 404 `{"error":"unknown method"}`.
+    fn on_method(&mut self, _device: u32, _now: SimTime, _call: MethodCall<'_>) -> MethodReply {
+        MethodReply::Now {
+            status: 404,
+            body: b"{\"error\":\"unknown method\"}".to_vec(),
+        }
     }
     /// A C2D message (the firmware acknowledges it).
     fn on_c2d(&mut self, _device: u32, _now: SimTime, _bag: &str, _body: &[u8]) {}
@@ -159,6 +167,55 @@ pub trait DeviceLogic {
     fn reported_on_connect(&mut self, _device: u32, _now: SimTime) -> Option<Value> {
         None
     }
+}
+
+/// Names one direct-method request for a reply: the hub's `$rid` and the device's connection
+/// it arrived on. It is `Copy` and packs into a `u64` ([`MethodRid::to_bits`]), so a world can
+/// carry it in a kernel event's payload or in serialised per-class state; the device keeps no
+/// table of open calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct MethodRid {
+    rid: u32,
+    conn: u16,
+}
+
+impl MethodRid {
+    /// The hub's request id, echoed in `$iothub/methods/res/{status}/?$rid={rid}` (§1.6).
+    pub fn rid(self) -> u32 {
+        self.rid
+    }
+    /// `conn << 32 | rid`; [`MethodRid::from_bits`] restores it.
+    pub fn to_bits(self) -> u64 {
+        u64::from(self.conn) << 32 | u64::from(self.rid)
+    }
+    /// The inverse of [`MethodRid::to_bits`] (bits above 48 are ignored).
+    pub fn from_bits(bits: u64) -> MethodRid {
+        MethodRid {
+            rid: bits as u32,
+            conn: (bits >> 32) as u16,
+        }
+    }
+}
+
+/// A direct-method request as the firmware hands it to [`DeviceLogic::on_method`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MethodCall<'a> {
+    /// What [`Device::reply_method`] needs to answer this call later.
+    pub rid: MethodRid,
+    pub name: &'a str,
+    /// The request's JSON payload (at most 128 KB, §1.3).
+    pub payload: &'a [u8],
+}
+
+/// How the scenario answers a direct method.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MethodReply {
+    /// Reply at once with this status (any integer, §1.6) and JSON body.
+    Now { status: i32, body: Vec<u8> },
+    /// The logic replies later through [`Device::reply_method`] (a method that takes time:
+    /// a firmware update, a valve that must close first). If it never does, the hub answers
+    /// the caller 504101 at the call's response timeout (§1.7).
+    Later,
 }
 
 /// Which service a packet goes to.
@@ -275,6 +332,9 @@ struct Slot {
     values: Values,
     /// 0 while not sent on the current connection.
     pkid: u16,
+    /// The reading's schema (the periodic one or an event's). It sits in what was padding:
+    /// a slot is 72 bytes with or without it.
+    schema: SchemaId,
     sent_at: SimTime,
 }
 
@@ -315,6 +375,11 @@ pub struct Device {
     twin_attempt: u8,
     auth_failures: u8,
     inflight: u8,
+    /// Counts hub connections (wrapping), so a deferred method reply knows whether the
+    /// connection its request came on is still the current one ([`MethodRid`]). It fits in
+    /// padding: `Device` stays 256 bytes. A reply held across 65,536 reconnects would match
+    /// again; no method call lives that long (at most 300 s, §1.7).
+    conn: u16,
     desired_version: u64,
     op: Option<Arc<str>>,
     buffer: VecDeque<Slot>,
@@ -346,6 +411,7 @@ impl Device {
             twin_attempt: 0,
             auth_failures: 0,
             inflight: 0,
+            conn: 0,
             desired_version: 0,
             op: None,
             buffer: VecDeque::new(),
@@ -440,9 +506,12 @@ impl Device {
         self.seq = self.flash.seq_reserved;
         self.reserve_seq(ctx.cfg);
         self.desired_version = 0;
-        let interval = self.interval(ctx.cfg);
-        self.next_sample =
-            now + SimDuration::from_nanos(below(&mut self.rng, interval.as_nanos().max(1)));
+        self.next_sample = if ctx.cfg.periodic {
+            let interval = self.interval(ctx.cfg);
+            now + SimDuration::from_nanos(below(&mut self.rng, interval.as_nanos().max(1)))
+        } else {
+            NEVER
+        };
         let phase = if self.flash.assigned_hub.is_some() {
             Phase::Connect
         } else {
@@ -515,6 +584,7 @@ impl Device {
                     None,
                 );
                 self.state = State::HubConnecting;
+                self.conn = self.conn.wrapping_add(1);
                 self.renew_at = now + cfg.token_ttl - cfg.token_renew_before;
                 self.wake = now + cfg.request_timeout;
                 self.stats.hub_connects += 1;
@@ -669,13 +739,31 @@ impl Device {
     fn sample(&mut self, now: SimTime, ctx: &mut Ctx<'_>) {
         let mut v = [0.0; FIELDS_MAX];
         let n = ctx.logic.sample(self.index, now, &mut v).min(FIELDS_MAX);
+        self.take_reading(ctx.cfg.schema, &v[..n], ctx);
+        let cfg = ctx.cfg;
+        let jitter = if cfg.telemetry_jitter.is_zero() {
+            SimDuration::ZERO
+        } else {
+            SimDuration::from_nanos(below(&mut self.rng, cfg.telemetry_jitter.as_nanos()))
+        };
+        self.next_sample = self.next_sample + self.interval(cfg) + jitter;
+        if self.next_sample <= now {
+            self.next_sample = now + self.interval(cfg);
+        }
+        self.pump(now, ctx);
+    }
+
+    /// Gives a reading the next sequence number, records it as sampled and buffers it under
+    /// the overflow policy. Returns `false` if the policy discarded this very reading.
+    fn take_reading(&mut self, schema: SchemaId, values: &[f64], ctx: &mut Ctx<'_>) -> bool {
         let seq = self.seq;
         self.seq = self.seq.wrapping_add(1);
         self.reserve_seq(ctx.cfg);
         ctx.out.push(DeviceOutput::Record(Record::Sampled { seq }));
         let slot = Slot {
-            values: Values::new(seq, &v[..n]),
+            values: Values::new(seq, values),
             pkid: 0,
+            schema,
             sent_at: SimTime::ZERO,
         };
         if self.buffer.len() >= ctx.cfg.buffer_capacity as usize {
@@ -694,6 +782,7 @@ impl Device {
                 seq: dropped,
                 reason: DropReason::Overflow,
             }));
+            dropped != seq
         } else {
             if self.buffer.capacity() == 0 {
                 // Usually one reading waits at a time: room for one, not VecDeque's first
@@ -701,18 +790,8 @@ impl Device {
                 self.buffer.reserve_exact(1);
             }
             self.buffer.push_back(slot);
+            true
         }
-        let cfg = ctx.cfg;
-        let jitter = if cfg.telemetry_jitter.is_zero() {
-            SimDuration::ZERO
-        } else {
-            SimDuration::from_nanos(below(&mut self.rng, cfg.telemetry_jitter.as_nanos()))
-        };
-        self.next_sample = self.next_sample + self.interval(cfg) + jitter;
-        if self.next_sample <= now {
-            self.next_sample = now + self.interval(cfg);
-        }
-        self.pump(now, ctx);
     }
 
     /// Sends buffered telemetry up to the in-flight window.
@@ -727,23 +806,122 @@ impl Device {
         while self.inflight < ctx.cfg.inflight_max && i < self.buffer.len() {
             if self.buffer[i].pkid == 0 {
                 let pkid = self.next_pkid();
-                let values = self.buffer[i].values;
+                let Slot { values, schema, .. } = self.buffer[i];
                 self.buffer[i].pkid = pkid;
                 self.buffer[i].sent_at = now;
                 self.inflight += 1;
-                match Msg::telemetry(
-                    &ctx.cfg.schemas,
-                    pkid,
-                    device.clone(),
-                    ctx.cfg.schema,
-                    values,
-                ) {
+                match Msg::telemetry(&ctx.cfg.schemas, pkid, device.clone(), schema, values) {
                     Ok(msg) => self.send(now, ctx, Peer::Hub, msg),
-                    Err(_) => unreachable!("the schema was validated with the config"),
+                    Err(_) => unreachable!(
+                        "the schema was checked against the config when the reading was taken"
+                    ),
                 }
             }
             i += 1;
         }
+    }
+
+    // ---- the scenario's own actions ----
+    //
+    // Called by the world on behalf of its `DeviceLogic` (between the device's other verbs,
+    // never from inside a `DeviceLogic` callback, which holds the device borrowed). Like every
+    // verb they may send, so the world reads `poll_timeout` again afterwards.
+
+    /// An event-driven reading, taken by the device's own logic outside the periodic cycle
+    /// (a door opens, a tank alarm), in `schema`, any schema of `cfg.schemas` (an alarm
+    /// schema beside the periodic one).
+    ///
+    /// It is accounted exactly as a periodic sample: the next sequence number, a
+    /// [`Record::Sampled`], the same bounded buffer and overflow policy, QoS 1 with the same
+    /// in-flight window, PUBACK and ack timeout, and later [`Record::Acked`] or
+    /// [`Record::Dropped`]. It is sent at once when the device is running and the window has
+    /// room; otherwise it waits in the buffer (store-and-forward) and goes out, in sequence
+    /// order with the rest of the backlog, after the next connection. It draws no randomness
+    /// and does not move the periodic schedule.
+    ///
+    /// Returns `true` if the reading was taken into the buffer (sent or waiting). Returns
+    /// `false`, recording nothing, while the device is off (no firmware runs to take it), if
+    /// `schema` is not in `cfg.schemas`, or if `values` does not have one value per field of
+    /// the schema (use `NaN` for a missing value; it is sent as `null`). Also `false` when
+    /// the buffer is full under [`OverflowPolicy::DropNewest`]: the reading is then recorded
+    /// as sampled and dropped with [`DropReason::Overflow`], as a periodic sample would be.
+    pub fn publish(
+        &mut self,
+        now: SimTime,
+        schema: SchemaId,
+        values: &[f64],
+        ctx: &mut Ctx<'_>,
+    ) -> bool {
+        if self.state == State::Off {
+            return false;
+        }
+        match ctx.cfg.schemas.get(schema) {
+            Some(s) if s.fields.len() == values.len() => {}
+            _ => return false,
+        }
+        let kept = self.take_reading(schema, values, ctx);
+        self.pump(now, ctx);
+        kept
+    }
+
+    /// Answers a direct method that [`DeviceLogic::on_method`] deferred with
+    /// [`MethodReply::Later`]: sends `$iothub/methods/res/{status}/?$rid={rid}` with `body`
+    /// (reference §1.6) and returns `true`, if the device is still connected to the hub
+    /// (subscribed: asking for its twin or running) on the connection the request came on.
+    ///
+    /// Otherwise it sends nothing and returns `false`: a request does not survive its
+    /// connection. The service side of a call to a device that went away is a 504101 at the
+    /// call's response timeout (§1.7); that the device SDKs drop a pending request when their
+    /// connection drops, rather than answering on the next one, is an **\[assumption\]** (the
+    /// reference is silent; the `hub` model would still accept such a late answer within the
+    /// deadline, so the firmware is the one that drops it). The device keeps no table of open
+    /// calls: it does not know the response timeout, nor whether `rid` was already answered,
+    /// so a reply on the same connection after the timeout is sent and the hub ignores it.
+    pub fn reply_method(
+        &mut self,
+        now: SimTime,
+        rid: MethodRid,
+        status: i32,
+        body: &[u8],
+        ctx: &mut Ctx<'_>,
+    ) -> bool {
+        if !self.hub_session() || rid.conn != self.conn {
+            return false;
+        }
+        self.send(
+            now,
+            ctx,
+            Peer::Hub,
+            Msg::MethodRes {
+                status,
+                rid: rid.rid,
+                body: body.into(),
+            },
+        );
+        true
+    }
+
+    /// Sends a reported-properties patch (`$iothub/twin/PATCH/properties/reported/`,
+    /// reference §1.6, §1.9: keys merge, `null` deletes) and returns `true` if the device is
+    /// connected to the hub (asking for its twin or running).
+    ///
+    /// Otherwise it sends nothing and returns `false`; the firmware does not queue patches.
+    /// The caller retries after the device is running again, or lets the twin converge
+    /// through [`DeviceLogic::reported_on_connect`], which runs after every connection. As
+    /// with every reported patch the firmware sends, the hub's 204 (or 429) response is not
+    /// tracked **\[simplification\]**.
+    pub fn report(&mut self, now: SimTime, patch: &Value, ctx: &mut Ctx<'_>) -> bool {
+        if !self.hub_session() {
+            return false;
+        }
+        self.send_reported(now, patch, ctx);
+        true
+    }
+
+    /// Connected to the hub and subscribed: a request came, or a reply can go, on this
+    /// connection.
+    fn hub_session(&self) -> bool {
+        matches!(self.state, State::Running | State::TwinGetting)
     }
 
     // ---- packets ----
@@ -928,17 +1106,27 @@ impl Device {
                 self.send(now, ctx, Peer::Hub, Msg::PubAck { pkid: *pkid });
             }
             (State::Running | State::TwinGetting, Msg::MethodPost { name, rid, body }) => {
-                let (status, resp) = ctx.logic.on_method(self.index, now, name, body);
-                self.send(
-                    now,
-                    ctx,
-                    Peer::Hub,
-                    Msg::MethodRes {
-                        status,
+                let call = MethodCall {
+                    rid: MethodRid {
                         rid: *rid,
-                        body: resp.into(),
+                        conn: self.conn,
                     },
-                );
+                    name,
+                    payload: body,
+                };
+                match ctx.logic.on_method(self.index, now, call) {
+                    MethodReply::Now { status, body } => self.send(
+                        now,
+                        ctx,
+                        Peer::Hub,
+                        Msg::MethodRes {
+                            status,
+                            rid: *rid,
+                            body: body.into(),
+                        },
+                    ),
+                    MethodReply::Later => {}
+                }
             }
             _ => {}
         }
@@ -1039,5 +1227,19 @@ mod tests {
     fn per_device_state_is_compact() {
         let size = std::mem::size_of::<Device>();
         assert!(size <= 256, "Device is {size} bytes");
+        // A buffered reading remembers its schema in what was padding.
+        let slot = std::mem::size_of::<Slot>();
+        assert!(slot <= 72, "Slot is {slot} bytes");
+    }
+
+    #[test]
+    fn a_method_rid_round_trips_through_its_bits() {
+        let rid = MethodRid {
+            rid: 0xdead_beef,
+            conn: 0xfffe,
+        };
+        assert_eq!(rid.to_bits(), 0xfffe_dead_beef);
+        assert_eq!(MethodRid::from_bits(rid.to_bits()), rid);
+        assert_eq!(rid.rid(), 0xdead_beef);
     }
 }

@@ -15,13 +15,21 @@
 //! GET → run. The token is renewed before it expires by reconnecting with a fresh one (what
 //! the SDKs do over MQTT).
 //!
-//! **Running:** a telemetry sample every interval plus a uniform jitter, QoS 1 publishes with
+//! **Running:** a telemetry sample every interval plus a uniform jitter (unless
+//! [`FirmwareConfig::periodic`] is off, for classes that only publish on events), QoS 1 publishes with
 //! at most `inflight_max` unacknowledged, a bounded store-and-forward buffer with an explicit
 //! overflow policy (drop oldest or drop newest, each drop recorded with its reason),
 //! PINGREQ when nothing was sent for a keep-alive period (the hub closes after 1.5×, §1.6),
 //! desired-property patches applied in `$version` order (stale versions after the reconnect
 //! GET are ignored; a gap triggers a fresh GET), direct methods and C2D handed to
 //! [`DeviceLogic`], PUBACK for every C2D message (MQTT devices cannot reject, §1.8).
+//!
+//! **The scenario's own actions.** Between the device's verbs the world may act for its
+//! logic: [`Device::publish`] an event-driven reading in any schema of the config (accounted
+//! and buffered as a sample), [`Device::reply_method`] to answer a method that
+//! [`DeviceLogic::on_method`] deferred with [`MethodReply::Later`] (only on the connection the
+//! request came on, named by its [`MethodRid`]), and [`Device::report`] a reported-properties
+//! patch while connected. Each returns whether it took effect.
 //!
 //! **Failures:** a disconnect, a refused CONNECT, a 429 or 403002 close, a request or PUBACK
 //! timeout all lead to a reconnect after exponential backoff with full jitter
@@ -35,9 +43,9 @@
 //! (written once per 64 messages, as real firmware spares flash wear), so sequence numbers
 //! never repeat across reboots.
 //!
-//! **Accounting.** Every sample is reported as [`Record::Sampled`], and later as exactly one
-//! of [`Record::Acked`] or [`Record::Dropped`] with its [`DropReason`], or stays in the
-//! buffer; a checker can therefore account for every message.
+//! **Accounting.** Every sample and published event is reported as [`Record::Sampled`],
+//! and later as exactly one of [`Record::Acked`] or [`Record::Dropped`] with its
+//! [`DropReason`], or stays in the buffer; a checker can therefore account for every message.
 //!
 //! **Dependency rule:** this crate depends on `iot-messages` and `sim` only, never on `hub` or
 //! `dps`.
@@ -49,5 +57,6 @@ mod device;
 
 pub use device::{
     Ctx, Device, DeviceLogic, DeviceOutput, DeviceStats, DisconnectReason, DropReason,
-    FirmwareConfig, FirmwareConfigError, Flash, OverflowPolicy, Peer, Phase, Record,
+    FirmwareConfig, FirmwareConfigError, Flash, MethodCall, MethodReply, MethodRid, OverflowPolicy,
+    Peer, Phase, Record,
 };

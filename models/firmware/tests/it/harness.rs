@@ -1,4 +1,7 @@
-use firmware::{Ctx, Device, DeviceLogic, DeviceOutput, FirmwareConfig, Peer, Record};
+use firmware::{
+    Ctx, Device, DeviceLogic, DeviceOutput, FirmwareConfig, MethodCall, MethodReply, MethodRid,
+    Peer, Record,
+};
 use iot_messages::dps_body::{Assignment, DpsReply, RegStatus, Substatus};
 use iot_messages::telemetry::{SchemaSet, TelemetrySchema, FIELDS_MAX};
 use iot_messages::{ConnectCode, Msg};
@@ -14,6 +17,9 @@ pub struct Logic {
     pub samples: u32,
     pub desired: Vec<Value>,
     pub methods: Vec<String>,
+    /// Answer methods with [`MethodReply::Later`] and keep their ids here.
+    pub defer_methods: bool,
+    pub deferred: Vec<MethodRid>,
     pub c2d: Vec<String>,
 }
 
@@ -29,9 +35,16 @@ impl DeviceLogic for Logic {
         self.desired.push(desired.clone());
         Some(serde_json::json!({"applied": true}))
     }
-    fn on_method(&mut self, _d: u32, _now: SimTime, name: &str, _p: &[u8]) -> (i32, Vec<u8>) {
-        self.methods.push(name.to_string());
-        (200, b"{\"ok\":true}".to_vec())
+    fn on_method(&mut self, _d: u32, _now: SimTime, call: MethodCall<'_>) -> MethodReply {
+        self.methods.push(call.name.to_string());
+        if self.defer_methods {
+            self.deferred.push(call.rid);
+            return MethodReply::Later;
+        }
+        MethodReply::Now {
+            status: 200,
+            body: b"{\"ok\":true}".to_vec(),
+        }
     }
     fn on_c2d(&mut self, _d: u32, _now: SimTime, bag: &str, _body: &[u8]) {
         self.c2d.push(bag.to_string());
@@ -104,6 +117,26 @@ impl Bench {
     }
     pub fn deliver(&mut self, from: Peer, msg: Msg) -> Vec<DeviceOutput> {
         self.run(|d, now, ctx| d.handle_msg(now, from, &msg, ctx))
+    }
+    pub fn publish(&mut self, schema: u16, values: &[f64]) -> (bool, Vec<DeviceOutput>) {
+        let mut ok = false;
+        let out = self.run(|d, now, ctx| ok = d.publish(now, schema, values, ctx));
+        (ok, out)
+    }
+    pub fn reply_method(
+        &mut self,
+        rid: MethodRid,
+        status: i32,
+        body: &[u8],
+    ) -> (bool, Vec<DeviceOutput>) {
+        let mut ok = false;
+        let out = self.run(|d, now, ctx| ok = d.reply_method(now, rid, status, body, ctx));
+        (ok, out)
+    }
+    pub fn report(&mut self, patch: &Value) -> (bool, Vec<DeviceOutput>) {
+        let mut ok = false;
+        let out = self.run(|d, now, ctx| ok = d.report(now, patch, ctx));
+        (ok, out)
     }
     pub fn disconnect(&mut self, reason: firmware::DisconnectReason) -> Vec<DeviceOutput> {
         self.run(|d, now, ctx| d.handle_disconnected(now, reason, ctx))
