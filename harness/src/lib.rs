@@ -1,3 +1,13 @@
-//! What the `fleetsim` binary shares with the benchmarks: the process set-up.
+//! The `fleetsim` harness as a library: the command line ([`main_with`], which a user's own
+//! binary calls with its classes registered), the reports, and the process set-up the
+//! benchmarks share.
 
+mod charts;
+mod cli;
 pub mod hugepages;
+mod report;
+mod run;
+
+pub use cli::{main_with, BadInput, RunFailed};
+/// The scenario API, for a user's crate that depends on `fleetsim` alone.
+pub use scenarios;

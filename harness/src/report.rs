@@ -410,11 +410,7 @@ mod tests {
 
     #[test]
     fn alerts_raised_while_the_back_end_drains_after_the_end_are_called_out() {
-        use scenarios::bundled::{load_herd, source};
-        use scenarios::load::Override;
-        let sets = ["devices=50", "hours=1"].map(|s| Override::parse(s).unwrap());
-        let (_, cfg) = load_herd(&source("herd").unwrap(), &sets).unwrap();
-        let mut o = scenarios::herd::run(cfg, &mut |_| {}).unwrap().0;
+        let mut o = scenarios::bundled::run_bundled("herd", &["devices=50", "hours=1"]);
         let plain = markdown(&o.summary_core, &o.report, "");
         assert!(!plain.contains("after the run's end"), "{plain}");
         o.summary_core.alerts.raised = 5;

@@ -5,6 +5,7 @@ use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use scenarios::bundled::{self, BUNDLED};
 use scenarios::load::{Override, Source};
+use scenarios::registry::Registry;
 use scenarios::summary::Summary;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -38,9 +39,14 @@ impl RunArgs {
     }
 }
 
-pub fn list() {
+pub fn list(registry: &Registry) {
+    println!("scenarios:");
     for b in BUNDLED {
-        println!("{:<8} {}  ({})", b.name, b.summary, b.file);
+        println!("  {:<14} {}  ({})", b.name, b.summary, b.file);
+    }
+    println!("device classes (a [[classes]] entry's `kind`):");
+    for k in registry.classes() {
+        println!("  {:<14} {}", k.name(), k.summary());
     }
 }
 
@@ -71,7 +77,7 @@ fn peak_rss_bytes() -> u64 {
 }
 
 /// Runs a scenario; returns its summary (already written to disk).
-fn execute(args: &RunArgs) -> Result<(Summary, PathBuf)> {
+fn execute(registry: &Registry, args: &RunArgs) -> Result<(Summary, PathBuf)> {
     let src = source(&args.scenario)?;
     let mut sets: Vec<Override> = Vec::new();
     for s in &args.set {
@@ -83,24 +89,27 @@ fn execute(args: &RunArgs) -> Result<(Summary, PathBuf)> {
             value: seed.to_string(),
         });
     }
-    let (file, cfg) = bundled::load_herd(&src, &sets).map_err(|e| BadInput(e.to_string()))?;
-    let seed = cfg.seed;
+    let loaded = bundled::load(&src, &sets, registry).map_err(|e| BadInput(e.to_string()))?;
+    let file = &loaded.file;
+    let seed = file.scenario.seed;
     let name = file.scenario.name.clone();
+    let devices = loaded.devices();
+    let duration = loaded.resolved.world.duration;
     let out = args
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("reports/out/{name}-{seed}")));
-    tracing::info!(scenario = %name, seed, devices = cfg.cows, "starting");
+    tracing::info!(scenario = %name, seed, devices, "starting");
     eprintln!(
         "fleetsim: {} — {} devices, {:.1} simulated hours, seed {seed}",
         name,
-        cfg.cows,
-        cfg.duration.as_secs_f64() / 3_600.0
+        devices,
+        duration.as_secs_f64() / 3_600.0
     );
 
     let wall = Instant::now();
     let bar = std::io::stderr().is_terminal().then(|| {
-        let b = ProgressBar::new(cfg.duration.as_secs());
+        let b = ProgressBar::new(duration.as_secs());
         b.set_style(
             ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} sim {msg}")
                 .expect("valid template"),
@@ -121,8 +130,10 @@ fn execute(args: &RunArgs) -> Result<(Summary, PathBuf)> {
         }
         tracing::debug!(sim_s = p.now.as_secs(), events = p.events, "progress");
     };
-    let (outcome, _) =
-        scenarios::herd::run(cfg, &mut on_progress).map_err(|e| BadInput(e.to_string()))?;
+    let description = file.scenario.description.clone();
+    let resolved = loaded.resolved;
+    let (outcome, _) = scenarios::world::run(resolved.world, resolved.classes, &mut on_progress)
+        .map_err(|e| BadInput(e.to_string()))?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }
@@ -136,12 +147,12 @@ fn execute(args: &RunArgs) -> Result<(Summary, PathBuf)> {
     std::fs::write(out.join("summary.json"), summary.to_json()).context("writing summary.json")?;
     std::fs::write(
         out.join("report.md"),
-        report::markdown(&summary, &outcome.report, &file.scenario.description),
+        report::markdown(&summary, &outcome.report, &description),
     )
     .context("writing report.md")?;
     std::fs::write(
         out.join("report.html"),
-        report::html(&summary, &outcome.report, &file.scenario.description),
+        report::html(&summary, &outcome.report, &description),
     )
     .context("writing report.html")?;
     Ok((summary, out))
@@ -219,8 +230,8 @@ fn shell_word(w: &str) -> String {
     }
 }
 
-pub fn run(args: &RunArgs) -> Result<()> {
-    let (s, out) = execute(args)?;
+pub fn run(registry: &Registry, args: &RunArgs) -> Result<()> {
+    let (s, out) = execute(registry, args)?;
     print_summary(&s, &out);
     if !s.all_invariants_held() {
         let failed: Vec<&str> = s
@@ -239,7 +250,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
     Ok(())
 }
 
-pub fn replay(path: &Path) -> Result<()> {
+pub fn replay(registry: &Registry, path: &Path) -> Result<()> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| BadInput(format!("{}: cannot read: {e}", path.display())))?;
     let recorded = Summary::from_json(&text)
@@ -250,7 +261,7 @@ pub fn replay(path: &Path) -> Result<()> {
         set: recorded.overrides.clone(),
         out: Some(path.parent().unwrap_or(Path::new(".")).join("replay")),
     };
-    let (s, out) = execute(&args)?;
+    let (s, out) = execute(registry, &args)?;
     print_summary(&s, &out);
     if s.trace_hash != recorded.trace_hash {
         return Err(RunFailed(format!(

@@ -1,8 +1,10 @@
-//! The scenarios shipped with fleetsim, by name.
+//! The scenarios shipped with fleetsim, by name, and loading any scenario file against a
+//! registry.
 
-use crate::herd::HerdConfig;
-use crate::herd_file::HerdFile;
+use crate::file::resolve::{resolve, Resolved};
+use crate::file::{ClassEntry, LinkSection, SolutionFile, ALIASES};
 use crate::load::{self, LoadError, Override, Source};
+use crate::registry::Registry;
 
 /// A bundled scenario: its name, one line about it, and its file.
 pub struct Bundled {
@@ -18,13 +20,6 @@ pub const BUNDLED: &[Bundled] = &[Bundled {
     file: "scenarios/herd.toml",
     text: include_str!("../herd.toml"),
 }];
-
-/// Short `--set` names.
-pub const ALIASES: &[(&str, &str)] = &[
-    ("devices", "herd.cows"),
-    ("seed", "scenario.seed"),
-    ("hours", "scenario.duration_h"),
-];
 
 /// Finds a bundled scenario's source.
 pub fn source(name: &str) -> Result<Source, LoadError> {
@@ -45,20 +40,101 @@ pub fn source(name: &str) -> Result<Source, LoadError> {
         })
 }
 
-/// Loads a herd scenario from a source with overrides, into the world's configuration.
-pub fn load_herd(
+/// Every key a file may set and its default, as a TOML document: `--set` may name a key the
+/// file leaves out. Array entries are templates: one class entry per registered kind, with
+/// that kind's parameters.
+pub fn defaults_document(registry: &Registry) -> String {
+    let mut file = SolutionFile::default();
+    // The link's overrides have no default (the radio's figure is); the template lists them.
+    let link = LinkSection {
+        latency_ms_min: Some(0.0),
+        latency_ms_median_extra: Some(0.0),
+        latency_ms_p99_extra: Some(0.0),
+        loss_ratio: Some(0.0),
+        bitrate_bps: Some(0),
+        ..LinkSection::default()
+    };
+    file.classes = registry
+        .classes()
+        .map(|k| ClassEntry {
+            kind: k.name().to_string(),
+            params: k.default_params.clone(),
+            link: link.clone(),
+            ..ClassEntry::default()
+        })
+        .collect();
+    toml::to_string(&file).expect("the defaults serialise")
+}
+
+/// A loaded scenario: the file as checked, its text after the overrides (what reports and
+/// errors quote), and the world it resolves to.
+pub struct Loaded {
+    pub file: SolutionFile,
+    pub effective: Source,
+    pub resolved: Resolved,
+}
+
+impl Loaded {
+    /// How many devices the scenario runs.
+    pub fn devices(&self) -> u64 {
+        self.file.classes.iter().map(|c| u64::from(c.count)).sum()
+    }
+}
+
+/// Loads a scenario from a source with overrides against the registry: parses, checks and
+/// resolves it, every error located in the (overridden) file.
+pub fn load(
     src: &Source,
     overrides: &[Override],
-) -> Result<(HerdFile, HerdConfig), LoadError> {
-    let file: HerdFile = load::parse(src, overrides, ALIASES)?;
+    registry: &Registry,
+) -> Result<Loaded, LoadError> {
+    let defaults = defaults_document(registry);
+    let file: SolutionFile = load::parse_with_defaults(src, overrides, ALIASES, &defaults)?;
     let effective = Source {
         origin: src.origin.clone(),
-        text: load::apply_overrides(src, overrides, ALIASES)?,
+        text: load::apply_overrides_with_defaults(src, overrides, ALIASES, &defaults)?,
     };
-    let cfg = file.to_config().map_err(|fe| LoadError::Invalid {
+    let resolved = resolve(&file, registry).map_err(|fe| LoadError::Invalid {
         at: load::locate(&effective, &fe.field),
         field: fe.field,
         message: fe.message,
     })?;
-    Ok((file, cfg))
+    Ok(Loaded {
+        file,
+        effective,
+        resolved,
+    })
+}
+
+/// Why a scenario could not be run.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error(transparent)]
+    Build(#[from] crate::world::BuildError),
+}
+
+/// Loads and runs a scenario to its end without progress reports (for tests and tools).
+pub fn run(
+    src: &Source,
+    overrides: &[Override],
+    registry: &Registry,
+) -> Result<crate::world::Outcome, RunError> {
+    let loaded = load(src, overrides, registry)?;
+    let r = loaded.resolved;
+    Ok(crate::world::run(r.world, r.classes, &mut |_| {})?.0)
+}
+
+/// Runs bundled scenario `name` with `key=value` overrides (for tests).
+///
+/// # Panics
+/// If the scenario does not exist, an override is malformed, or the run cannot be built.
+pub fn run_bundled(name: &str, sets: &[&str]) -> crate::world::Outcome {
+    let sets: Vec<Override> = sets
+        .iter()
+        .map(|s| Override::parse(s).expect("key=value"))
+        .collect();
+    run(&source(name).expect("bundled"), &sets, &Registry::bundled())
+        .unwrap_or_else(|e| panic!("{name} {sets:?}: {e}"))
 }

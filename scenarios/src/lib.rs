@@ -7,9 +7,9 @@
 pub mod bundled;
 pub mod class;
 pub mod classes;
-pub mod herd;
-pub mod herd_file;
+pub mod file;
 pub mod load;
+pub mod registry;
 pub mod summary;
 pub mod world;
 

@@ -105,16 +105,16 @@ fn a_failed_invariant_exits_1_and_prints_a_repro_command() {
         "--set",
         "hours=12",
         "--set",
-        "herd.fever_rise_c=0.3",
+        "classes.collar.params.fever_rise_c=0.3",
         "--set",
-        "herd.fever_per_cow_day=0.05",
+        "classes.collar.params.fever_per_cow_day=0.05",
         "--out",
         out.to_str().unwrap(),
     ]);
     assert_eq!(code, 1, "{stdout}\n{stderr}");
     assert!(stdout.contains("[FAILED] fever recall"), "{stdout}");
     assert!(
-        stderr.contains("repro: fleetsim run herd --set devices=1000 --set hours=12 --set herd.fever_rise_c=0.3"),
+        stderr.contains("repro: fleetsim run herd --set devices=1000 --set hours=12 --set classes.collar.params.fever_rise_c=0.3"),
         "{stderr}"
     );
 }
@@ -125,7 +125,7 @@ fn bad_input_exits_2_with_a_clear_error() {
     assert_eq!(code, 2);
     assert!(
         stderr.contains("--set herd.goats: no such key")
-            && stderr.contains("devices (= herd.cows)"),
+            && stderr.contains("devices (= classes[0].count)"),
         "{stderr}"
     );
     let (code, _, stderr) = fleetsim(&["run", "no-such-scenario"]);
@@ -150,7 +150,11 @@ fn bad_input_exits_2_with_a_clear_error() {
 fn list_names_the_bundled_scenarios() {
     let (code, stdout, _) = fleetsim(&["list"]);
     assert_eq!(code, 0);
-    assert!(stdout.starts_with("herd "), "{stdout}");
+    assert!(stdout.contains("\n  herd "), "{stdout}");
+    assert!(
+        stdout.contains("\n  collar/1 "),
+        "the registered classes: {stdout}"
+    );
 }
 
 #[test]

@@ -16,17 +16,18 @@
 //! actions = [{ channel = "sms", to = "+41 79 000 00 00" }]
 //! ```
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// All rules of a back end.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AnalyticsConfig {
+    #[serde(default)]
     pub rules: Vec<RuleConfig>,
 }
 
 /// One rule: conditions, how they combine, what to do when it fires.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleConfig {
     /// Unique name, used in notifications, the dashboard and scores.
@@ -46,7 +47,7 @@ pub struct RuleConfig {
 }
 
 /// How a rule's conditions combine (IoT Central's All / Any, §6).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Combine {
     #[default]
@@ -55,7 +56,7 @@ pub enum Combine {
 }
 
 /// Which side of the threshold is the alarming one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Comparison {
     /// Strictly greater than `value`; clears below `clear`.
@@ -65,7 +66,7 @@ pub enum Comparison {
 }
 
 /// The aggregate of a tumbling window.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum WindowAggregate {
     Avg,
@@ -76,7 +77,7 @@ pub enum WindowAggregate {
 }
 
 /// Which geofence transition alerts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GeofenceTrigger {
     /// The device was outside and is now inside.
@@ -86,7 +87,7 @@ pub enum GeofenceTrigger {
 }
 
 /// One condition of a rule.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ConditionConfig {
     /// `readings` consecutive readings of `column` beyond `value` make it true; one
@@ -136,7 +137,7 @@ fn one_reading() -> u32 {
 }
 
 /// Where an alert goes (IoT Central actions: e-mail, webhook; SMS through an action group).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
     Email,
@@ -145,7 +146,7 @@ pub enum Channel {
 }
 
 /// One action of a rule: a channel and its recipient (address, number or URL).
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ActionConfig {
     pub channel: Channel,

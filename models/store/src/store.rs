@@ -8,7 +8,7 @@ use crate::codec::{encode_point, quantised_scales, BlockDecoder, TimeState, MAX_
 use crate::dedup::{SeqVerdict, SeqWindow};
 use crate::query::{Bucket, QueryError, SearchSpan, StoredEvent, MAX_BUCKETS};
 use crate::schema::{ColumnKind, DeviceIndex, IngestEvent, Schema, MAX_COLUMNS};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sim::{Epoch, SimDuration, SimTime};
 use std::collections::VecDeque;
 use thiserror::Error;
@@ -41,7 +41,7 @@ pub const RETENTION_SWEEP_INTERVAL: SimDuration = SimDuration::from_hours(1);
 const NONE: u32 = u32::MAX;
 
 /// Which time becomes an event's timestamp (TSI's "timestamp property").
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TimestampSource {
     /// The hub's enqueued time: TSI's default (reference §4).
@@ -52,7 +52,7 @@ pub enum TimestampSource {
 }
 
 /// The environment's settings, as a scenario file gives them.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreConfig {
     /// Hub endpoint partitions the environment reads (reference §1.3: at most 32).

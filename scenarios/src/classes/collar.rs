@@ -1,13 +1,15 @@
 //! The herd's device class: a cow wearing a collar with GNSS, a body-temperature probe, a
 //! battery and a cellular modem (`hardware::collar`).
 //!
-//! Telemetry `{"lat":…,"lon":…,"temp":…,"ts":…}` (see [`collar_schemas`]). A failed fix
+//! Telemetry `{"lat":…,"lon":…,"temp":…}` (the world adds the timestamp). A failed fix
 //! reports the last known position, as the livestock wearable of reference §7.3 does; before
 //! the first fix the position is absent (NaN). The battery pays for the sampling cycle and for
 //! every packet the modem sends, at the class's radio profile (airtime at the TX current plus
 //! a session per message). The cows' fever and stuck episodes are the ground truth.
 
 use crate::class::{BatteryState, DeviceClass, Episode};
+use crate::load::FieldError;
+use crate::registry::{ClassBuild, ClassKind};
 use firmware::DeviceLogic;
 use hardware::battery::PowerOutcome;
 use hardware::collar::{Collar, CollarConfig, CollarSpec};
@@ -15,23 +17,12 @@ use hardware::gnss::GnssOutcome;
 use hardware::radio::RadioProfile;
 use hardware::world::cow::{episodes, EpisodeKind};
 use hardware::world::geometry::{LocalFrame, Point, Polygon};
-use iot_messages::telemetry::{SchemaSet, TelemetrySchema, FIELDS_MAX};
-use sim::{Epoch, Seed, SimTime};
-
-/// The telemetry schema of a collar: `{"seq":N,"lat":…,"lon":…,"temp":…,"ts":…}`.
-pub fn collar_schemas() -> SchemaSet {
-    SchemaSet::new(vec![TelemetrySchema::new(
-        "collar",
-        &["lat", "lon", "temp", "ts"],
-        &[],
-    )
-    .expect("four fields fit a schema")])
-}
+use iot_messages::telemetry::FIELDS_MAX;
+use sim::{Dist, Seed, SimTime};
 
 const FIELD_LAT: usize = 0;
 const FIELD_LON: usize = 1;
 const FIELD_TEMP: usize = 2;
-const FIELD_TS: usize = 3;
 
 /// Every collar of a herd: `collars[i]` is cow `i` and its collar (120 bytes each).
 pub struct CollarClass {
@@ -41,7 +32,6 @@ pub struct CollarClass {
     collars: Vec<Collar>,
     frame: LocalFrame,
     pasture: Polygon,
-    epoch_unix_s: f64,
     radio: RadioProfile,
     /// Last reported fix per device, NaN before the first fix.
     last_fix: Vec<(f32, f32)>,
@@ -58,7 +48,6 @@ impl CollarClass {
     /// (`hardware::collar::Collar::new`).
     pub fn new(
         seed: Seed,
-        epoch: Epoch,
         count: u32,
         cfg: CollarConfig,
         pasture: Polygon,
@@ -78,7 +67,6 @@ impl CollarClass {
             collars,
             frame,
             pasture,
-            epoch_unix_s: epoch.unix_secs() as f64,
             radio,
             last_fix: vec![(f32::NAN, f32::NAN); count as usize],
             brownouts: 0,
@@ -113,8 +101,7 @@ impl DeviceLogic for CollarClass {
         out[FIELD_LAT] = lat;
         out[FIELD_LON] = lon;
         out[FIELD_TEMP] = s.body_temp.value().unwrap_or(f64::NAN);
-        out[FIELD_TS] = self.epoch_unix_s + now.as_secs_f64();
-        4
+        3
     }
 }
 
@@ -180,4 +167,160 @@ impl DeviceClass for CollarClass {
             .map(|p| (f64::from(p.east_m), f64::from(p.north_m)))
             .collect()
     }
+}
+
+/// The collar class's `params`: the pasture and how often cows fall ill or get stuck (the
+/// ground truth). Defaults are the bundled herd's; incidence is raised well above a real
+/// herd's so that a day has enough episodes to score.
+#[derive(Clone, Debug, PartialEq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CollarParams {
+    /// The station is a rectangle this wide (east) and high (north), in metres.
+    pub pasture_width_m: f32,
+    pub pasture_height_m: f32,
+    /// Positions are reported as latitude/longitude around this origin.
+    pub origin_lat: f64,
+    pub origin_lon: f64,
+    pub fever_per_cow_day: f64,
+    pub fever_duration_h_min: f64,
+    pub fever_duration_h_max: f64,
+    /// How far a fever raises body temperature, °C.
+    pub fever_rise_c: f32,
+    pub stuck_per_cow_day: f64,
+    /// Stuck means in one place for longer than half a day: more than 12 h.
+    pub stuck_duration_h_min: f64,
+    pub stuck_duration_h_max: f64,
+}
+
+impl Default for CollarParams {
+    fn default() -> Self {
+        CollarParams {
+            pasture_width_m: 20_000.0,
+            pasture_height_m: 15_000.0,
+            origin_lat: -31.95,
+            origin_lon: 146.90,
+            fever_per_cow_day: 0.004,
+            fever_duration_h_min: 24.0,
+            fever_duration_h_max: 96.0,
+            fever_rise_c: 1.6,
+            stuck_per_cow_day: 0.004,
+            stuck_duration_h_min: 13.0,
+            stuck_duration_h_max: 30.0,
+        }
+    }
+}
+
+const YEAR_H: f64 = 24.0 * 366.0;
+
+impl CollarParams {
+    /// Checks the parameters and turns them into the hardware's configuration.
+    fn to_config(
+        &self,
+        b: &ClassBuild<'_>,
+    ) -> Result<(CollarConfig, Polygon, LocalFrame), FieldError> {
+        let positive = |key: &str, v: f64| {
+            if v.is_finite() && v > 0.0 {
+                Ok(())
+            } else {
+                Err(b.error(key, format!("{v}: expected a number greater than 0")))
+            }
+        };
+        positive("pasture_width_m", f64::from(self.pasture_width_m))?;
+        positive("pasture_height_m", f64::from(self.pasture_height_m))?;
+        if !(-80.0..=80.0).contains(&self.origin_lat) {
+            return Err(b.error(
+                "origin_lat",
+                format!("{}: expected a latitude from -80 to 80", self.origin_lat),
+            ));
+        }
+        if !(-180.0..=180.0).contains(&self.origin_lon) {
+            return Err(b.error(
+                "origin_lon",
+                format!("{}: expected a longitude from -180 to 180", self.origin_lon),
+            ));
+        }
+        for (key, v) in [
+            ("fever_per_cow_day", self.fever_per_cow_day),
+            ("stuck_per_cow_day", self.stuck_per_cow_day),
+        ] {
+            if !(v.is_finite() && (0.0..=1.0).contains(&v)) {
+                return Err(b.error(
+                    key,
+                    format!("{v}: expected episodes per cow-day from 0 to 1"),
+                ));
+            }
+        }
+        positive("fever_duration_h_min", self.fever_duration_h_min)?;
+        if !(self.fever_duration_h_min..=YEAR_H).contains(&self.fever_duration_h_max) {
+            return Err(b.error(
+                "fever_duration_h_max",
+                format!(
+                    "{}: expected fever_duration_h_min ({}) to 8784 h",
+                    self.fever_duration_h_max, self.fever_duration_h_min
+                ),
+            ));
+        }
+        if self.stuck_duration_h_min.is_nan() || self.stuck_duration_h_min <= 12.0 {
+            return Err(b.error(
+                "stuck_duration_h_min",
+                format!("{}: expected more than 12 h (stuck means in one place for longer than half a day)", self.stuck_duration_h_min),
+            ));
+        }
+        if !(self.stuck_duration_h_min..=YEAR_H).contains(&self.stuck_duration_h_max) {
+            return Err(b.error(
+                "stuck_duration_h_max",
+                format!(
+                    "{}: expected stuck_duration_h_min ({}) to 8784 h",
+                    self.stuck_duration_h_max, self.stuck_duration_h_min
+                ),
+            ));
+        }
+        if !(self.fever_rise_c.is_finite() && (0.0..=5.0).contains(&self.fever_rise_c)) {
+            return Err(b.error(
+                "fever_rise_c",
+                format!("{}: expected 0 to 5 °C", self.fever_rise_c),
+            ));
+        }
+        let mut cfg = CollarConfig::default();
+        cfg.cow.epoch = b.epoch;
+        cfg.cow.fever_per_cow_day = self.fever_per_cow_day;
+        cfg.cow.fever_duration_s = Dist::uniform(
+            self.fever_duration_h_min * 3_600.0,
+            self.fever_duration_h_max * 3_600.0,
+        )
+        .map_err(|e| b.error("fever_duration_h_min", e.to_string()))?;
+        cfg.cow.fever_rise_c = self.fever_rise_c;
+        cfg.cow.stuck_per_cow_day = self.stuck_per_cow_day;
+        cfg.cow.stuck_duration_s = Dist::uniform(
+            self.stuck_duration_h_min * 3_600.0,
+            self.stuck_duration_h_max * 3_600.0,
+        )
+        .map_err(|e| b.error("stuck_duration_h_min", e.to_string()))?;
+        cfg.validate()
+            .map_err(|e| FieldError::new(format!("classes.{}.params", b.name), e.to_string()))?;
+        let pasture = Polygon::rectangle("pasture", self.pasture_width_m, self.pasture_height_m)
+            .map_err(|e| b.error("pasture_width_m", e.to_string()))?;
+        let frame = LocalFrame {
+            origin_lat_deg: self.origin_lat,
+            origin_lon_deg: self.origin_lon,
+        };
+        Ok((cfg, pasture, frame))
+    }
+}
+
+/// The registry entry: `kind = "collar/1"`.
+pub fn kind() -> ClassKind {
+    ClassKind::new(
+        "collar/1",
+        "a cow wearing a collar: GNSS fix, body temperature, battery, cellular modem; fever and stuck episodes as ground truth",
+        |b| {
+            let p: CollarParams = b.params()?;
+            let (cfg, pasture, frame) = p.to_config(b)?;
+            let class = CollarClass::new(b.seed, b.count, cfg, pasture, frame, b.radio.clone())
+                .map_err(|e| FieldError::new(format!("classes.{}", b.name), e.to_string()))?;
+            Ok(Box::new(class))
+        },
+    )
+    .samples(&["lat", "lon", "temp"])
+    .default_params(&CollarParams::default())
 }

@@ -86,6 +86,12 @@ fn singular(key: &str) -> String {
         format!("{stem}y")
     } else if key.ends_with("ss") {
         key.to_string()
+    } else if let Some(stem) = ["sses", "ches", "shes", "xes"]
+        .iter()
+        .find_map(|end| key.strip_suffix(end).map(|s| (s, end)))
+    {
+        // classes → class, switches → switch, boxes → box.
+        format!("{}{}", stem.0, &stem.1[..stem.1.len() - 2])
     } else {
         key.strip_suffix('s').unwrap_or(key).to_string()
     }

@@ -1,26 +1,35 @@
 //! The back end's built-in apps: it reads every partition of every hub's built-in endpoint
 //! (checkpointing as an Event Hubs consumer does, reference §1.5) into a Time Series
-//! Insights-style store, and runs the rules on each reading as the store indexes it.
+//! Insights-style environment with one time-series type per device class (each class's
+//! telemetry fields are its columns, reference §4), and runs the rules on each reading of the
+//! rules' class as the store indexes it.
 
 use super::{build_err, BuildError, SolutionWorld, WorldConfig, BACKEND, BACKEND_POLL};
 use crate::world::cloud::Cloud;
+use crate::world::fleet::Fleet;
 use analytics::RuleEngine;
 use hub::Consumer;
 use iot_messages::telemetry::FIELDS_MAX;
 use sim::{Event, Kernel, SimDuration, SimTime};
-use store::{DeviceIndex, IngestEvent, TimeSeriesStore};
+use store::{DeviceIndex, IngestEvent, StoreStats, TimeSeriesStore};
+
+/// One class's store: its devices are `base..base + len`, keyed in the store by class index.
+pub(crate) struct ClassStore {
+    base: u32,
+    len: u32,
+    timestamp_field: usize,
+    pub(crate) store: TimeSeriesStore,
+}
 
 pub(crate) struct Backend {
-    /// The class the store holds, and its first global device.
-    class: usize,
-    class_base: u32,
-    class_len: u32,
-    timestamp_field: usize,
+    /// Per class, its store (every class has one).
+    pub(crate) stores: Vec<ClassStore>,
+    /// The class the rules run on.
+    rules_class: usize,
     poll: SimDuration,
     /// Unix seconds of the epoch, to turn a reading's timestamp into simulated time.
     ts_origin_s: f64,
     pub(crate) consumers: Vec<Consumer>,
-    pub(crate) store: TimeSeriesStore,
     pub(crate) engine: RuleEngine,
 }
 
@@ -28,42 +37,81 @@ impl Backend {
     pub(crate) fn new(
         cfg: &WorldConfig,
         cloud: &Cloud,
-        class_base: u32,
-        class_len: u32,
+        fleet: &Fleet,
     ) -> Result<Backend, BuildError> {
         let b = &cfg.backend;
-        let schema = b.schema.clone();
-        let store = TimeSeriesStore::new(b.store.clone(), schema.clone(), cfg.epoch)
-            .map_err(|e| build_err("store", e))?;
-        let mut engine =
-            RuleEngine::new(&b.analytics, &schema, cfg.epoch).map_err(|e| build_err("rules", e))?;
-        engine.reserve_devices(class_len as usize);
+        if b.schemas.len() != fleet.class_count() || b.rules_class >= fleet.class_count() {
+            return Err(build_err(
+                "backend",
+                format!(
+                    "{} store schemas and rules on class {} for {} classes",
+                    b.schemas.len(),
+                    b.rules_class,
+                    fleet.class_count()
+                ),
+            ));
+        }
+        let mut stores = Vec::with_capacity(b.schemas.len());
+        for (c, schema) in b.schemas.iter().enumerate() {
+            let store = TimeSeriesStore::new(b.store.clone(), schema.clone(), cfg.epoch)
+                .map_err(|e| build_err("store", e))?;
+            stores.push(ClassStore {
+                base: fleet.base(c),
+                len: fleet.class_len(c),
+                timestamp_field: cfg.classes[c].timestamp_field,
+                store,
+            });
+        }
+        let rules_schema = &b.schemas[b.rules_class];
+        let mut engine = RuleEngine::new(&b.analytics, rules_schema, cfg.epoch)
+            .map_err(|e| build_err("analytics.rules", e))?;
+        engine.reserve_devices(fleet.class_len(b.rules_class) as usize);
         let consumers = cloud
             .hubs
             .iter()
             .map(|h| Consumer::new(0, usize::from(h.config().partitions)))
             .collect();
         Ok(Backend {
-            class: b.class,
-            class_base,
-            class_len,
-            timestamp_field: b.timestamp_field,
+            stores,
+            rules_class: b.rules_class,
             poll: b.poll,
             ts_origin_s: cfg.epoch.unix_secs() as f64,
             consumers,
-            store,
             engine,
         })
     }
 
-    /// The class whose telemetry the store holds.
+    /// The class the rules run on.
     pub(crate) fn class(&self) -> usize {
-        self.class
+        self.rules_class
     }
 
-    /// How many devices the rule engine tracks (the stored class's).
+    /// How many devices the rule engine tracks (the rules' class's).
     pub(crate) fn engine_devices(&self) -> usize {
-        self.class_len as usize
+        self.stores[self.rules_class].len as usize
+    }
+
+    /// The stores' statistics, added up.
+    pub(crate) fn stats(&self) -> StoreStats {
+        let mut total = StoreStats::default();
+        for s in &self.stores {
+            let st = s.store.stats();
+            total.duplicates_dropped += st.duplicates_dropped;
+            total.stale_dropped += st.stale_dropped;
+            total.aged_out_dropped += st.aged_out_dropped;
+            total.backlog_depth += st.backlog_depth;
+        }
+        total
+    }
+
+    /// The store of global device `g`'s class, and `g`'s index in it.
+    fn store_of(&self, g: u32) -> Option<(usize, u32)> {
+        let c = self
+            .stores
+            .partition_point(|s| s.base <= g)
+            .checked_sub(1)?;
+        let local = g - self.stores[c].base;
+        (local < self.stores[c].len).then_some((c, local))
     }
 }
 
@@ -75,11 +123,10 @@ impl SolutionWorld {
         k.schedule_in(self.backend.poll, Event::new(BACKEND, BACKEND_POLL, 0));
     }
 
-    /// Reads every partition of every hub's built-in endpoint into the store, checkpoints,
-    /// and runs the store and the rules.
+    /// Reads every partition of every hub's built-in endpoint into the stores, checkpoints,
+    /// and runs the stores and the rules.
     fn backend_read(&mut self, now: SimTime) {
         let b = &mut self.backend;
-        let ts = b.timestamp_field;
         for h in 0..self.cloud.hubs.len() {
             let hub = &self.cloud.hubs[h];
             let parts = usize::from(hub.config().partitions);
@@ -89,14 +136,16 @@ impl SolutionWorld {
                     let hub::Payload::Compact { schema, values } = m.payload else {
                         continue;
                     };
-                    let Some(g) = self.cloud.device_of(h, m.device) else {
-                        continue;
-                    };
-                    let Some(local) = g.checked_sub(b.class_base).filter(|&l| l < b.class_len)
+                    let Some((c, local)) = self
+                        .cloud
+                        .device_of(h, m.device)
+                        .and_then(|g| b.store_of(g))
                     else {
                         continue;
                     };
                     self.acct.counts.delivered += 1;
+                    let cs = &mut b.stores[c];
+                    let ts = cs.timestamp_field;
                     let event_time =
                         SimTime::from_nanos(((values.v[ts] - b.ts_origin_s).max(0.0) * 1e9) as u64);
                     // The store's columns are the reading's fields without its timestamp.
@@ -125,51 +174,61 @@ impl SolutionWorld {
                         .schemas()
                         .get(schema)
                         .map_or(0, |sc| sc.body_len(&values)) as u32;
-                    let partition = (part % usize::from(b.store.config().partitions)) as u16;
-                    b.store
+                    let partition = (part % usize::from(cs.store.config().partitions)) as u16;
+                    cs.store
                         .handle_ingest(now, partition, ev, size)
                         .expect("partition index within the store's partitions");
                 }
                 b.consumers[h].checkpoint(part);
             }
         }
-        self.run_store(now);
+        for c in 0..self.backend.stores.len() {
+            self.run_store(c, now);
+        }
     }
 
-    /// Indexes what is due, running the rules on each new reading as it is indexed, then
-    /// lets the store enforce retention.
-    fn run_store(&mut self, now: SimTime) {
+    /// Indexes what is due in class `c`'s store, running the rules on each new reading of the
+    /// rules' class as it is indexed, then lets the store enforce retention.
+    fn run_store(&mut self, c: usize, now: SimTime) {
         let b = &mut self.backend;
+        let rules = c == b.rules_class;
+        let cs = &mut b.stores[c];
         loop {
             // Start loading the rule state of the device a few readings on, alongside
             // the store's own slot for it (a hint only; no result depends on it).
-            if let Some(next) = b.store.upcoming_due(store::PREFETCH_AHEAD) {
-                b.engine.prefetch(next);
+            if rules {
+                if let Some(next) = cs.store.upcoming_due(store::PREFETCH_AHEAD) {
+                    b.engine.prefetch(next);
+                }
             }
-            let Some(ev) = b.store.index_next(now) else {
+            let Some(ev) = cs.store.index_next(now) else {
                 break;
             };
-            self.acct.on_stored(b.class_base + ev.device.0, ev.seq);
+            self.acct.on_stored(cs.base + ev.device.0, ev.seq);
             let latency = now.saturating_since(ev.event_time);
             self.acct
                 .metrics
                 .record(self.acct.ids.e2e_ms, latency.as_millis());
-            b.engine.handle_event(now, ev);
+            if rules {
+                b.engine.handle_event(now, ev);
+            }
         }
-        if b.store.poll_timeout().is_some_and(|t| t <= now) {
-            b.store.handle_timeout(now);
+        if cs.store.poll_timeout().is_some_and(|t| t <= now) {
+            cs.store.handle_timeout(now);
         }
     }
 
-    /// After the fleet's last event: the back end reads what is left and the store indexes
-    /// its whole backlog (the liveness phase: nothing acknowledged may stay unstored).
+    /// After the fleet's last event: the back end reads what is left and the stores index
+    /// their whole backlogs (the liveness phase: nothing acknowledged may stay unstored).
     pub(super) fn drain_back_end(&mut self, end: SimTime) {
         self.backend_read(end);
-        while let Some(due) = self.backend.store.poll_timeout() {
-            if self.backend.store.stats().backlog_depth == 0 {
-                break;
+        for c in 0..self.backend.stores.len() {
+            while let Some(due) = self.backend.stores[c].store.poll_timeout() {
+                if self.backend.stores[c].store.stats().backlog_depth == 0 {
+                    break;
+                }
+                self.run_store(c, due.max(end));
             }
-            self.run_store(due.max(end));
         }
     }
 }

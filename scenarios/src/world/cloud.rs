@@ -52,10 +52,10 @@ impl Cloud {
             dps.add_group(EnrollmentGroup {
                 name: class.name.clone(),
                 group_key: class.group_key.clone(),
-                policy: None,
+                policy: class.allocation.clone(),
                 hubs: Vec::new(),
                 reprovision: ReprovisionPolicy::MigrateData,
-                initial_twin: None,
+                initial_twin: class.initial_twin.clone(),
                 enabled: true,
             })
             .map_err(|e| build_err(&format!("classes[{c}].enrollment"), e))?;
@@ -232,15 +232,22 @@ impl SolutionWorld {
                     device_id,
                     device_key,
                     previous_hub,
+                    initial_twin,
+                    migrate_twin,
                     ..
                 } => {
                     touched.push(hub);
+                    let twin = Assigned {
+                        initial: initial_twin,
+                        migrate: migrate_twin,
+                    };
                     touched.extend(self.apply_assignment(
                         now,
                         hub,
                         &device_id,
                         &device_key,
                         previous_hub,
+                        twin,
                     ));
                 }
             }
@@ -270,6 +277,7 @@ impl SolutionWorld {
         device_id: &str,
         device_key: &[u8],
         previous_hub: Option<usize>,
+        twin: Assigned,
     ) -> Option<usize> {
         let g = self.device_named(device_id);
         // The hub keeps the device's own id string when it is the same id (it always is for
@@ -281,14 +289,20 @@ impl SolutionWorld {
         }
         .ok()?;
         let mut touched = None;
+        // A device that moves takes its twin along when the group migrates data (reference
+        // §2.4); otherwise it starts from the group's initial twin.
+        let mut start = twin.initial.as_ref().map(twin_from_json);
         if let Some(prev) = previous_hub {
             if prev != hub {
-                self.cloud.hubs[prev].delete_device(now, device_id);
+                let old = self.cloud.hubs[prev].delete_device(now, device_id);
+                if twin.migrate {
+                    start = old.or(start);
+                }
                 touched = Some(prev);
             }
         }
         if let (Ok(ix), Some(g)) = (
-            self.cloud.hubs[hub].register_device(now, &id, device_key, None),
+            self.cloud.hubs[hub].register_device(now, &id, device_key, start),
             g,
         ) {
             self.cloud.device_hub[g as usize] = hub as u8;
@@ -314,10 +328,13 @@ impl SolutionWorld {
                 continue;
             }
             let (ratio, group_key) = (class.provisioned_ratio, class.group_key.clone());
-            let mut pick = seed.compact(StreamKey::new(&class.stream, 0, "provisioned"));
+            let stream = class.stream.clone();
             let base = self.fleet.base(c);
             for g in base..base + self.fleet.class_len(c) {
-                if !ratio.chance(&mut pick) {
+                // A stream per device: whether device i was in service before does not
+                // depend on how many devices the class has.
+                let key = StreamKey::new(&stream, u64::from(g - base), "provisioned");
+                if !ratio.chance(&mut seed.compact(key)) {
                     continue;
                 }
                 let reg = self.fleet.devices[g as usize].registration_id().clone();
@@ -326,25 +343,58 @@ impl SolutionWorld {
                     self.fleet.devices[g as usize].install_assignment(host, reg);
                 }
                 while let Some(o) = self.cloud.dps.poll_output() {
+                    // Preprovisioning queues only assignments; nothing goes to a device.
                     if let DpsOutput::Assign {
                         hub,
                         device_id,
                         device_key,
                         previous_hub,
+                        initial_twin,
+                        migrate_twin,
                         ..
                     } = o
                     {
+                        let twin = Assigned {
+                            initial: initial_twin,
+                            migrate: migrate_twin,
+                        };
                         self.apply_assignment(
                             SimTime::ZERO,
                             hub,
                             &device_id,
                             &device_key,
                             previous_hub,
+                            twin,
                         );
                     }
                 }
             }
         }
+    }
+}
+
+/// What a DPS assignment says of the device's twin.
+struct Assigned {
+    initial: Option<serde_json::Value>,
+    migrate: bool,
+}
+
+/// A twin from an enrollment's `initial_twin` (`{"tags": {…}, "desired": {…}}`, reference
+/// §2.4): the desired properties start at version 1 when there are any.
+fn twin_from_json(v: &serde_json::Value) -> hub::Twin {
+    let section = |name: &str| {
+        v.get(name)
+            .and_then(serde_json::Value::as_object)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let desired = section("desired");
+    hub::Twin {
+        tags: section("tags"),
+        desired_version: u64::from(!desired.is_empty()),
+        desired,
+        reported: serde_json::Map::new(),
+        reported_version: 0,
     }
 }
 

@@ -2,16 +2,19 @@
 //! devices they select picked from the seed. Faults never edit a model: link faults go to
 //! the network, node faults to the device's firmware and class.
 
+use super::fleet::Fleet;
 use super::{SolutionWorld, WorldConfig};
 use sim::fault::{FaultAction, FaultPlan, NodeFault, TimedFault};
 use sim::net::{Direction, NodeId};
 use sim::rng::below;
 use sim::{Event, Kernel, Seed, SimDuration, StreamKey};
 
-/// Builds the plan for `devices` devices: each outage cuts off the devices of its towers
-/// (a seeded pick among `devices / devices_per_tower` towers), and a crash takes down a
-/// seeded share of the devices and restarts them after the downtime.
-pub(crate) fn build(seed: Seed, cfg: &WorldConfig, devices: u32) -> FaultPlan {
+/// Builds the plan for the fleet: each outage cuts off the devices of its towers (a seeded
+/// pick among `devices / devices_per_tower` towers, devices numbered across classes), and
+/// each crash takes down a seeded share of its selection (a class, or every device) and
+/// restarts them after the downtime.
+pub(crate) fn build(seed: Seed, cfg: &WorldConfig, fleet: &Fleet) -> FaultPlan {
+    let devices = fleet.len();
     let net = &cfg.network;
     let mut faults = Vec::new();
     let tower_count = devices.div_ceil(net.devices_per_tower);
@@ -42,13 +45,18 @@ pub(crate) fn build(seed: Seed, cfg: &WorldConfig, devices: u32) -> FaultPlan {
             action: FaultAction::Heal,
         });
     }
-    if let Some(crash) = &cfg.crash {
-        let mut pick = seed.compact(StreamKey::new("fault", 0, "crash-pick"));
-        let count = (crash.ratio.get() * f64::from(devices)) as u64;
-        let mut chosen = vec![false; devices as usize];
+    for (i, crash) in cfg.crashes.iter().enumerate() {
+        // The devices the crash selects: one class's, or the whole fleet.
+        let (first, count) = match crash.class {
+            Some(c) => (fleet.base(c), fleet.class_len(c)),
+            None => (0, devices),
+        };
+        let mut pick = seed.compact(StreamKey::new("fault", i as u64, "crash-pick"));
+        let crashing = (crash.ratio.get() * f64::from(count)) as u64;
+        let mut chosen = vec![false; count as usize];
         let mut picked = 0;
-        while picked < count {
-            let d = below(&mut pick, u64::from(devices)) as usize;
+        while picked < crashing {
+            let d = below(&mut pick, u64::from(count)) as usize;
             if !chosen[d] {
                 chosen[d] = true;
                 picked += 1;
@@ -56,7 +64,7 @@ pub(crate) fn build(seed: Seed, cfg: &WorldConfig, devices: u32) -> FaultPlan {
         }
         for (d, c) in chosen.iter().enumerate() {
             if *c {
-                let node = NodeId(d as u32);
+                let node = NodeId(first + d as u32);
                 faults.push(TimedFault {
                     at: crash.at,
                     action: FaultAction::Crash { node },

@@ -7,10 +7,14 @@ use super::{
     DEVICE_WAKE, POWER_ON,
 };
 use crate::class::DeviceClass;
-use firmware::{Ctx, Device, DeviceOutput, FirmwareConfig, Peer};
+use firmware::{
+    Ctx, Device, DeviceLogic, DeviceOutput, FirmwareConfig, MethodCall, MethodReply, Peer,
+};
 use iot_messages::sas::derive_device_key_bytes;
+use iot_messages::telemetry::FIELDS_MAX;
+use serde_json::Value;
 use sim::net::NodeId;
-use sim::{EntityId, Event, Kernel, Seed, SimTime, StreamKey};
+use sim::{EntityId, Epoch, Event, Kernel, Seed, SimTime, StreamKey};
 use std::sync::Arc;
 
 /// A class in the fleet: its configuration, its object and its first global device.
@@ -19,6 +23,38 @@ struct ClassSlot {
     logic: Box<dyn DeviceClass>,
     base: u32,
     count: u32,
+    timestamp_field: usize,
+}
+
+/// The class's logic as the firmware sees it: each reading the class samples gets the
+/// device's clock (Unix seconds) in the timestamp field after the class's own fields.
+struct Stamped<'a> {
+    class: &'a mut dyn DeviceClass,
+    timestamp_field: usize,
+    epoch_unix_s: f64,
+}
+
+impl DeviceLogic for Stamped<'_> {
+    fn sample(&mut self, device: u32, now: SimTime, out: &mut [f64; FIELDS_MAX]) -> usize {
+        let ts = self.timestamp_field;
+        let n = self.class.sample(device, now, out).min(ts);
+        // Fields the class left out are absent.
+        out[n..ts].fill(f64::NAN);
+        out[ts] = self.epoch_unix_s + now.as_secs_f64();
+        ts + 1
+    }
+    fn on_desired(&mut self, device: u32, now: SimTime, desired: &Value) -> Option<Value> {
+        self.class.on_desired(device, now, desired)
+    }
+    fn on_method(&mut self, device: u32, now: SimTime, call: MethodCall<'_>) -> MethodReply {
+        self.class.on_method(device, now, call)
+    }
+    fn on_c2d(&mut self, device: u32, now: SimTime, bag: &str, body: &[u8]) {
+        self.class.on_c2d(device, now, bag, body)
+    }
+    fn reported_on_connect(&mut self, device: u32, now: SimTime) -> Option<Value> {
+        self.class.reported_on_connect(device, now)
+    }
 }
 
 pub(crate) struct Fleet {
@@ -29,11 +65,13 @@ pub(crate) struct Fleet {
     wake_at: Vec<SimTime>,
     /// Outputs of the device being handled (reused: no allocation per event).
     pub(crate) out: Vec<DeviceOutput>,
+    epoch_unix_s: f64,
 }
 
 impl Fleet {
     pub(crate) fn new(
         seed: Seed,
+        epoch: Epoch,
         configs: &[ClassConfig],
         objects: Vec<Box<dyn DeviceClass>>,
     ) -> Result<Fleet, BuildError> {
@@ -59,6 +97,7 @@ impl Fleet {
         let mut base = 0u32;
         for (c, (cfg, logic)) in configs.iter().zip(objects).enumerate() {
             let field = format!("classes[{c}]");
+            let firmware_stream = format!("{}/firmware", cfg.stream);
             if logic.len() != cfg.count {
                 return Err(build_err(
                     &field,
@@ -72,11 +111,16 @@ impl Fleet {
             cfg.firmware
                 .validate()
                 .map_err(|e| build_err(&format!("{field}.firmware"), e))?;
+            if cfg.timestamp_field >= FIELDS_MAX {
+                return Err(build_err(
+                    &format!("{field}.timestamp_field"),
+                    format!("{}: expected below {FIELDS_MAX}", cfg.timestamp_field),
+                ));
+            }
             for i in 0..cfg.count {
-                let g = base + i;
                 let reg: Arc<str> = Arc::from(cfg.ids.format(i));
                 let key = derive_device_key_bytes(&cfg.group_key, &reg);
-                let rng = seed.compact(StreamKey::new("firmware", u64::from(g), "run"));
+                let rng = seed.compact(StreamKey::new(&firmware_stream, u64::from(i), "run"));
                 devices.push(Device::new(i, reg, Arc::from(&key[..]), rng));
             }
             classes.push(ClassSlot {
@@ -84,6 +128,7 @@ impl Fleet {
                 logic,
                 base,
                 count: cfg.count,
+                timestamp_field: cfg.timestamp_field,
             });
             base += cfg.count;
         }
@@ -94,6 +139,7 @@ impl Fleet {
             wake_gen: vec![0; n],
             wake_at: vec![SimTime::MAX; n],
             out: Vec::new(),
+            epoch_unix_s: epoch.unix_secs() as f64,
         })
     }
 
@@ -145,9 +191,14 @@ impl Fleet {
     ) -> R {
         let (c, _) = self.locate(g);
         let slot = &mut self.classes[c];
+        let mut logic = Stamped {
+            class: &mut *slot.logic,
+            timestamp_field: slot.timestamp_field,
+            epoch_unix_s: self.epoch_unix_s,
+        };
         let mut ctx = Ctx {
             cfg: &slot.firmware,
-            logic: &mut *slot.logic,
+            logic: &mut logic,
             out: &mut self.out,
         };
         f(&mut self.devices[g as usize], &mut ctx)

@@ -81,8 +81,8 @@ pub struct WorldConfig {
     pub hubs: Vec<HubConfig>,
     pub dps: DpsConfig,
     pub network: NetworkConfig,
-    /// Share of devices that crash (and reboot after the downtime) at a time.
-    pub crash: Option<CrashFault>,
+    /// Shares of the fleet (or of a class) that crash, and reboot after a downtime.
+    pub crashes: Vec<CrashFault>,
     pub backend: BackendConfig,
     /// Detection grace after an episode ends, for scoring.
     pub score_grace: SimDuration,
@@ -106,15 +106,22 @@ pub struct ClassConfig {
     pub provisioned_ratio: Ratio,
     /// The class's DPS enrollment group key (symmetric-key attestation, reference §2.2).
     pub group_key: Vec<u8>,
-    /// The stream-key name of the class's boot and provisioning draws.
-    pub stream: String,
-}
-
-/// Links and the towers that outages take down.
-#[derive(Clone)]
-pub struct NetworkConfig {
+    /// The enrollment group's allocation policy; `None` uses the instance's.
+    pub allocation: Option<dps::AllocationPolicy>,
+    /// The twin (`{"tags": …, "desired": …}`) a newly assigned device starts with.
+    pub initial_twin: Option<serde_json::Value>,
     /// Device ↔ cloud link (radio and backhaul together).
     pub link: LinkProfile,
+    /// The stream-key name of the class's boot and provisioning draws.
+    pub stream: String,
+    /// Where the world writes the device's clock (Unix seconds) into each reading: the
+    /// field after the ones the class samples.
+    pub timestamp_field: usize,
+}
+
+/// The towers that outages take down, and the simplified TCP.
+#[derive(Clone)]
+pub struct NetworkConfig {
     /// Devices served by one cell tower; an outage partitions a tower's devices.
     pub devices_per_tower: u32,
     pub outages: Vec<Outage>,
@@ -131,23 +138,24 @@ pub struct Outage {
     pub towers: u32,
 }
 
-/// A share of the fleet crashes at `at` and restarts `downtime` later.
+/// A share of the fleet (or of one class) crashes at `at` and restarts `downtime` later.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CrashFault {
     pub ratio: Ratio,
     pub at: SimTime,
     pub downtime: SimDuration,
+    /// Only this class's devices; `None`: every device.
+    pub class: Option<usize>,
 }
 
-/// The back end's built-in apps: a TSI-style store and its rules over one class's telemetry.
+/// The back end's built-in apps: a TSI-style store with one time-series type per class, and
+/// the rules over one class's telemetry.
 #[derive(Clone)]
 pub struct BackendConfig {
-    /// The class whose telemetry the store holds.
-    pub class: usize,
-    /// The store's columns: the class's telemetry fields without the timestamp field.
-    pub schema: Schema,
-    /// The telemetry field that carries the reading's event time (Unix seconds).
-    pub timestamp_field: usize,
+    /// Per class, the store's columns: the class's telemetry fields without the timestamp.
+    pub schemas: Vec<Schema>,
+    /// The class the rules run on.
+    pub rules_class: usize,
     pub store: StoreConfig,
     pub analytics: AnalyticsConfig,
     /// How often the back end reads the hubs' built-in endpoints.
@@ -230,22 +238,12 @@ impl SolutionWorld {
         classes: Vec<Box<dyn DeviceClass>>,
     ) -> Result<SolutionWorld, BuildError> {
         let seed = Seed(cfg.seed);
-        let fleet = Fleet::new(seed, &cfg.classes, classes)?;
+        let fleet = Fleet::new(seed, cfg.epoch, &cfg.classes, classes)?;
         let n = fleet.len();
         let cloud = Cloud::new(&cfg)?;
-        let transport = Transport::new(seed, &cfg.network, n)?;
-        let plan = faults::build(seed, &cfg, n);
-        let class = cfg.backend.class;
-        if class >= fleet.class_count() {
-            return Err(build_err(
-                "backend.class",
-                format!(
-                    "{class}: expected a class index below {}",
-                    fleet.class_count()
-                ),
-            ));
-        }
-        let backend = Backend::new(&cfg, &cloud, fleet.base(class), fleet.class_len(class))?;
+        let transport = Transport::new(seed, &cfg.network, &cfg.classes)?;
+        let plan = faults::build(seed, &cfg, &fleet);
+        let backend = Backend::new(&cfg, &cloud, &fleet)?;
         let acct = Accounting::new(&cfg, n);
         let mut world = SolutionWorld {
             cfg,
@@ -265,10 +263,13 @@ impl SolutionWorld {
     pub fn schedule_start(&mut self, k: &mut Kernel) {
         let seed = Seed(self.cfg.seed);
         for (c, class) in self.cfg.classes.iter().enumerate() {
-            let mut boot = seed.compact(sim::StreamKey::new(&class.stream, 0, "boot"));
+            // Each device's boot time comes from its own stream, so adding a device or a
+            // class moves no other device's boot.
             let window = class.boot_window.as_nanos().max(1);
             let base = self.fleet.base(c);
             for i in 0..class.count {
+                let mut boot =
+                    seed.compact(sim::StreamKey::new(&class.stream, u64::from(i), "boot"));
                 let at = SimTime::from_nanos(sim::rng::below(&mut boot, window));
                 k.schedule(at, Event::new(EntityId(base + i), POWER_ON, 0));
             }

@@ -97,7 +97,7 @@ fn fleet_invariants(w: &SolutionWorld) -> Vec<Invariant> {
     let mut invariants = Vec::new();
     // 1. Every acknowledged reading is stored, and stored once.
     let (acked_not_stored, example) = w.acct.acked_bits.missing_from(&w.acct.stored_bits);
-    let st = w.backend.store.stats();
+    let st = w.backend.stats();
     let missed: u64 = w.backend.consumers.iter().map(|c| c.missed).sum();
     let losses = if missed + st.stale_dropped + st.aged_out_dropped > 0 {
         format!(
@@ -402,7 +402,7 @@ fn summary_of(
                     count: c.dropped_reboot,
                 },
             ],
-            duplicates_dropped: w.backend.store.stats().duplicates_dropped,
+            duplicates_dropped: w.backend.stats().duplicates_dropped,
             throttled: d2c_throttled,
             in_flight_at_end: w.fleet.buffered(),
         },

@@ -4,8 +4,8 @@
 //! after `tcp_max_retries` failures (see the world's module documentation).
 
 use super::{
-    build_err, BuildError, NetworkConfig, SolutionWorld, DEVICE_LINK_DOWN, DEVICE_RX, DPS_ENTITY,
-    DPS_RX, HUB_BASE, HUB_RX, RETRANSMIT,
+    build_err, BuildError, ClassConfig, NetworkConfig, SolutionWorld, DEVICE_LINK_DOWN, DEVICE_RX,
+    DPS_ENTITY, DPS_RX, HUB_BASE, HUB_RX, RETRANSMIT,
 };
 use firmware::{DisconnectReason, Peer};
 use iot_messages::Msg;
@@ -93,28 +93,37 @@ pub(crate) struct Transport {
     conn_device: Vec<u32>,
     rto: SimDuration,
     max_retries: u8,
-    /// The link's minimum latency: how long a service's close takes to reach the device.
-    min_latency: SimDuration,
+    /// Per class, its first device and its link's minimum latency (how long a service's close
+    /// takes to reach the device).
+    min_latency: Vec<(u32, SimDuration)>,
     pub(crate) retransmits: u64,
     pub(crate) broken: u64,
 }
 
 impl Transport {
+    /// One duplex link per device to the cloud node, with its class's profile.
     pub(crate) fn new(
         seed: Seed,
         cfg: &NetworkConfig,
-        devices: u32,
+        classes: &[ClassConfig],
     ) -> Result<Transport, BuildError> {
         let mut net = Network::new(seed.derive(StreamKey::new("network", 0, "links")));
-        let profile = net
-            .add_profile(cfg.link.clone())
-            .map_err(|e| build_err("network", e))?;
+        let devices: u32 = classes.iter().map(|c| c.count).sum();
         net.add_nodes(devices);
         let cloud = net.add_node();
         let uplinks_base = net.link_count() as u32;
-        for i in 0..devices {
-            net.add_duplex(NodeId(i), cloud, profile)
-                .map_err(|e| build_err("network", e))?;
+        let mut min_latency = Vec::with_capacity(classes.len());
+        let mut g = 0;
+        for (c, class) in classes.iter().enumerate() {
+            let profile = net
+                .add_profile(class.link.clone())
+                .map_err(|e| build_err(&format!("classes[{c}].link"), e))?;
+            min_latency.push((g, class.link.latency.min));
+            for _ in 0..class.count {
+                net.add_duplex(NodeId(g), cloud, profile)
+                    .map_err(|e| build_err("network", e))?;
+                g += 1;
+            }
         }
         Ok(Transport {
             net,
@@ -124,7 +133,7 @@ impl Transport {
             conn_device: vec![0],
             rto: cfg.tcp_rto,
             max_retries: cfg.tcp_max_retries,
-            min_latency: cfg.link.latency.min,
+            min_latency,
             retransmits: 0,
             broken: 0,
         })
@@ -226,7 +235,8 @@ impl Transport {
         code: u32,
     ) {
         self.conns[g as usize].hub = 0;
-        let at = at.max(k.now()) + self.min_latency;
+        let c = self.min_latency.partition_point(|&(base, _)| base <= g) - 1;
+        let at = at.max(k.now()) + self.min_latency[c].1;
         k.schedule(
             at,
             Event::new(

@@ -1,8 +1,9 @@
 //! Bad scenario files and overrides give errors that name the file, line, column, field,
 //! the value and what was expected; nothing panics.
 
-use scenarios::bundled::{load_herd, source};
+use scenarios::bundled::{load, source};
 use scenarios::load::{Override, Source};
+use scenarios::registry::Registry;
 
 /// The bundled herd file with one line replaced.
 fn with(old: &str, new: &str) -> Source {
@@ -15,7 +16,7 @@ fn with(old: &str, new: &str) -> Source {
 
 fn error(src: &Source, sets: &[&str]) -> String {
     let sets: Vec<Override> = sets.iter().map(|s| Override::parse(s).unwrap()).collect();
-    match load_herd(src, &sets) {
+    match load(src, &sets, &Registry::bundled()) {
         Ok(_) => panic!("loaded a bad scenario"),
         Err(e) => e.to_string(),
     }
@@ -30,33 +31,33 @@ fn a_dozen_kinds_of_mistake_are_each_named_and_located() {
     let cases: &[(&str, &str, &str, &str)] = &[
         // (replace, with, expected field, expected words)
         (
-            "cows = 100000",
-            "cows = \"lots\"",
-            "herd.cows",
+            "count = 100000",
+            "count = \"lots\"",
+            "classes[0].count",
             "invalid type",
         ),
         (
-            "cows = 100000",
-            "cows = 0",
-            "herd.cows",
-            "expected 1 to 1,000,000",
+            "count = 100000",
+            "count = 0",
+            "classes.collar.count",
+            "expected at least 1 device",
         ),
         (
-            "cows = 100000",
-            "cows = 2000000",
-            "herd.cows",
-            "expected 1 to 1,000,000",
+            "count = 100000",
+            "count = 2000000",
+            "classes.collar.count",
+            "1 hub(s) hold at most 1000000",
         ),
         (
             "loss_ratio = 0.01",
             "loss_ratio = 1.5",
-            "network.loss_ratio",
+            "classes.collar.link.loss_ratio",
             "expected a ratio from 0 to 1",
         ),
         (
             "provisioned_ratio = 0.98",
             "provisioned_ratio = -0.1",
-            "collar.provisioned_ratio",
+            "classes.collar.provisioned_ratio",
             "expected a ratio from 0 to 1",
         ),
         (
@@ -66,33 +67,33 @@ fn a_dozen_kinds_of_mistake_are_each_named_and_located() {
             "expected one of F1, B1, B2, B3, S1, S2, S3",
         ),
         (
-            "report_interval_s = 300",
-            "report_interval_s = 0",
-            "collar.report_interval_s",
-            "expected 1 second to 1 day",
+            "interval_s = 300",
+            "interval_s = 100000",
+            "classes.collar.telemetry.interval_s",
+            "expected 0 to 86400 s",
         ),
         (
-            "report_jitter_s = 10",
-            "report_jitter_s = 400",
-            "collar.report_jitter_s",
-            "less than report_interval_s",
+            "jitter_s = 10",
+            "jitter_s = 400",
+            "classes.collar.telemetry.jitter_s",
+            "less than interval_s",
         ),
         (
             "overflow = \"drop_oldest\"",
             "overflow = \"drop_random\"",
-            "collar.overflow",
+            "classes.collar.firmware.overflow",
             "drop_oldest",
         ),
         (
             "keep_alive_s = 900",
             "keep_alive_s = 3000",
-            "collar.keep_alive_s",
+            "classes.collar.firmware.keep_alive_s",
             "1 to 1177",
         ),
         (
             "stuck_duration_h_min = 13.0",
             "stuck_duration_h_min = 6.0",
-            "herd.stuck_duration_h_min",
+            "classes.collar.params.stuck_duration_h_min",
             "more than 12 h",
         ),
         (
@@ -102,9 +103,9 @@ fn a_dozen_kinds_of_mistake_are_each_named_and_located() {
             "YYYY-MM-DDTHH:MM:SSZ",
         ),
         (
-            "fever_rule = \"fever\"",
-            "fever_rule = \"fevr\"",
-            "invariants.fever_rule",
+            "rule = \"stuck\"",
+            "rule = \"stuk\"",
+            "invariants[2].rule",
             "expected the name of a rule",
         ),
         (
@@ -116,25 +117,25 @@ fn a_dozen_kinds_of_mistake_are_each_named_and_located() {
         (
             "towers = 1",
             "towers = 0",
-            "network.outages[0].towers",
+            "faults.outages[0].towers",
             "at least 1 tower",
         ),
         (
-            "crash_at_h = 14.0",
-            "crash_at_h = 1e12",
-            "faults.crash_at_h",
+            "at_h = 14.0",
+            "at_h = 1e12",
+            "faults.crashes[0].at_h",
             "expected 0 to 8784 (a year)",
         ),
         (
             "tier = \"S3\"",
             "tier = \"B2\"",
             "hub.tier",
-            "Basic tiers lack",
+            "Basic tiers have no C2D, twins or direct methods",
         ),
         (
             "radio = \"lte-m\"",
             "radio = \"5g\"",
-            "network.radio",
+            "classes.collar.link.radio",
             "\"5g\": expected one of lorawan-sf7",
         ),
         (
@@ -146,8 +147,32 @@ fn a_dozen_kinds_of_mistake_are_each_named_and_located() {
         (
             "buffer_capacity = 48",
             "buffer_capacity = 200",
-            "collar.buffer_capacity",
+            "classes.collar.firmware.buffer_capacity",
             "expected 1 to 60 messages",
+        ),
+        (
+            "kind = \"collar/1\"",
+            "kind = \"colar/1\"",
+            "classes.collar.kind",
+            "no such class kind; registered: collar/1",
+        ),
+        (
+            "{ name = \"temp\", resolution = 0.01 }",
+            "{ name = \"tmp\", resolution = 0.01 }",
+            "classes.collar.telemetry.fields[2].name",
+            "kind \"collar/1\" samples lat, lon, temp",
+        ),
+        (
+            "ids = \"cow-{index:07}\"",
+            "ids = \"cow-{index:07\"",
+            "classes.collar.ids",
+            "unclosed",
+        ),
+        (
+            "fever_rise_c = 1.6",
+            "fever_rise_c = \"hot\"",
+            "classes.collar.params.fever_rise_c",
+            "invalid type",
         ),
     ];
     for (old, new, field, words) in cases {
@@ -162,13 +187,27 @@ fn a_dozen_kinds_of_mistake_are_each_named_and_located() {
 
 #[test]
 fn an_unknown_field_lists_the_expected_ones() {
-    let src = with("cows = 100000", "cows = 100000\ncolour = \"brown\"");
+    let src = with("count = 100000", "count = 100000\ncolour = \"brown\"");
     let e = error(&src, &[]);
     assert!(
         e.starts_with(&format!("bad.toml:{}:", line_of(&src, "colour"))),
         "{e}"
     );
-    assert!(e.contains("colour") && e.contains("pasture_width_m"), "{e}");
+    assert!(
+        e.contains("colour") && e.contains("provisioned_ratio"),
+        "{e}"
+    );
+    // A class kind's own parameters are checked by the kind, and located too.
+    let src = with("origin_lon = 146.90", "origin_lon = 146.90\nhorns = 2");
+    let e = error(&src, &[]);
+    assert!(
+        e.starts_with(&format!("bad.toml:{}:", line_of(&src, "horns"))),
+        "{e}"
+    );
+    assert!(
+        e.contains("classes.collar.params") && e.contains("horns"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -187,12 +226,17 @@ fn an_unknown_set_key_lists_the_valid_ones_and_a_bad_set_value_is_located() {
     let e = error(&src, &["herd.goats=3"]);
     assert!(e.starts_with("--set herd.goats: no such key"), "{e}");
     assert!(
-        e.contains("devices (= herd.cows)") && e.contains("network.loss_ratio"),
+        e.contains("devices (= classes[0].count)") && e.contains("classes.collar.link.loss_ratio"),
         "{e}"
     );
     let e = error(&src, &["devices=many"]);
     assert!(
-        e.contains("`herd.cows`") && e.contains("scenarios/herd.toml:"),
+        e.contains("`classes[0].count`") && e.contains("scenarios/herd.toml:"),
+        "{e}"
+    );
+    let e = error(&src, &["classes.colar.count=3"]);
+    assert!(
+        e.contains("no class entry named \"colar\"") && e.contains("collar"),
         "{e}"
     );
     assert!(Override::parse("devices").is_err());
@@ -208,7 +252,7 @@ fn a_bad_set_value_is_located_on_its_own_line_below_a_comment() {
         .unwrap()
         + 1;
     assert!(src.text.lines().nth(line - 2).unwrap().starts_with('#'));
-    let e = error(&src, &["network.latency_ms_min=-5"]);
+    let e = error(&src, &["classes.collar.link.latency_ms_min=-5"]);
     assert!(
         e.contains(&format!("scenarios/herd.toml:{line}:")),
         "line {line}: {e}"

@@ -1,19 +1,17 @@
 //! The herd end to end at a small size.
 
-use scenarios::bundled::{load_herd, source};
-use scenarios::herd::run;
-use scenarios::load::Override;
-use scenarios::world::Outcome as HerdOutcome;
+use scenarios::bundled::run_bundled;
+use scenarios::world::Outcome;
 
-fn herd(devices: u32, hours: f64, seed: u64) -> HerdOutcome {
-    let src = source("herd").unwrap();
-    let sets = [
-        Override::parse(&format!("devices={devices}")).unwrap(),
-        Override::parse(&format!("hours={hours}")).unwrap(),
-        Override::parse(&format!("seed={seed}")).unwrap(),
-    ];
-    let (_, cfg) = load_herd(&src, &sets).unwrap();
-    run(cfg, &mut |_| {}).unwrap().0
+fn herd(devices: u32, hours: f64, seed: u64) -> Outcome {
+    run_bundled(
+        "herd",
+        &[
+            &format!("devices={devices}"),
+            &format!("hours={hours}"),
+            &format!("seed={seed}"),
+        ],
+    )
 }
 
 #[test]
@@ -72,4 +70,14 @@ fn every_packet_a_collar_sends_is_debited_from_its_battery_as_radio_energy() {
     // Connects, subscriptions and retransmissions add a few per cent, not multiples.
     assert!(e.radio < publishes_per_collar * session_j * 1.5, "{e:?}");
     assert!(e.fix > 0.0 && e.sleep > 0.0 && e.sample > 0.0, "{e:?}");
+}
+
+#[test]
+fn a_device_boots_at_the_same_time_whatever_the_size_of_its_class() {
+    // Streams are keyed by (class, device, purpose): growing the herd changes nothing the
+    // first cows do before the first shared event (their boot and first readings).
+    let small = herd(200, 0.5, 9).summary_core;
+    let large = herd(400, 0.5, 9).summary_core;
+    assert!(large.telemetry.sent > small.telemetry.sent);
+    assert_ne!(small.trace_hash, large.trace_hash);
 }

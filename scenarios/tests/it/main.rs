@@ -1,4 +1,5 @@
-//! Integration tests of the scenarios crate: loading scenario files and running the herd.
+//! Integration tests of the scenarios crate: loading scenario files and running them.
 
 mod bad_files;
 mod herd;
+mod schema;

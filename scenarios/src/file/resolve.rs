@@ -1,0 +1,449 @@
+//! Resolving a checked scenario file against the registry: each class's kind builds its
+//! object, the telemetry declarations become the wire schemas and the store's columns, the
+//! radios become links, and the sections become a [`WorldConfig`].
+
+use super::{ClassEntry, InvariantEntry, SolutionFile};
+use crate::class::DeviceClass;
+use crate::load::FieldError;
+use crate::registry::{ClassBuild, Registry};
+use crate::world::{
+    BackendConfig, ClassConfig, CrashFault, IdPattern, InvariantSpec, NetworkConfig, Outage,
+    WorldConfig,
+};
+use dps::{AllocationPolicy, DpsConfig, LinkedHub};
+use firmware::{FirmwareConfig, OverflowPolicy};
+use hardware::radio::RadioProfile;
+use hub::{EndpointConfig, EnrichmentConfig, HubConfig, RouteConfig, Tier};
+use iot_messages::telemetry::{SchemaSet, TelemetrySchema};
+use iot_messages::SubFilters;
+use sim::net::{Latency, LinkProfile};
+use sim::{Dist, Epoch, Ratio, Seed, SimDuration, SimTime};
+use store::{ColumnSpec, Schema};
+
+/// A resolved scenario: the world's configuration and one object per class.
+pub struct Resolved {
+    pub world: WorldConfig,
+    pub classes: Vec<Box<dyn DeviceClass>>,
+}
+
+fn hours(h: f64) -> SimDuration {
+    SimDuration::from_secs_f64(h * 3_600.0)
+}
+
+/// The hub host `hub.name` and index give (`<name>-<i>.azure-devices.net`).
+fn hub_name(file: &SolutionFile, i: u32) -> String {
+    format!("{}-{i}", file.hub.name)
+}
+
+fn allocation(file: &SolutionFile, v: &str) -> AllocationPolicy {
+    match v
+        .strip_prefix("static:")
+        .and_then(|i| i.parse::<u32>().ok())
+    {
+        Some(i) => AllocationPolicy::Static {
+            hub: format!("{}.azure-devices.net", hub_name(file, i)),
+        },
+        None => AllocationPolicy::Hashed,
+    }
+}
+
+/// Resolves a file that passed [`crate::load::Validate`].
+pub fn resolve(file: &SolutionFile, registry: &Registry) -> Result<Resolved, FieldError> {
+    let epoch = Epoch::parse_rfc3339(&file.scenario.epoch)
+        .ok_or_else(|| FieldError::new("scenario.epoch", "unparsable"))?;
+    let seed = Seed(file.scenario.seed);
+    let schemas = SchemaSet::new(
+        file.classes
+            .iter()
+            .map(|c| telemetry_schema(c, registry))
+            .collect::<Result<_, _>>()?,
+    );
+    let mut classes = Vec::new();
+    let mut objects = Vec::new();
+    for (i, c) in file.classes.iter().enumerate() {
+        let (cfg, object) = resolve_class(file, registry, c, i, &schemas, seed, epoch)?;
+        classes.push(cfg);
+        objects.push(object);
+    }
+    let backend_class = file
+        .classes
+        .iter()
+        .position(|c| c.name == file.backend.class)
+        .unwrap_or(0);
+    let world = WorldConfig {
+        seed: file.scenario.seed,
+        epoch,
+        duration: hours(file.scenario.duration_h),
+        classes,
+        hubs: hubs(file, epoch)?,
+        dps: dps(file, epoch),
+        network: NetworkConfig {
+            devices_per_tower: file.network.devices_per_tower,
+            outages: file
+                .faults
+                .outages
+                .iter()
+                .map(|o| Outage {
+                    start: SimTime::ZERO + hours(o.start_h),
+                    duration: SimDuration::from_secs_f64(o.duration_min * 60.0),
+                    towers: o.towers,
+                })
+                .collect(),
+            tcp_rto: SimDuration::from_millis(file.network.tcp_rto_ms),
+            tcp_max_retries: file.network.tcp_max_retries,
+        },
+        crashes: file
+            .faults
+            .crashes
+            .iter()
+            .map(|c| CrashFault {
+                ratio: Ratio::new(c.ratio).expect("checked"),
+                at: SimTime::ZERO + hours(c.at_h),
+                downtime: SimDuration::from_secs_f64(c.downtime_min * 60.0),
+                class: file.classes.iter().position(|k| k.name == c.class),
+            })
+            .collect(),
+        backend: backend(file, registry, backend_class)?,
+        score_grace: SimDuration::from_mins(file.scoring.grace_min),
+        invariants: file.invariants.iter().map(invariant).collect(),
+        sample_interval: SimDuration::from_mins(15),
+    };
+    Ok(Resolved {
+        world,
+        classes: objects,
+    })
+}
+
+/// The wire schema of class `c`: its declared fields (or its kind's), then the timestamp.
+fn telemetry_schema(c: &ClassEntry, registry: &Registry) -> Result<TelemetrySchema, FieldError> {
+    let fields = field_names(c, registry)?;
+    let mut all: Vec<&str> = fields.iter().map(String::as_str).collect();
+    all.push(&c.telemetry.timestamp);
+    TelemetrySchema::new(&c.name, &all, &[]).map_err(|e| {
+        FieldError::new(
+            format!("classes.{}.telemetry.fields", c.name),
+            e.to_string(),
+        )
+    })
+}
+
+/// The telemetry fields of class `c` in order: the file's declaration, checked against what
+/// its kind samples, or the kind's own when the file declares none.
+fn field_names(c: &ClassEntry, registry: &Registry) -> Result<Vec<String>, FieldError> {
+    let kind = registry.class(&c.kind).ok_or_else(|| {
+        FieldError::new(
+            format!("classes.{}.kind", c.name),
+            format!(
+                "{:?}: no such class kind; registered: {}",
+                c.kind,
+                registry.class_names()
+            ),
+        )
+    })?;
+    let declared: Vec<String> = c.telemetry.fields.iter().map(|f| f.name.clone()).collect();
+    match &kind.samples {
+        None if declared.is_empty() => Err(FieldError::new(
+            format!("classes.{}.telemetry.fields", c.name),
+            format!(
+                "kind {:?} samples the fields its file declares; expected at least one field",
+                c.kind
+            ),
+        )),
+        None => Ok(declared),
+        Some(own) if declared.is_empty() => Ok(own.clone()),
+        Some(own) => {
+            if let Some(i) =
+                (0..declared.len().max(own.len())).find(|&i| declared.get(i) != own.get(i))
+            {
+                let at = if i < declared.len() {
+                    format!("classes.{}.telemetry.fields[{i}].name", c.name)
+                } else {
+                    format!("classes.{}.telemetry.fields", c.name)
+                };
+                return Err(FieldError::new(
+                    at,
+                    format!(
+                        "{}: kind {:?} samples {} (in this order)",
+                        declared
+                            .get(i)
+                            .map_or("a missing field".to_string(), |d| format!("{d:?}")),
+                        c.kind,
+                        own.join(", ")
+                    ),
+                ));
+            }
+            Ok(declared)
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn resolve_class(
+    file: &SolutionFile,
+    registry: &Registry,
+    c: &ClassEntry,
+    index: usize,
+    schemas: &SchemaSet,
+    seed: Seed,
+    epoch: Epoch,
+) -> Result<(ClassConfig, Box<dyn DeviceClass>), FieldError> {
+    let f = |key: &str| format!("classes.{}.{key}", c.name);
+    let kind = registry.class(&c.kind).expect("checked by field_names");
+    let fields = field_names(c, registry)?;
+    let radio = RadioProfile::named(&c.link.radio).expect("checked");
+    let build = ClassBuild {
+        seed,
+        epoch,
+        name: &c.name,
+        count: c.count,
+        telemetry: &fields,
+        radio: &radio,
+        params: &c.params,
+    };
+    let object = (kind.build)(&build)?;
+    if object.len() != c.count {
+        return Err(FieldError::new(
+            f("count"),
+            format!(
+                "{}: kind {:?} built {} devices (a bug in the class)",
+                c.count,
+                c.kind,
+                object.len()
+            ),
+        ));
+    }
+    let ids = if c.ids.is_empty() {
+        format!("{}-{{index:07}}", c.name)
+    } else {
+        c.ids.clone()
+    };
+    let group_key = if c.enrollment.group_key.is_empty() {
+        format!("fleetsim {} enrollment group key", c.name)
+    } else {
+        c.enrollment.group_key.clone()
+    };
+    let cfg = ClassConfig {
+        name: c.name.clone(),
+        count: c.count,
+        ids: IdPattern::parse(&ids).map_err(|e| FieldError::new(f("ids"), e.to_string()))?,
+        firmware: firmware(file, c, index, schemas, epoch)?,
+        boot_window: SimDuration::from_secs(c.boot_window_s),
+        provisioned_ratio: Ratio::new(c.provisioned_ratio).expect("checked"),
+        group_key: group_key.into_bytes(),
+        allocation: (!c.enrollment.allocation.is_empty())
+            .then(|| allocation(file, &c.enrollment.allocation)),
+        initial_twin: c
+            .enrollment
+            .initial_twin
+            .as_ref()
+            .map(|t| serde_json::to_value(t).expect("TOML converts to JSON")),
+        link: link(c, &radio)?,
+        stream: c.name.clone(),
+        timestamp_field: fields.len(),
+    };
+    Ok((cfg, object))
+}
+
+fn firmware(
+    file: &SolutionFile,
+    c: &ClassEntry,
+    index: usize,
+    schemas: &SchemaSet,
+    epoch: Epoch,
+) -> Result<FirmwareConfig, FieldError> {
+    let t = &c.telemetry;
+    let w = &c.firmware;
+    let interval = SimDuration::from_secs(t.interval_s.max(1));
+    let mut fw = FirmwareConfig::new(&file.dps.id_scope, schemas.clone(), interval);
+    fw.schema = index as u16;
+    fw.periodic = t.interval_s > 0;
+    fw.epoch = epoch;
+    fw.telemetry_jitter = SimDuration::from_secs(t.jitter_s);
+    fw.buffer_capacity = w.buffer_capacity;
+    fw.overflow = if w.overflow == "drop_newest" {
+        OverflowPolicy::DropNewest
+    } else {
+        OverflowPolicy::DropOldest
+    };
+    fw.keep_alive_s = w.keep_alive_s;
+    fw.token_ttl = SimDuration::from_mins(w.token_ttl_min);
+    fw.token_renew_before = SimDuration::from_mins((w.token_ttl_min / 12).max(1));
+    let mut subs = SubFilters::default();
+    for s in &w.subscriptions {
+        subs = subs.union(match s.as_str() {
+            "c2d" => SubFilters::C2D,
+            "twin" => SubFilters::TWIN_RES.union(SubFilters::TWIN_DESIRED),
+            _ => SubFilters::METHODS,
+        });
+    }
+    fw.subscriptions = subs;
+    fw.validate()
+        .map_err(|e| FieldError::new(format!("classes.{}.firmware", c.name), e.to_string()))?;
+    Ok(fw)
+}
+
+/// The class's link: its radio's profile at its distance, with the file's overrides.
+fn link(c: &ClassEntry, radio: &RadioProfile) -> Result<LinkProfile, FieldError> {
+    let l = &c.link;
+    let mut p = radio.link_profile(l.distance_m, 64);
+    if let Some(ms) = l.latency_ms_min {
+        p.latency.min = SimDuration::from_secs_f64(ms / 1_000.0);
+    }
+    if let (Some(m), Some(p99)) = (l.latency_ms_median_extra, l.latency_ms_p99_extra) {
+        p.latency = Latency {
+            min: p.latency.min,
+            jitter_ms: Dist::lognormal_median_p99(m, p99).map_err(|e| {
+                FieldError::new(
+                    format!("classes.{}.link.latency_ms_median_extra", c.name),
+                    e.to_string(),
+                )
+            })?,
+        };
+    }
+    if let Some(loss) = l.loss_ratio {
+        p.loss = Ratio::new(loss).expect("checked");
+    }
+    match l.bitrate_bps {
+        // No serialisation delay and no transmit FIFO.
+        Some(0) => {
+            p.bandwidth_bps = None;
+            p.queue_capacity_bytes = 0;
+        }
+        Some(bps) => p.bandwidth_bps = Some(bps),
+        None => {}
+    }
+    Ok(p)
+}
+
+fn hubs(file: &SolutionFile, epoch: Epoch) -> Result<Vec<HubConfig>, FieldError> {
+    let h = &file.hub;
+    let tier = Tier::parse(&h.tier).expect("checked");
+    (0..h.count)
+        .map(|i| {
+            let mut hc = HubConfig::s1(&hub_name(file, i));
+            hc.tier = tier;
+            hc.units = h.units;
+            hc.partitions = h.partitions;
+            hc.epoch = epoch;
+            // The back end reads every few seconds; a minute or so of messages per partition
+            // is plenty of replay buffer and bounds memory at a million devices.
+            hc.partition_capacity = 1 << 16;
+            hc.fallback = h.fallback;
+            hc.routes = h
+                .routes
+                .iter()
+                .map(|r| RouteConfig {
+                    name: r.name.clone(),
+                    condition: r.condition.clone(),
+                    endpoints: r.endpoints.clone(),
+                })
+                .collect();
+            hc.endpoints = h
+                .endpoints
+                .iter()
+                .map(|e| EndpointConfig {
+                    name: e.name.clone(),
+                    partitions: e.partitions,
+                })
+                .collect();
+            hc.enrichments = h
+                .enrichments
+                .iter()
+                .map(|e| EnrichmentConfig {
+                    key: e.key.clone(),
+                    value: e.value.clone(),
+                    endpoints: e.endpoints.clone(),
+                })
+                .collect();
+            hc.c2d.default_ttl = SimDuration::from_secs(h.c2d_ttl_s);
+            hc.c2d.max_delivery_count = h.c2d_max_delivery_count;
+            // The hub's own checks (routes, endpoints, enrichments against the tier) run now,
+            // so the error points at the hub section.
+            hub::Hub::new(hc.clone(), SchemaSet::default())
+                .map_err(|e| FieldError::new("hub", e.to_string()))?;
+            Ok(hc)
+        })
+        .collect()
+}
+
+fn dps(file: &SolutionFile, epoch: Epoch) -> DpsConfig {
+    let linked = (0..file.hub.count)
+        .map(|i| LinkedHub {
+            host: format!("{}.azure-devices.net", hub_name(file, i)),
+            weight: 1,
+            apply_allocation_policy: true,
+            region: 0,
+        })
+        .collect();
+    let mut dps = DpsConfig::new(&file.dps.id_scope, linked);
+    dps.epoch = epoch;
+    dps.units = file.dps.units;
+    dps.default_policy = allocation(file, &file.dps.allocation);
+    dps
+}
+
+fn backend(
+    file: &SolutionFile,
+    registry: &Registry,
+    rules_class: usize,
+) -> Result<BackendConfig, FieldError> {
+    let schemas = file
+        .classes
+        .iter()
+        .map(|c| store_schema(c, registry))
+        .collect::<Result<_, _>>()?;
+    let mut store = file.store.clone();
+    // The back end takes each reading as it is indexed (`index_next`), not from the change
+    // feed.
+    store.change_feed = false;
+    store.partitions = store.partitions.max(u16::from(file.hub.partitions));
+    Ok(BackendConfig {
+        schemas,
+        rules_class,
+        store,
+        analytics: file.analytics.clone(),
+        poll: SimDuration::from_secs(file.backend.poll_s),
+    })
+}
+
+/// Class `c`'s store columns: its telemetry fields at their declared resolutions.
+fn store_schema(c: &ClassEntry, registry: &Registry) -> Result<Schema, FieldError> {
+    let columns: Vec<ColumnSpec> = field_names(c, registry)?
+        .into_iter()
+        .map(|name| ColumnSpec {
+            resolution: c
+                .telemetry
+                .fields
+                .iter()
+                .find(|f| f.name == name)
+                .and_then(|f| f.resolution),
+            name,
+        })
+        .collect();
+    Schema::new(&columns).map_err(|e| {
+        FieldError::new(
+            format!("classes.{}.telemetry.fields", c.name),
+            e.to_string(),
+        )
+    })
+}
+
+fn invariant(e: &InvariantEntry) -> InvariantSpec {
+    match e {
+        InvariantEntry::Recall {
+            rule,
+            min,
+            min_age_h,
+        } => InvariantSpec::Recall {
+            rule: rule.clone(),
+            min: *min,
+            min_age: hours(*min_age_h),
+        },
+        InvariantEntry::NoAlertWithoutEpisode { rule } => {
+            InvariantSpec::NoAlertWithoutEpisode { rule: rule.clone() }
+        }
+        InvariantEntry::FlaggedBeforeEnd { rule } => {
+            InvariantSpec::FlaggedBeforeEnd { rule: rule.clone() }
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! The registry: device classes and back-end apps by name, so a scenario file can name a
+//! user's Rust code (`kind = "greenhouse/1"`) the way it names a bundled one. Code stays apart
+//! from deployment: the registry holds what a class *is*, the file says how many, where, and
+//! with which parameters (house style, "Code apart from deployment").
+//!
+//! ```
+//! use firmware::DeviceLogic;
+//! use iot_messages::telemetry::FIELDS_MAX;
+//! use scenarios::class::DeviceClass;
+//! use scenarios::registry::{ClassKind, Registry};
+//! use sim::SimTime;
+//!
+//! #[derive(serde::Deserialize, serde::Serialize)]
+//! #[serde(deny_unknown_fields)]
+//! struct Params {
+//!     level: f64,
+//! }
+//!
+//! struct Beacons {
+//!     level: f64,
+//!     count: u32,
+//! }
+//! impl DeviceLogic for Beacons {
+//!     fn sample(&mut self, _d: u32, _now: SimTime, out: &mut [f64; FIELDS_MAX]) -> usize {
+//!         out[0] = self.level;
+//!         1
+//!     }
+//! }
+//! impl DeviceClass for Beacons {
+//!     fn len(&self) -> u32 {
+//!         self.count
+//!     }
+//! }
+//!
+//! let mut registry = Registry::bundled();
+//! registry.add_class(
+//!     ClassKind::new("beacon/1", "a beacon that reports a constant level", |b| {
+//!         let p: Params = b.params()?;
+//!         Ok(Box::new(Beacons { level: p.level, count: b.count }))
+//!     })
+//!     .samples(&["level"])
+//!     .default_params(&Params { level: 1.0 }),
+//! );
+//! assert!(registry.class("beacon/1").is_some());
+//! assert!(registry.class("collar/1").is_some(), "the bundled classes are there too");
+//! ```
+
+use crate::class::DeviceClass;
+use crate::load::FieldError;
+use hardware::radio::RadioProfile;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use sim::{Epoch, Seed};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// What a class's builder is given: the scenario's seed and epoch, the class's entry in the
+/// file (its name, device count, telemetry fields, radio) and its `params` table.
+pub struct ClassBuild<'a> {
+    pub seed: Seed,
+    pub epoch: Epoch,
+    /// The class's name in the file (`classes.<name>`).
+    pub name: &'a str,
+    pub count: u32,
+    /// The telemetry fields the file declares, in order, without the timestamp: what
+    /// `sample` must fill.
+    pub telemetry: &'a [String],
+    pub radio: &'a RadioProfile,
+    pub(crate) params: &'a toml::Table,
+}
+
+impl ClassBuild<'_> {
+    /// The class's `params` table as `P`; an error names the dotted field
+    /// (`classes.<name>.params.<field>`), which the loader locates in the file.
+    pub fn params<P: DeserializeOwned>(&self) -> Result<P, FieldError> {
+        let value = toml::Value::Table(self.params.clone());
+        let prefix = format!("classes.{}.params", self.name);
+        serde_path_to_error::deserialize(value).map_err(|e| {
+            let path = e.path().to_string();
+            let field = if path == "." {
+                prefix
+            } else {
+                format!("{prefix}.{path}")
+            };
+            FieldError::new(field, e.inner().to_string())
+        })
+    }
+
+    /// An error about the class's parameter `key`.
+    pub fn error(&self, key: &str, message: impl Into<String>) -> FieldError {
+        FieldError::new(format!("classes.{}.params.{key}", self.name), message)
+    }
+}
+
+type ClassBuilder = dyn Fn(&ClassBuild<'_>) -> Result<Box<dyn DeviceClass>, FieldError>;
+
+/// A kind of device class: its registered name (`"collar/1"`), one line about it, the
+/// telemetry fields its `sample` fills (if fixed), its parameters' defaults, and its builder.
+#[derive(Clone)]
+pub struct ClassKind {
+    pub(crate) name: String,
+    pub(crate) summary: String,
+    pub(crate) samples: Option<Vec<String>>,
+    pub(crate) default_params: toml::Table,
+    pub(crate) build: Arc<ClassBuilder>,
+}
+
+impl ClassKind {
+    pub fn new(
+        name: &str,
+        summary: &str,
+        build: impl Fn(&ClassBuild<'_>) -> Result<Box<dyn DeviceClass>, FieldError> + 'static,
+    ) -> ClassKind {
+        ClassKind {
+            name: name.to_string(),
+            summary: summary.to_string(),
+            samples: None,
+            default_params: toml::Table::new(),
+            build: Arc::new(build),
+        }
+    }
+
+    /// The telemetry fields the class's `sample` fills, in order: a file's declaration must
+    /// list exactly these. A class that fills whatever the file declares leaves this unset.
+    pub fn samples(mut self, fields: &[&str]) -> ClassKind {
+        self.samples = Some(fields.iter().map(|f| f.to_string()).collect());
+        self
+    }
+
+    /// The parameters' defaults, listed for `--set` and in the scenario-file reference.
+    ///
+    /// # Panics
+    /// If `params` does not serialise to a TOML table (a programming error in the class).
+    pub fn default_params(mut self, params: &impl Serialize) -> ClassKind {
+        self.default_params =
+            toml::Table::try_from(params).expect("a class's parameters serialise to a TOML table");
+        self
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn summary(&self) -> &str {
+        &self.summary
+    }
+}
+
+/// Device classes and back-end apps by name.
+#[derive(Clone, Default)]
+pub struct Registry {
+    classes: BTreeMap<String, ClassKind>,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Registry {
+        Registry::default()
+    }
+
+    /// The classes and apps fleetsim bundles.
+    pub fn bundled() -> Registry {
+        let mut r = Registry::new();
+        crate::classes::register(&mut r);
+        r
+    }
+
+    /// Adds (or replaces) a class kind.
+    pub fn add_class(&mut self, kind: ClassKind) -> &mut Registry {
+        self.classes.insert(kind.name.clone(), kind);
+        self
+    }
+
+    pub fn class(&self, name: &str) -> Option<&ClassKind> {
+        self.classes.get(name)
+    }
+
+    /// Every class kind, by name.
+    pub fn classes(&self) -> impl Iterator<Item = &ClassKind> {
+        self.classes.values()
+    }
+
+    /// The registered class names, comma-separated (for error messages).
+    pub(crate) fn class_names(&self) -> String {
+        self.classes.keys().cloned().collect::<Vec<_>>().join(", ")
+    }
+}
