@@ -132,8 +132,13 @@ fn execute(registry: &Registry, args: &RunArgs) -> Result<(Summary, PathBuf)> {
     };
     let description = file.scenario.description.clone();
     let resolved = loaded.resolved;
-    let (outcome, _) = scenarios::world::run(resolved.world, resolved.classes, &mut on_progress)
-        .map_err(|e| BadInput(e.to_string()))?;
+    let (outcome, _) = scenarios::world::run(
+        resolved.world,
+        resolved.classes,
+        resolved.apps,
+        &mut on_progress,
+    )
+    .map_err(|e| BadInput(e.to_string()))?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }
@@ -192,6 +197,52 @@ fn print_summary(s: &Summary, out: &Path) {
             r.latency_s_p50 / 60.0
         );
     }
+    let c = &s.commands;
+    if c.methods.sent > 0 {
+        let failed: Vec<String> = c
+            .methods
+            .failed_by_code
+            .iter()
+            .map(|f| format!("{} × {}", f.count, f.name))
+            .collect();
+        println!(
+            "methods: {} called · {} answered 200 · failed {} · latency p50 {:.0} ms · p99 {:.0} ms",
+            c.methods.sent,
+            c.methods.answered_ok,
+            if failed.is_empty() { "none".to_string() } else { failed.join(", ") },
+            c.methods.latency_ms_p50,
+            c.methods.latency_ms_p99
+        );
+    }
+    if c.c2d.sent > 0 {
+        println!(
+            "c2d: {} sent · {} completed · {} expired · {} accepted · {} refused",
+            c.c2d.sent, c.c2d.completed, c.c2d.expired, c.c2d.accepted, c.c2d.failed
+        );
+    }
+    if c.desired.sent > 0 {
+        println!(
+            "desired properties: {} patches · {} accepted · {} refused · twins converged {:.1}%",
+            c.desired.sent,
+            c.desired.accepted,
+            c.desired.failed,
+            100.0 * c.twins_converged_ratio
+        );
+    }
+    for n in s.notifications.iter().filter(|n| n.sent > 0) {
+        println!(
+            "notifications {}: {} sent · {} delivered · {} lost · latency p50 {:.1} s · p99 {:.1} s",
+            n.channel,
+            n.sent,
+            n.delivered,
+            n.lost,
+            n.latency_ms_p50 / 1e3,
+            n.latency_ms_p99 / 1e3
+        );
+    }
+    for f in &s.figures {
+        println!("{} {}: {}", f.of, f.name, fmt_figure(f.value));
+    }
     for i in &s.invariants {
         println!(
             "[{}] {}: {}",
@@ -205,6 +256,14 @@ fn print_summary(s: &Summary, out: &Path) {
         "reports: {}/{{summary.json,report.md,report.html}}",
         out.display()
     );
+}
+
+fn fmt_figure(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.3}")
+    }
 }
 
 /// The command that reruns `s`, ready to paste into a POSIX shell.

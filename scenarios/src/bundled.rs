@@ -123,7 +123,7 @@ pub fn run(
 ) -> Result<crate::world::Outcome, RunError> {
     let loaded = load(src, overrides, registry)?;
     let r = loaded.resolved;
-    Ok(crate::world::run(r.world, r.classes, &mut |_| {})?.0)
+    Ok(crate::world::run(r.world, r.classes, r.apps, &mut |_| {})?.0)
 }
 
 /// Runs bundled scenario `name` with `key=value` overrides (for tests).

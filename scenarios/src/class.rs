@@ -11,6 +11,12 @@
 //!   ground truth the back end is scored against ([`DeviceClass::truth`]), and what the
 //!   report shows ([`DeviceClass::battery`], [`DeviceClass::position`]).
 //!
+//! A class acts on its own too, sans-IO: it queues [`DeviceAction`]s (publish a reading now,
+//! answer a method later, report a property) in an [`Actions`] outbox the world drains with
+//! [`DeviceClass::poll_action`] after every call into the class, and it asks for hardware
+//! timers per device with [`DeviceClass::poll_timeout`] / [`DeviceClass::handle_timeout`]
+//! (only if [`DeviceClass::has_timers`]).
+//!
 //! Every `device` argument is the class-local index `0..len()`. Randomness a class draws comes
 //! from streams keyed by (seed, class, index, purpose), forked when the class is built, so
 //! adding a class or a device changes nothing another device does.
@@ -48,9 +54,87 @@
 //! assert_eq!(pots.len(), 3);
 //! ```
 
-use firmware::DeviceLogic;
+use firmware::{DeviceLogic, MethodRid};
 use hardware::battery::EnergyLedger;
+use iot_messages::telemetry::FIELDS_MAX;
+use serde_json::Value;
 use sim::SimTime;
+use std::collections::VecDeque;
+
+/// Something a class's device does of its own accord.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DeviceAction {
+    /// Publish a reading now (an event: a door opens, a tank alarms), with the class's
+    /// telemetry fields in order; the world adds the timestamp. It is sequenced, buffered and
+    /// acknowledged like a periodic reading.
+    Publish {
+        device: u32,
+        values: [f64; FIELDS_MAX],
+        len: u8,
+    },
+    /// Answer a direct method the class took with [`firmware::MethodReply::Later`].
+    ReplyMethod {
+        device: u32,
+        rid: MethodRid,
+        status: i32,
+        body: Vec<u8>,
+    },
+    /// Send a reported-properties patch (dropped if the device is not connected: report it
+    /// again from `reported_on_connect`).
+    Report { device: u32, patch: Value },
+}
+
+/// A class's outbox of [`DeviceAction`]s: push from any callback, and return
+/// [`Actions::pop`] from [`DeviceClass::poll_action`].
+#[derive(Clone, Debug, Default)]
+pub struct Actions(VecDeque<DeviceAction>);
+
+impl Actions {
+    /// Publishes `values` (at most [`FIELDS_MAX`] − 1; the rest are dropped) from `device`.
+    pub fn publish(&mut self, device: u32, values: &[f64]) {
+        let mut v = [f64::NAN; FIELDS_MAX];
+        let len = values.len().min(FIELDS_MAX - 1);
+        v[..len].copy_from_slice(&values[..len]);
+        self.0.push_back(DeviceAction::Publish {
+            device,
+            values: v,
+            len: len as u8,
+        });
+    }
+    pub fn reply_method(&mut self, device: u32, rid: MethodRid, status: i32, body: Vec<u8>) {
+        self.0.push_back(DeviceAction::ReplyMethod {
+            device,
+            rid,
+            status,
+            body,
+        });
+    }
+    pub fn report(&mut self, device: u32, patch: Value) {
+        self.0.push_back(DeviceAction::Report { device, patch });
+    }
+    pub fn pop(&mut self) -> Option<DeviceAction> {
+        self.0.pop_front()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// What a class shows in the summary and the report: named figures (a comfort ratio, cycles
+/// per hour) and time series (x in hours).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ClassReport {
+    pub figures: Vec<(String, f64)>,
+    pub series: Vec<Series>,
+}
+
+/// A named series of (hours, value) points, with its unit.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Series {
+    pub name: String,
+    pub unit: String,
+    pub points: Vec<(f64, f64)>,
+}
 
 /// One episode of ground truth: device `device` (class-local) was in state `kind` (a rule's
 /// `truth`, e.g. `"fever"`) from `start` to `end`.
@@ -112,5 +196,29 @@ pub trait DeviceClass: DeviceLogic {
     /// The outline of the class's map (a pasture, a floor plan), in metres.
     fn map_outline(&self) -> Vec<(f64, f64)> {
         Vec::new()
+    }
+
+    /// The next action a device of the class takes of its own accord (see [`Actions`]).
+    fn poll_action(&mut self) -> Option<DeviceAction> {
+        None
+    }
+
+    /// Whether the class uses hardware timers: only then does the world ask
+    /// [`DeviceClass::poll_timeout`] after each call for a device.
+    fn has_timers(&self) -> bool {
+        false
+    }
+
+    /// When device `device`'s hardware next needs [`DeviceClass::handle_timeout`].
+    fn poll_timeout(&self, _device: u32) -> Option<SimTime> {
+        None
+    }
+
+    /// Device `device`'s hardware timer is due.
+    fn handle_timeout(&mut self, _device: u32, _now: SimTime) {}
+
+    /// Figures and series for the summary and the report, at the end of the run.
+    fn report(&self, _end: SimTime) -> ClassReport {
+        ClassReport::default()
     }
 }

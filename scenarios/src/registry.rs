@@ -45,6 +45,7 @@
 //! assert!(registry.class("collar/1").is_some(), "the bundled classes are there too");
 //! ```
 
+use crate::app::App;
 use crate::class::DeviceClass;
 use crate::load::FieldError;
 use hardware::radio::RadioProfile;
@@ -73,22 +74,109 @@ impl ClassBuild<'_> {
     /// The class's `params` table as `P`; an error names the dotted field
     /// (`classes.<name>.params.<field>`), which the loader locates in the file.
     pub fn params<P: DeserializeOwned>(&self) -> Result<P, FieldError> {
-        let value = toml::Value::Table(self.params.clone());
-        let prefix = format!("classes.{}.params", self.name);
-        serde_path_to_error::deserialize(value).map_err(|e| {
-            let path = e.path().to_string();
-            let field = if path == "." {
-                prefix
-            } else {
-                format!("{prefix}.{path}")
-            };
-            FieldError::new(field, e.inner().to_string())
-        })
+        params_as(self.params, &format!("classes.{}.params", self.name))
+    }
+
+    /// The class's own random stream for device `device` and `purpose`, keyed by the class's
+    /// name: adding a device or a class changes no other device's draws.
+    pub fn stream(&self, device: u32, purpose: &str) -> sim::RngStream {
+        self.seed
+            .stream(sim::StreamKey::new(self.name, u64::from(device), purpose))
     }
 
     /// An error about the class's parameter `key`.
     pub fn error(&self, key: &str, message: impl Into<String>) -> FieldError {
         FieldError::new(format!("classes.{}.params.{key}", self.name), message)
+    }
+}
+
+/// What an app's builder is given: the scenario's seed and epoch, the app's name in the file
+/// and its `params` table.
+pub struct AppBuild<'a> {
+    pub seed: Seed,
+    pub epoch: Epoch,
+    /// The app's name in the file (`apps.<name>`).
+    pub name: &'a str,
+    pub(crate) params: &'a toml::Table,
+}
+
+impl AppBuild<'_> {
+    /// The app's `params` table as `P`; an error names the dotted field
+    /// (`apps.<name>.params.<field>`).
+    pub fn params<P: DeserializeOwned>(&self) -> Result<P, FieldError> {
+        params_as(self.params, &format!("apps.{}.params", self.name))
+    }
+
+    /// An error about the app's parameter `key`.
+    pub fn error(&self, key: &str, message: impl Into<String>) -> FieldError {
+        FieldError::new(format!("apps.{}.params.{key}", self.name), message)
+    }
+
+    /// The app's own random stream for `purpose`, keyed by its name.
+    pub fn stream(&self, purpose: &str) -> sim::RngStream {
+        self.seed.stream(sim::StreamKey::new(
+            &format!("app/{}", self.name),
+            0,
+            purpose,
+        ))
+    }
+}
+
+fn params_as<P: DeserializeOwned>(params: &toml::Table, prefix: &str) -> Result<P, FieldError> {
+    let value = toml::Value::Table(params.clone());
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." {
+            prefix.to_string()
+        } else {
+            format!("{prefix}.{path}")
+        };
+        FieldError::new(field, e.inner().to_string())
+    })
+}
+
+type AppBuilder = dyn Fn(&AppBuild<'_>) -> Result<Box<dyn App>, FieldError>;
+
+/// A kind of back-end app: its registered name (`"portal/1"`), one line about it, its
+/// parameters' defaults, and its builder.
+#[derive(Clone)]
+pub struct AppKind {
+    pub(crate) name: String,
+    pub(crate) summary: String,
+    pub(crate) default_params: toml::Table,
+    pub(crate) build: Arc<AppBuilder>,
+}
+
+impl AppKind {
+    pub fn new(
+        name: &str,
+        summary: &str,
+        build: impl Fn(&AppBuild<'_>) -> Result<Box<dyn App>, FieldError> + 'static,
+    ) -> AppKind {
+        AppKind {
+            name: name.to_string(),
+            summary: summary.to_string(),
+            default_params: toml::Table::new(),
+            build: Arc::new(build),
+        }
+    }
+
+    /// The parameters' defaults, listed for `--set` and in `fleetsim defaults`.
+    ///
+    /// # Panics
+    /// If `params` does not serialise to a TOML table (a programming error in the app).
+    pub fn default_params(mut self, params: &impl Serialize) -> AppKind {
+        self.default_params =
+            toml::Table::try_from(params).expect("an app's parameters serialise to a TOML table");
+        self
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn summary(&self) -> &str {
+        &self.summary
     }
 }
 
@@ -150,6 +238,7 @@ impl ClassKind {
 #[derive(Clone, Default)]
 pub struct Registry {
     classes: BTreeMap<String, ClassKind>,
+    apps: BTreeMap<String, AppKind>,
 }
 
 impl Registry {
@@ -178,6 +267,26 @@ impl Registry {
     /// Every class kind, by name.
     pub fn classes(&self) -> impl Iterator<Item = &ClassKind> {
         self.classes.values()
+    }
+
+    /// Adds (or replaces) an app kind.
+    pub fn add_app(&mut self, kind: AppKind) -> &mut Registry {
+        self.apps.insert(kind.name.clone(), kind);
+        self
+    }
+
+    pub fn app(&self, name: &str) -> Option<&AppKind> {
+        self.apps.get(name)
+    }
+
+    /// Every app kind, by name.
+    pub fn apps(&self) -> impl Iterator<Item = &AppKind> {
+        self.apps.values()
+    }
+
+    /// The registered app names, comma-separated (for error messages).
+    pub(crate) fn app_names(&self) -> String {
+        self.apps.keys().cloned().collect::<Vec<_>>().join(", ")
     }
 
     /// The registered class names, comma-separated (for error messages).

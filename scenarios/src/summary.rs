@@ -25,7 +25,85 @@ pub struct Summary {
     pub hub: Hub,
     pub alerts: Alerts,
     pub battery: Battery,
+    /// What the back-end apps asked of the devices, and how it went.
+    #[serde(default)]
+    pub commands: Commands,
+    /// The rules' notifications per channel.
+    #[serde(default)]
+    pub notifications: Vec<ChannelNotifications>,
+    /// Figures the classes and apps report (a comfort ratio, cycles per hour).
+    #[serde(default)]
+    pub figures: Vec<Figure>,
     pub invariants: Vec<Invariant>,
+}
+
+/// Direct methods, C2D messages and desired-property patches the back end issued.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Commands {
+    pub methods: Methods,
+    pub c2d: C2d,
+    pub desired: Desired,
+    /// Of the devices whose desired properties were set, the share whose twin reports every
+    /// one of them at the end.
+    pub twins_converged_ratio: f64,
+    /// Commands whose result had not come back when the run ended.
+    pub open_at_end: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Methods {
+    pub sent: u64,
+    /// Answered with status 200.
+    pub answered_ok: u64,
+    /// The rest by code: the device's status, or the hub's (404103 not online, 504101 timed
+    /// out, 429001 throttled, …).
+    pub failed_by_code: Vec<Count>,
+    /// Issued → result, over every method with a result.
+    pub latency_ms_p50: f64,
+    pub latency_ms_p99: f64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct C2d {
+    pub sent: u64,
+    /// Feedback: the device completed it.
+    pub completed: u64,
+    /// Feedback: it expired or ran out of deliveries.
+    pub expired: u64,
+    /// Queued without feedback.
+    pub accepted: u64,
+    /// Refused by the hub (queue full, unknown device, tier).
+    pub failed: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Desired {
+    pub sent: u64,
+    pub accepted: u64,
+    pub failed: u64,
+}
+
+/// One notification channel: how many went out, arrived, were lost, and were repeats for an
+/// episode already notified on that channel.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ChannelNotifications {
+    pub channel: String,
+    pub sent: u64,
+    pub delivered: u64,
+    pub lost: u64,
+    pub duplicates: u64,
+    /// Alert raised → delivered.
+    pub latency_ms_p50: f64,
+    pub latency_ms_p99: f64,
+}
+
+/// A figure a class or an app reports.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Figure {
+    /// The class's or app's name.
+    pub of: String,
+    pub name: String,
+    pub value: f64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -160,6 +160,33 @@ pub fn below(rng: &mut impl RngCore, n: u64) -> u64 {
     }
 }
 
+/// Exactly `k` distinct indices of `0..n`, drawn uniformly and returned as a mask (`true`:
+/// picked). Draws until `k` distinct indices have come up, so the picks for a given stream
+/// do not depend on anything but `n` and `k`.
+///
+/// ```
+/// use sim::rng::{pick_exactly, Seed, StreamKey};
+/// let mut rng = Seed(7).compact(StreamKey::new("fault", 0, "pick"));
+/// let mask = pick_exactly(&mut rng, 10, 3);
+/// assert_eq!(mask.iter().filter(|&&p| p).count(), 3);
+/// ```
+///
+/// # Panics
+/// If `k > n`.
+pub fn pick_exactly(rng: &mut impl RngCore, n: u32, k: u32) -> Vec<bool> {
+    assert!(k <= n, "pick_exactly: {k} of {n}");
+    let mut chosen = vec![false; n as usize];
+    let mut picked = 0;
+    while picked < k {
+        let d = below(rng, u64::from(n)) as usize;
+        if !chosen[d] {
+            chosen[d] = true;
+            picked += 1;
+        }
+    }
+    chosen
+}
+
 /// A probability or proportion in `[0, 1]`: loss ratios, duplication ratios, incidence rates.
 #[derive(Clone, Copy, PartialEq, PartialOrd, Default)]
 pub struct Ratio(f64);

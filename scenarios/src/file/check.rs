@@ -103,6 +103,7 @@ impl Validate for SolutionFile {
         self.check_fleet_size()?;
         self.check_id_patterns()?;
         self.check_backend_and_faults()?;
+        self.check_apps_and_commands()?;
         self.check_invariants()
     }
 }
@@ -468,9 +469,9 @@ impl SolutionFile {
     }
 
     fn check_invariants(&self) -> Result<(), FieldError> {
-        let rules = &self.analytics.rules;
         for (i, inv) in self.invariants.iter().enumerate() {
-            let (rule, min) = match inv {
+            let f = |k: &str| format!("invariants[{i}].{k}");
+            match inv {
                 InvariantEntry::Recall {
                     rule,
                     min,
@@ -478,37 +479,158 @@ impl SolutionFile {
                 } => {
                     if !(min_age_h.is_finite() && *min_age_h >= 0.0) {
                         return Err(bad(
-                            format!("invariants[{i}].min_age_h"),
+                            f("min_age_h"),
                             format!("{min_age_h}: expected 0 or more hours"),
                         ));
                     }
-                    (rule, Some(*min))
+                    ratio(&f("min"), *min)?;
+                    self.check_scored_rule(&f("rule"), rule)?;
                 }
                 InvariantEntry::NoAlertWithoutEpisode { rule }
-                | InvariantEntry::FlaggedBeforeEnd { rule } => (rule, None),
+                | InvariantEntry::FlaggedBeforeEnd { rule } => {
+                    self.check_scored_rule(&f("rule"), rule)?
+                }
+                InvariantEntry::AlertLatency { rule, p99_s_max } => {
+                    positive(&f("p99_s_max"), *p99_s_max)?;
+                    self.check_scored_rule(&f("rule"), rule)?;
+                }
+                InvariantEntry::TelemetryLatency { p99_ms_max } => {
+                    positive(&f("p99_ms_max"), *p99_ms_max)?
+                }
+                InvariantEntry::MethodsAnswered { min }
+                | InvariantEntry::NotificationsDelivered { min } => {
+                    ratio(&f("min"), *min)?;
+                }
+                InvariantEntry::TwinsConverged { class, min } => {
+                    ratio(&f("min"), *min)?;
+                    if !self.classes.iter().any(|c| &c.name == class) {
+                        return Err(bad(
+                            f("class"),
+                            format!("{class:?}: expected the name of a class"),
+                        ));
+                    }
+                }
+                InvariantEntry::Figure { of, min, max, .. } => {
+                    let known = self.classes.iter().any(|c| &c.name == of)
+                        || self.apps.iter().any(|a| &a.name == of);
+                    if !known {
+                        return Err(bad(
+                            f("of"),
+                            format!("{of:?}: expected the name of a class or an app"),
+                        ));
+                    }
+                    if min.is_nan() || max.is_nan() || min > max {
+                        return Err(bad(
+                            f("max"),
+                            format!("{max}: expected at least min ({min})"),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `rule` names a rule of `analytics.rules` that has a `truth` to be scored against.
+    fn check_scored_rule(&self, field: &str, rule: &str) -> Result<(), FieldError> {
+        let rules = &self.analytics.rules;
+        match rules.iter().find(|r| r.name == rule) {
+            None => {
+                let names: Vec<&str> = rules.iter().map(|r| r.name.as_str()).collect();
+                Err(bad(
+                    field,
+                    format!(
+                        "{rule:?}: expected the name of a rule in analytics.rules ({})",
+                        names.join(", ")
+                    ),
+                ))
+            }
+            Some(r) if r.truth.is_none() => Err(bad(
+                field,
+                format!("{rule:?}: that rule has no `truth` to be scored against; expected a rule with truth = \"<episode kind>\""),
+            )),
+            Some(_) => Ok(()),
+        }
+    }
+
+    fn check_apps_and_commands(&self) -> Result<(), FieldError> {
+        for (i, a) in self.apps.iter().enumerate() {
+            plain_name(&format!("apps[{i}].name"), &a.name, "app name")?;
+            if self.apps[..i].iter().any(|o| o.name == a.name)
+                || self.classes.iter().any(|c| c.name == a.name)
+            {
+                return Err(bad(
+                    format!("apps[{i}].name"),
+                    format!(
+                        "{:?}: a class or another app has this name; expected unique names",
+                        a.name
+                    ),
+                ));
+            }
+            if a.kind.is_empty() {
+                return Err(bad(
+                    format!("apps.{}.kind", a.name),
+                    "missing: expected a registered app kind (`fleetsim list` shows them)",
+                ));
+            }
+        }
+        for (i, c) in self.commands.iter().enumerate() {
+            let f = |k: &str| format!("commands[{i}].{k}");
+            within_year(&f("at_h"), c.at_h, 1.0)?;
+            if !matches!(c.kind.as_str(), "method" | "c2d" | "desired") {
+                return Err(bad(
+                    f("kind"),
+                    format!("{:?}: expected \"method\", \"c2d\" or \"desired\"", c.kind),
+                ));
+            }
+            let Some(class) = self.classes.iter().find(|k| k.name == c.class) else {
+                return Err(bad(
+                    f("class"),
+                    format!("{:?}: expected the name of a class", c.class),
+                ));
             };
-            if let Some(min) = min {
-                ratio(&format!("invariants[{i}].min"), min)?;
+            ratio(&f("ratio"), c.ratio)?;
+            if let Some(d) = c.devices.iter().find(|&&d| d >= class.count) {
+                return Err(bad(
+                    f("devices"),
+                    format!(
+                        "{d}: expected device indices below the class's count ({})",
+                        class.count
+                    ),
+                ));
             }
-            match rules.iter().find(|r| &r.name == rule) {
-                None => {
-                    let names: Vec<&str> = rules.iter().map(|r| r.name.as_str()).collect();
+            if c.kind == "method" {
+                if c.name.is_empty() {
                     return Err(bad(
-                        format!("invariants[{i}].rule"),
-                        format!(
-                            "{rule:?}: expected the name of a rule in analytics.rules ({})",
-                            names.join(", ")
-                        ),
+                        f("name"),
+                        "missing: a method command needs the method's name",
                     ));
                 }
-                Some(r) if r.truth.is_none() => {
-                    return Err(bad(
-                        format!("invariants[{i}].rule"),
-                        format!("{rule:?}: that rule has no `truth` to be scored against; expected a rule with truth = \"<episode kind>\""),
-                    ));
-                }
-                Some(_) => {}
+                in_range(&f("timeout_s"), c.timeout_s, 5, 300, " s (reference §1.7)")?;
             }
+        }
+        for (i, n) in self.backend.notifiers.iter().enumerate() {
+            let f = |k: &str| format!("backend.notifiers[{i}].{k}");
+            if !matches!(n.channel.as_str(), "email" | "sms" | "webhook") {
+                return Err(bad(
+                    f("channel"),
+                    format!(
+                        "{:?}: expected \"email\", \"sms\" or \"webhook\"",
+                        n.channel
+                    ),
+                ));
+            }
+            positive(&f("latency_ms_median"), n.latency_ms_median)?;
+            if !(n.latency_ms_p99.is_finite() && n.latency_ms_p99 >= n.latency_ms_median) {
+                return Err(bad(
+                    f("latency_ms_p99"),
+                    format!(
+                        "{}: expected at least latency_ms_median ({})",
+                        n.latency_ms_p99, n.latency_ms_median
+                    ),
+                ));
+            }
+            ratio(&f("loss_ratio"), n.loss_ratio)?;
         }
         Ok(())
     }

@@ -44,6 +44,10 @@ pub struct SolutionFile {
     #[serde(default)]
     pub analytics: AnalyticsConfig,
     #[serde(default)]
+    pub apps: Vec<AppEntry>,
+    #[serde(default)]
+    pub commands: Vec<CommandEntry>,
+    #[serde(default)]
     pub faults: FaultSection,
     #[serde(default)]
     pub scoring: ScoringSection,
@@ -350,6 +354,65 @@ pub struct EnrollmentSection {
     pub initial_twin: Option<toml::Table>,
 }
 
+/// A back-end app: a registered kind (Rust code) and its parameters.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AppEntry {
+    /// Unique among the apps (`--set apps.<name>.params.…`).
+    pub name: String,
+    /// A registered app kind (`fleetsim list` shows them), e.g. `portal/1`.
+    pub kind: String,
+    pub params: toml::Table,
+}
+
+/// A scheduled command from the back end to a selection of devices: a direct method, a C2D
+/// message or a desired-properties patch at a time.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandEntry {
+    pub at_h: f64,
+    /// `method`, `c2d` or `desired`.
+    pub kind: String,
+    /// The class whose devices are selected.
+    pub class: String,
+    /// The share of the class's devices (exactly `round(ratio × count)` of them, picked from the
+    /// seed), default all of them.
+    #[serde(default = "all")]
+    pub ratio: f64,
+    /// Or these device indices (overrides `ratio`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<u32>,
+    /// The method's name (`kind = "method"`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    /// The method's payload, the C2D body or the desired patch, as a TOML table (sent as
+    /// JSON).
+    #[serde(default)]
+    pub payload: toml::Table,
+    /// A method's response timeout, 5 to 300 s (reference §1.7).
+    #[serde(default = "thirty")]
+    pub timeout_s: u32,
+}
+
+fn all() -> f64 {
+    1.0
+}
+
+fn thirty() -> u32 {
+    30
+}
+
+/// A notification channel's delivery: latency and loss from the back end to the person.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifierEntry {
+    /// `email`, `sms` or `webhook`.
+    pub channel: String,
+    pub latency_ms_median: f64,
+    pub latency_ms_p99: f64,
+    pub loss_ratio: f64,
+}
+
 /// The back end's built-in apps: the store keeps every class's telemetry (one time-series
 /// type per class); the rules run on one class's.
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -360,6 +423,10 @@ pub struct BackendSection {
     pub class: String,
     /// How often the back end reads the hubs' built-in endpoints.
     pub poll_s: u64,
+    /// How each channel delivers the rules' notifications; a channel not listed here uses
+    /// its default (e-mail 30 s median, 10 min p99, 0.1 % lost; SMS 5 s, 60 s, 1 %;
+    /// webhook 0.2 s, 2 s, none) **[assumed]**.
+    pub notifiers: Vec<NotifierEntry>,
 }
 
 impl Default for BackendSection {
@@ -367,6 +434,7 @@ impl Default for BackendSection {
         BackendSection {
             class: String::new(),
             poll_s: 5,
+            notifiers: Vec::new(),
         }
     }
 }
@@ -435,6 +503,35 @@ pub enum InvariantEntry {
     NoAlertWithoutEpisode { rule: String },
     /// Every episode of the rule's truth that ends within the run is flagged before it ends.
     FlaggedBeforeEnd { rule: String },
+    /// The rule's alert latency (from episode onset) at the 99th percentile is at most this.
+    AlertLatency { rule: String, p99_s_max: f64 },
+    /// Readings reach the rules within this at the 99th percentile.
+    TelemetryLatency { p99_ms_max: f64 },
+    /// At least this share of direct-method calls were answered with status 200.
+    MethodsAnswered { min: f64 },
+    /// At the end, at least this share of the class's devices report every desired property
+    /// the back end set (twin convergence, reference §1.9).
+    TwinsConverged { class: String, min: f64 },
+    /// Notifications reached their recipients: at least `min` of those sent were delivered.
+    NotificationsDelivered { min: f64 },
+    /// A figure a class or an app reports lies within `[min, max]`.
+    Figure {
+        /// A class's or an app's name.
+        of: String,
+        figure: String,
+        #[serde(default = "neg_inf")]
+        min: f64,
+        #[serde(default = "pos_inf")]
+        max: f64,
+    },
+}
+
+fn neg_inf() -> f64 {
+    f64::NEG_INFINITY
+}
+
+fn pos_inf() -> f64 {
+    f64::INFINITY
 }
 
 /// Short `--set` names every scenario has.

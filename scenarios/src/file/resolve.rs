@@ -3,9 +3,12 @@
 //! radios become links, and the sections become a [`WorldConfig`].
 
 use super::{ClassEntry, InvariantEntry, SolutionFile};
+use crate::app::{App, CommandKind};
 use crate::class::DeviceClass;
 use crate::load::FieldError;
-use crate::registry::{ClassBuild, Registry};
+use crate::registry::{AppBuild, ClassBuild, Registry};
+use crate::world::notify::{ChannelDelivery, CHANNELS};
+use crate::world::service::Scheduled;
 use crate::world::{
     BackendConfig, ClassConfig, CrashFault, IdPattern, InvariantSpec, NetworkConfig, Outage,
     WorldConfig,
@@ -18,12 +21,14 @@ use iot_messages::telemetry::{SchemaSet, TelemetrySchema};
 use iot_messages::SubFilters;
 use sim::net::{Latency, LinkProfile};
 use sim::{Dist, Epoch, Ratio, Seed, SimDuration, SimTime};
+use std::sync::Arc;
 use store::{ColumnSpec, Schema};
 
-/// A resolved scenario: the world's configuration and one object per class.
+/// A resolved scenario: the world's configuration, one object per class, and the apps.
 pub struct Resolved {
     pub world: WorldConfig,
     pub classes: Vec<Box<dyn DeviceClass>>,
+    pub apps: Vec<(String, Box<dyn App>)>,
 }
 
 fn hours(h: f64) -> SimDuration {
@@ -105,13 +110,110 @@ pub fn resolve(file: &SolutionFile, registry: &Registry) -> Result<Resolved, Fie
             .collect(),
         backend: backend(file, registry, backend_class)?,
         score_grace: SimDuration::from_mins(file.scoring.grace_min),
-        invariants: file.invariants.iter().map(invariant).collect(),
+        invariants: file.invariants.iter().map(|e| invariant(file, e)).collect(),
         sample_interval: SimDuration::from_mins(15),
+        schedule: schedule(file, seed)?,
+        notifiers: notifiers(file)?,
     };
+    let apps = file
+        .apps
+        .iter()
+        .map(|a| {
+            let kind = registry.app(&a.kind).ok_or_else(|| {
+                FieldError::new(
+                    format!("apps.{}.kind", a.name),
+                    format!(
+                        "{:?}: no such app kind; registered: {}",
+                        a.kind,
+                        registry.app_names()
+                    ),
+                )
+            })?;
+            let build = AppBuild {
+                seed,
+                epoch,
+                name: &a.name,
+                params: &a.params,
+            };
+            Ok((a.name.clone(), (kind.build)(&build)?))
+        })
+        .collect::<Result<_, FieldError>>()?;
     Ok(Resolved {
         world,
         classes: objects,
+        apps,
     })
+}
+
+/// The `[[commands]]` entries with their devices picked: the listed ones, or each of the
+/// class's devices with probability `ratio` from the entry's own stream.
+fn schedule(file: &SolutionFile, seed: Seed) -> Result<Vec<Scheduled>, FieldError> {
+    let mut out = Vec::new();
+    for (i, e) in file.commands.iter().enumerate() {
+        let class = file
+            .classes
+            .iter()
+            .find(|c| c.name == e.class)
+            .expect("checked");
+        let devices = if e.devices.is_empty() {
+            let mut pick = seed.compact(sim::StreamKey::new("commands", i as u64, "select"));
+            let k = (e.ratio * f64::from(class.count)).round() as u32;
+            let mask = sim::rng::pick_exactly(&mut pick, class.count, k);
+            (0..class.count).filter(|&d| mask[d as usize]).collect()
+        } else {
+            e.devices.clone()
+        };
+        let payload = serde_json::to_value(&e.payload)
+            .map_err(|err| FieldError::new(format!("commands[{i}].payload"), err.to_string()))?;
+        let bytes: Arc<[u8]> = serde_json::to_vec(&payload)
+            .expect("JSON serialises")
+            .into();
+        let kind = match e.kind.as_str() {
+            "method" => CommandKind::Method {
+                name: e.name.as_str().into(),
+                payload: bytes,
+                response_timeout_s: e.timeout_s,
+                connect_timeout_s: 0,
+            },
+            "c2d" => CommandKind::C2d {
+                body: bytes,
+                ttl_s: None,
+                feedback: true,
+            },
+            _ => CommandKind::Desired { patch: payload },
+        };
+        out.push(Scheduled {
+            at: SimTime::ZERO + hours(e.at_h),
+            class: e.class.clone(),
+            devices,
+            kind,
+        });
+    }
+    Ok(out)
+}
+
+/// Each channel's delivery: the file's entry for it, or the default.
+fn notifiers(file: &SolutionFile) -> Result<[ChannelDelivery; 3], FieldError> {
+    let mut out = CHANNELS.map(ChannelDelivery::default_for);
+    for (i, n) in file.backend.notifiers.iter().enumerate() {
+        let c = match n.channel.as_str() {
+            "email" => 0,
+            "sms" => 1,
+            _ => 2,
+        };
+        out[c] = ChannelDelivery {
+            latency_ms: Dist::lognormal_median_p99(n.latency_ms_median, n.latency_ms_p99).map_err(
+                |e| {
+                    FieldError::new(
+                        format!("backend.notifiers[{i}].latency_ms_p99"),
+                        e.to_string(),
+                    )
+                },
+            )?,
+            loss: Ratio::new(n.loss_ratio).expect("checked"),
+        };
+    }
+    Ok(out)
 }
 
 /// The wire schema of class `c`: its declared fields (or its kind's), then the timestamp.
@@ -238,6 +340,7 @@ fn resolve_class(
             .as_ref()
             .map(|t| serde_json::to_value(t).expect("TOML converts to JSON")),
         link: link(c, &radio)?,
+        fields: fields.clone(),
         stream: c.name.clone(),
         timestamp_field: fields.len(),
     };
@@ -428,8 +531,38 @@ fn store_schema(c: &ClassEntry, registry: &Registry) -> Result<Schema, FieldErro
     })
 }
 
-fn invariant(e: &InvariantEntry) -> InvariantSpec {
+fn invariant(file: &SolutionFile, e: &InvariantEntry) -> InvariantSpec {
     match e {
+        InvariantEntry::AlertLatency { rule, p99_s_max } => InvariantSpec::AlertLatency {
+            rule: rule.clone(),
+            p99_max: SimDuration::from_secs_f64(*p99_s_max),
+        },
+        InvariantEntry::TelemetryLatency { p99_ms_max } => InvariantSpec::TelemetryLatency {
+            p99_ms_max: *p99_ms_max,
+        },
+        InvariantEntry::MethodsAnswered { min } => InvariantSpec::MethodsAnswered { min: *min },
+        InvariantEntry::TwinsConverged { class, min } => InvariantSpec::TwinsConverged {
+            class: file
+                .classes
+                .iter()
+                .position(|c| &c.name == class)
+                .expect("checked"),
+            min: *min,
+        },
+        InvariantEntry::NotificationsDelivered { min } => {
+            InvariantSpec::NotificationsDelivered { min: *min }
+        }
+        InvariantEntry::Figure {
+            of,
+            figure,
+            min,
+            max,
+        } => InvariantSpec::Figure {
+            of: of.clone(),
+            figure: figure.clone(),
+            min: *min,
+            max: *max,
+        },
         InvariantEntry::Recall {
             rule,
             min,

@@ -5,8 +5,10 @@
 //! rules' class as the store indexes it.
 
 use super::{build_err, BuildError, SolutionWorld, WorldConfig, BACKEND, BACKEND_POLL};
+use crate::app::DeviceRef;
 use crate::world::cloud::Cloud;
 use crate::world::fleet::Fleet;
+use crate::world::service::PendingReading;
 use analytics::RuleEngine;
 use hub::Consumer;
 use iot_messages::telemetry::FIELDS_MAX;
@@ -118,6 +120,7 @@ impl Backend {
 impl SolutionWorld {
     pub(super) fn on_backend_poll(&mut self, k: &mut Kernel) {
         self.backend_read(k.now());
+        self.show_apps(k);
         // What the back end has stored and alerted on enters the trace too.
         k.trace_digest((self.acct.counts.stored << 20) ^ self.backend.engine.alerts().len() as u64);
         k.schedule_in(self.backend.poll, Event::new(BACKEND, BACKEND_POLL, 0));
@@ -193,6 +196,7 @@ impl SolutionWorld {
         let b = &mut self.backend;
         let rules = c == b.rules_class;
         let cs = &mut b.stores[c];
+        let columns = cs.store.schema().len() as u8;
         loop {
             // Start loading the rule state of the device a few readings on, alongside
             // the store's own slot for it (a hint only; no result depends on it).
@@ -205,6 +209,18 @@ impl SolutionWorld {
                 break;
             };
             self.acct.on_stored(cs.base + ev.device.0, ev.seq);
+            if self.service.has_apps() {
+                self.service.readings.push(PendingReading {
+                    device: DeviceRef {
+                        class: c as u16,
+                        index: ev.device.0,
+                    },
+                    seq: ev.seq,
+                    event_time: ev.event_time,
+                    values: ev.values,
+                    len: columns,
+                });
+            }
             let latency = now.saturating_since(ev.event_time);
             self.acct
                 .metrics
@@ -215,6 +231,11 @@ impl SolutionWorld {
         }
         if cs.store.poll_timeout().is_some_and(|t| t <= now) {
             cs.store.handle_timeout(now);
+        }
+        if rules {
+            while let Some(n) = b.engine.poll_notification() {
+                self.notifier.handle_notification(now, &n);
+            }
         }
     }
 

@@ -172,7 +172,10 @@ impl SolutionWorld {
                     self.transport
                         .service_closed(k, g, conn.0, at, reason.code());
                 }
-                HubOutput::MethodResult { .. } | HubOutput::Feedback { .. } => {}
+                HubOutput::MethodResult { at, call, result } => {
+                    self.on_method_result(k, h, at, call.0, result)
+                }
+                HubOutput::Feedback { at, record } => self.on_feedback(k, at, record),
             }
         }
         let want = self.cloud.hubs[h].poll_timeout();

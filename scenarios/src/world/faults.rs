@@ -6,7 +6,7 @@ use super::fleet::Fleet;
 use super::{SolutionWorld, WorldConfig};
 use sim::fault::{FaultAction, FaultPlan, NodeFault, TimedFault};
 use sim::net::{Direction, NodeId};
-use sim::rng::below;
+use sim::rng::{below, pick_exactly};
 use sim::{Event, Kernel, Seed, SimDuration, StreamKey};
 
 /// Builds the plan for the fleet: each outage cuts off the devices of its towers (a seeded
@@ -52,16 +52,8 @@ pub(crate) fn build(seed: Seed, cfg: &WorldConfig, fleet: &Fleet) -> FaultPlan {
             None => (0, devices),
         };
         let mut pick = seed.compact(StreamKey::new("fault", i as u64, "crash-pick"));
-        let crashing = (crash.ratio.get() * f64::from(count)) as u64;
-        let mut chosen = vec![false; count as usize];
-        let mut picked = 0;
-        while picked < crashing {
-            let d = below(&mut pick, u64::from(count)) as usize;
-            if !chosen[d] {
-                chosen[d] = true;
-                picked += 1;
-            }
-        }
+        let crashing = (crash.ratio.get() * f64::from(count)) as u32;
+        let chosen = pick_exactly(&mut pick, count, crashing);
         for (d, c) in chosen.iter().enumerate() {
             if *c {
                 let node = NodeId(first + d as u32);

@@ -3,10 +3,10 @@
 //! holds devices `base(c)..base(c) + count(c)`, which its object sees as `0..count(c)`.
 
 use super::{
-    build_err, BuildError, ClassConfig, SolutionWorld, DEVICES_MAX, DEVICE_LINK_DOWN, DEVICE_RX,
-    DEVICE_WAKE, POWER_ON,
+    build_err, BuildError, ClassConfig, SolutionWorld, CLASS_WAKE, DEVICES_MAX, DEVICE_LINK_DOWN,
+    DEVICE_RX, DEVICE_WAKE, POWER_ON,
 };
-use crate::class::DeviceClass;
+use crate::class::{DeviceAction, DeviceClass};
 use firmware::{
     Ctx, Device, DeviceLogic, DeviceOutput, FirmwareConfig, MethodCall, MethodReply, Peer,
 };
@@ -24,6 +24,8 @@ struct ClassSlot {
     base: u32,
     count: u32,
     timestamp_field: usize,
+    /// The class asks for hardware timers ([`DeviceClass::has_timers`]).
+    timers: bool,
 }
 
 /// The class's logic as the firmware sees it: each reading the class samples gets the
@@ -63,6 +65,9 @@ pub(crate) struct Fleet {
     /// Per device: the wake-up generation, and the armed wake-up time.
     wake_gen: Vec<u32>,
     wake_at: Vec<SimTime>,
+    /// Per device of a class with timers: its armed hardware timer (empty if no class has
+    /// timers).
+    class_wake: Vec<SimTime>,
     /// Outputs of the device being handled (reused: no allocation per event).
     pub(crate) out: Vec<DeviceOutput>,
     epoch_unix_s: f64,
@@ -129,15 +134,25 @@ impl Fleet {
                 base,
                 count: cfg.count,
                 timestamp_field: cfg.timestamp_field,
+                timers: false,
             });
             base += cfg.count;
         }
         let n = devices.len();
+        for slot in &mut classes {
+            slot.timers = slot.logic.has_timers();
+        }
+        let any_timers = classes.iter().any(|s| s.timers);
         Ok(Fleet {
             classes,
             devices,
             wake_gen: vec![0; n],
             wake_at: vec![SimTime::MAX; n],
+            class_wake: if any_timers {
+                vec![SimTime::MAX; n]
+            } else {
+                Vec::new()
+            },
             out: Vec::new(),
             epoch_unix_s: epoch.unix_secs() as f64,
         })
@@ -234,6 +249,38 @@ impl Fleet {
         true
     }
 
+    /// Arms device `g`'s hardware timer at its class's `poll_timeout`, if the class has
+    /// timers and it is not armed there already. The event's payload is the armed time, so a
+    /// stale one is recognised.
+    pub(crate) fn arm_class(&mut self, k: &mut Kernel, g: u32) {
+        let (c, local) = self.locate(g);
+        if !self.classes[c].timers {
+            return;
+        }
+        let want = self.classes[c]
+            .logic
+            .poll_timeout(local)
+            .map_or(SimTime::MAX, |t| t.max(k.now()));
+        if want == self.class_wake[g as usize] {
+            return;
+        }
+        self.class_wake[g as usize] = want;
+        if want != SimTime::MAX {
+            k.schedule(want, Event::new(EntityId(g), CLASS_WAKE, want.as_nanos()));
+        }
+    }
+
+    /// Whether a class timer event (its payload the time it was armed for) is the armed one;
+    /// if so it is disarmed.
+    fn take_class_wake(&mut self, g: u32, now: SimTime, payload: u64) -> bool {
+        let armed = self.class_wake.get(g as usize).copied();
+        if armed != Some(now) || now.as_nanos() != payload {
+            return false;
+        }
+        self.class_wake[g as usize] = SimTime::MAX;
+        true
+    }
+
     /// Readings still buffered on the devices.
     pub(crate) fn buffered(&self) -> u64 {
         self.devices.iter().map(|d| d.buffered() as u64).sum()
@@ -268,6 +315,13 @@ impl SolutionWorld {
                 self.fleet
                     .with_device(g, |d, ctx| d.handle_msg(now, p.peer, &p.msg, ctx));
             }
+            CLASS_WAKE => {
+                if !self.fleet.take_class_wake(g, now, ev.payload) {
+                    return;
+                }
+                let (c, local) = self.fleet.locate(g);
+                self.fleet.class_mut(c).handle_timeout(local, now);
+            }
             DEVICE_LINK_DOWN => {
                 let Some(reason) = self.transport.link_down_news(
                     g,
@@ -279,9 +333,59 @@ impl SolutionWorld {
                 self.fleet
                     .with_device(g, |d, ctx| d.handle_disconnected(now, reason, ctx));
             }
-            _ => return,
+            other => unreachable!("device event of kind {other:?}"),
         }
+        self.settle(k, g);
+    }
+
+    /// After any call into device `g`'s firmware or class: its outputs, the actions its class
+    /// queued (for any of its devices), and its timers.
+    fn settle(&mut self, k: &mut Kernel, g: u32) {
         self.drain_device(k, g);
+        let (c, _) = self.fleet.locate(g);
+        self.run_actions(k, c);
+        self.fleet.arm_class(k, g);
+    }
+
+    /// Carries out the actions class `c` queued, through each device's firmware.
+    fn run_actions(&mut self, k: &mut Kernel, c: usize) {
+        let now = k.now();
+        let base = self.fleet.base(c);
+        let count = self.fleet.class_len(c);
+        let ts = self.cfg.classes[c].timestamp_field;
+        let epoch_unix_s = self.cfg.epoch.unix_secs() as f64;
+        while let Some(action) = self.fleet.class_mut(c).poll_action() {
+            let local = match &action {
+                DeviceAction::Publish { device, .. }
+                | DeviceAction::ReplyMethod { device, .. }
+                | DeviceAction::Report { device, .. } => *device,
+            };
+            assert!(
+                local < count,
+                "class {} queued an action for device {local} of {count}",
+                self.cfg.classes[c].name
+            );
+            let g = base + local;
+            self.fleet.with_device(g, |d, ctx| match &action {
+                DeviceAction::Publish { values, len, .. } => {
+                    let mut v = [f64::NAN; FIELDS_MAX];
+                    let n = usize::from(*len).min(ts);
+                    v[..n].copy_from_slice(&values[..n]);
+                    v[ts] = epoch_unix_s + now.as_secs_f64();
+                    d.publish(now, c as u16, &v[..=ts], ctx);
+                }
+                DeviceAction::ReplyMethod {
+                    rid, status, body, ..
+                } => {
+                    d.reply_method(now, *rid, *status, body, ctx);
+                }
+                DeviceAction::Report { patch, .. } => {
+                    d.report(now, patch, ctx);
+                }
+            });
+            self.drain_device(k, g);
+            self.fleet.arm_class(k, g);
+        }
     }
 
     /// Runs device `g`'s outputs: packets onto the network, closes, records; then re-arms
@@ -319,6 +423,6 @@ impl SolutionWorld {
                 self.close_service_side(now, g, conn, peer);
             }
         }
-        self.drain_device(k, g);
+        self.settle(k, g);
     }
 }

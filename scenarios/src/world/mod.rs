@@ -50,9 +50,13 @@ pub mod cloud;
 pub mod faults;
 pub mod fleet;
 pub mod ids;
+pub mod notify;
 pub mod scoring;
+pub mod service;
 pub mod transport;
+mod verdicts;
 
+use crate::app::{App, Directory};
 use crate::class::DeviceClass;
 use crate::summary::Summary;
 use accounting::Accounting;
@@ -89,6 +93,10 @@ pub struct WorldConfig {
     pub invariants: Vec<InvariantSpec>,
     /// Metrics sampling interval for the report's time series.
     pub sample_interval: SimDuration,
+    /// The scenario's scheduled commands (run by a built-in app named `schedule`).
+    pub schedule: Vec<service::Scheduled>,
+    /// How the e-mail, SMS and webhook channels deliver (in [`notify::CHANNELS`] order).
+    pub notifiers: [notify::ChannelDelivery; 3],
 }
 
 /// One device class as the world runs it (its behaviour is the [`DeviceClass`] object).
@@ -114,6 +122,8 @@ pub struct ClassConfig {
     pub link: LinkProfile,
     /// The stream-key name of the class's boot and provisioning draws.
     pub stream: String,
+    /// The class's telemetry fields, in order, without the timestamp.
+    pub fields: Vec<String>,
     /// Where the world writes the device's clock (Unix seconds) into each reading: the
     /// field after the ones the class samples.
     pub timestamp_field: usize,
@@ -177,6 +187,24 @@ pub enum InvariantSpec {
     /// Every episode of the rule's truth kind that ends within the run is flagged before it
     /// ends.
     FlaggedBeforeEnd { rule: String },
+    /// The rule's alert latency (from episode onset) at the 99th percentile is at most this.
+    AlertLatency { rule: String, p99_max: SimDuration },
+    /// Readings reach the rules within this at the 99th percentile.
+    TelemetryLatency { p99_ms_max: f64 },
+    /// At least this share of direct-method calls were answered with status 200.
+    MethodsAnswered { min: f64 },
+    /// At the end, at least this share of the class's devices whose desired properties the
+    /// back end set report every one of them.
+    TwinsConverged { class: usize, min: f64 },
+    /// At least this share of the notifications sent were delivered.
+    NotificationsDelivered { min: f64 },
+    /// A figure a class or an app reports lies within `[min, max]`.
+    Figure {
+        of: String,
+        figure: String,
+        min: f64,
+        max: f64,
+    },
 }
 
 /// A scenario that cannot be built into a world.
@@ -207,11 +235,16 @@ const FAULT: EventKind = EventKind(10);
 const SAMPLE: EventKind = EventKind(11);
 const POWER_ON: EventKind = EventKind(12);
 const RETRANSMIT: EventKind = EventKind(13);
+const CLASS_WAKE: EventKind = EventKind(14);
+const APP_START: EventKind = EventKind(15);
+const APP_WAKE: EventKind = EventKind(16);
+const COMMAND_RESULT: EventKind = EventKind(17);
 
 const DPS_ENTITY: EntityId = EntityId(u32::MAX - 1);
 const BACKEND: EntityId = EntityId(u32::MAX - 2);
 const FAULTS: EntityId = EntityId(u32::MAX - 3);
 const SAMPLER: EntityId = EntityId(u32::MAX - 4);
+const APPS: EntityId = EntityId(u32::MAX - 5);
 /// Hub `h` is `EntityId(HUB_BASE - h)`.
 const HUB_BASE: u32 = u32::MAX - 16;
 /// At most this many hubs (entity ids below the fixed ones).
@@ -228,14 +261,17 @@ pub struct SolutionWorld {
     backend: Backend,
     plan: FaultPlan,
     acct: Accounting,
+    service: service::Service,
+    notifier: notify::Notifier,
 }
 
 impl SolutionWorld {
-    /// Builds the world from its configuration and one object per device class (in the
-    /// order of `cfg.classes`).
+    /// Builds the world from its configuration, one object per device class (in the order
+    /// of `cfg.classes`) and the back-end apps by name.
     pub fn new(
         cfg: WorldConfig,
         classes: Vec<Box<dyn DeviceClass>>,
+        apps: Vec<(String, Box<dyn App>)>,
     ) -> Result<SolutionWorld, BuildError> {
         let seed = Seed(cfg.seed);
         let fleet = Fleet::new(seed, cfg.epoch, &cfg.classes, classes)?;
@@ -245,6 +281,26 @@ impl SolutionWorld {
         let plan = faults::build(seed, &cfg, &fleet);
         let backend = Backend::new(&cfg, &cloud, &fleet)?;
         let acct = Accounting::new(&cfg, n);
+        let directory = Directory {
+            classes: cfg
+                .classes
+                .iter()
+                .map(|c| (c.name.clone(), c.count))
+                .collect(),
+            fields: cfg.classes.iter().map(|c| c.fields.clone()).collect(),
+        };
+        let mut apps = apps;
+        if !cfg.schedule.is_empty() {
+            apps.insert(
+                0,
+                (
+                    "schedule".into(),
+                    Box::new(service::Schedule::new(cfg.schedule.clone())),
+                ),
+            );
+        }
+        let service = service::Service::new(apps, directory);
+        let notifier = notify::Notifier::new(seed, cfg.notifiers.clone());
         let mut world = SolutionWorld {
             cfg,
             fleet,
@@ -253,6 +309,8 @@ impl SolutionWorld {
             backend,
             plan,
             acct,
+            service,
+            notifier,
         };
         world.preprovision();
         Ok(world)
@@ -280,6 +338,7 @@ impl SolutionWorld {
             Event::new(BACKEND, BACKEND_POLL, 0),
         );
         k.schedule(SimTime::ZERO, Event::new(SAMPLER, SAMPLE, 0));
+        self.schedule_apps(k);
     }
 }
 
@@ -296,6 +355,7 @@ impl World for SolutionWorld {
             DPS_ENTITY => self.on_dps_event(k, ev),
             BACKEND => self.on_backend_poll(k),
             FAULTS => self.on_fault(k, ev.payload),
+            APPS => self.on_app_event(k, ev),
             EntityId(t) if t > HUB_BASE - HUBS_MAX as u32 && t <= HUB_BASE => {
                 self.on_hub_event(k, (HUB_BASE - t) as usize, ev)
             }
@@ -325,12 +385,13 @@ pub struct Outcome {
 pub fn run(
     cfg: WorldConfig,
     classes: Vec<Box<dyn DeviceClass>>,
+    apps: Vec<(String, Box<dyn App>)>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<(Outcome, String), BuildError> {
     let seed = Seed(cfg.seed);
     let epoch = cfg.epoch;
     let end = SimTime::ZERO + cfg.duration;
-    let mut world = SolutionWorld::new(cfg, classes)?;
+    let mut world = SolutionWorld::new(cfg, classes, apps)?;
     let mut kernel = Kernel::new(seed, epoch);
     world.schedule_start(&mut kernel);
     let mut sim = sim::Sim::new(seed, epoch, world);

@@ -3,7 +3,7 @@
 //! ground truth), the rules' scores against the classes' ground truth, the summary and the
 //! report's data.
 
-use super::{InvariantSpec, SolutionWorld};
+use super::{verdicts, InvariantSpec, SolutionWorld};
 use crate::summary::{self, Count, Invariant, RuleScore, Summary};
 use analytics::{Score, TruthEpisode};
 use hardware::battery::EnergyUse;
@@ -31,6 +31,8 @@ pub struct ReportData {
     pub timeline: Vec<TimelineEntry>,
     /// The dashboard as text, first rows.
     pub dashboard: String,
+    /// Every class's and app's own figures and series, by name.
+    pub reports: Vec<(String, crate::class::ClassReport)>,
 }
 
 /// One device's true episode and the alerts of the rule that should detect it.
@@ -68,12 +70,22 @@ pub(crate) fn finish(
 ) -> super::Outcome {
     let truth = truth_of(w, end);
     let scores = w.backend.engine.score(&truth, w.cfg.score_grace);
+    w.service.close();
+    let reports = verdicts::reports(w, end);
+    let mut summary_core = summary_of(w, end, events, trace, &scores, Vec::new());
+    summary_core.commands = verdicts::commands(w);
+    summary_core.notifications = verdicts::notifications(w, &truth, &scores);
+    summary_core.figures = verdicts::figures(&reports);
     let mut invariants = fleet_invariants(w);
     for spec in &w.cfg.invariants {
-        invariants.push(scenario_invariant(w, spec, &truth, &scores, end));
+        invariants.push(
+            verdicts::judge(spec, &summary_core, &scores, w)
+                .unwrap_or_else(|| scenario_invariant(w, spec, &truth, &scores, end)),
+        );
     }
-    let summary_core = summary_of(w, end, events, trace, &scores, invariants);
-    let report = report_of(w, &truth, end);
+    summary_core.invariants = invariants;
+    let mut report = report_of(w, &truth, end);
+    report.reports = reports;
     super::Outcome {
         summary_core,
         report,
@@ -220,6 +232,7 @@ fn scenario_invariant(
             ),
             Some(s) => flagged_before_end(w, s, truth, end),
         },
+        other => unreachable!("{other:?} is judged by verdicts::judge"),
     }
 }
 
@@ -423,6 +436,9 @@ fn summary_of(
             raised_after_end: alerts.iter().filter(|a| a.raised_at > end).count() as u64,
             rules,
         },
+        commands: summary::Commands::default(),
+        notifications: Vec::new(),
+        figures: Vec::new(),
         battery: summary::Battery {
             charge_ratio_min: socs.first().copied().unwrap_or(0.0),
             charge_ratio_p50: median(&socs),

@@ -1,5 +1,6 @@
 //! Integration tests of the scenarios crate: loading scenario files and running them.
 
 mod bad_files;
+mod commands;
 mod herd;
 mod schema;
