@@ -2,6 +2,7 @@
 //! `report.html` with SVG charts.
 
 use crate::charts::{self, MapPoint, TimelineRow};
+use scenarios::class::ChartBody;
 use scenarios::summary::Summary;
 use scenarios::world::scoring::ReportData;
 use std::fmt::Write;
@@ -102,6 +103,17 @@ pub fn markdown(s: &Summary, r: &ReportData, description: &str) -> String {
         thousands(h.throttled_requests),
         thousands(h.quota_rejections)
     );
+    commands_md(&mut m, s);
+    for (of, rep) in r.reports.iter().filter(|(_, rep)| !rep.figures.is_empty()) {
+        let _ = writeln!(m, "## {of}\n\n| figure | value |\n|---|---:|");
+        for (name, v) in &rep.figures {
+            let _ = writeln!(m, "| {name} | {} |", figure_text(*v));
+        }
+        m.push('\n');
+    }
+    if s.alerts.rules.is_empty() {
+        return dashboard_md(m, r);
+    }
     let _ = writeln!(
         m,
         "## Alerts\n\n{} alerts raised{}.\n\n| rule | alerts | true episodes | precision | recall | latency p50 | p99 | max |\n|---|---:|---:|---:|---:|---:|---:|---:|",
@@ -130,6 +142,9 @@ pub fn markdown(s: &Summary, r: &ReportData, description: &str) -> String {
         );
     }
     let b = &s.battery;
+    if r.battery_soc.is_empty() {
+        return dashboard_md(m, r);
+    }
     let _ = writeln!(
         m,
         "\n## Batteries\n\nCharge left: lowest {}, median {}. Projected life at this day's drain (median collar): {:.0} days ({:.1} years).\n",
@@ -155,6 +170,10 @@ pub fn markdown(s: &Summary, r: &ReportData, description: &str) -> String {
             share(e.sample)
         );
     }
+    dashboard_md(m, r)
+}
+
+fn dashboard_md(mut m: String, r: &ReportData) -> String {
     if !r.dashboard.is_empty() {
         let _ = writeln!(
             m,
@@ -163,6 +182,96 @@ pub fn markdown(s: &Summary, r: &ReportData, description: &str) -> String {
         );
     }
     m
+}
+
+fn figure_text(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        let t = thousands(v.abs() as u64);
+        if v < 0.0 {
+            format!("-{t}")
+        } else {
+            t
+        }
+    } else if v.abs() >= 100.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+/// What the back end asked of the devices, if anything.
+fn commands_md(m: &mut String, s: &Summary) {
+    let c = &s.commands;
+    if c.methods.sent + c.c2d.sent + c.desired.sent == 0 {
+        return;
+    }
+    let _ = writeln!(
+        m,
+        "## Commands to devices\n\n| | sent | outcome |\n|---|---:|---|"
+    );
+    if c.methods.sent > 0 {
+        let failed: Vec<String> = c
+            .methods
+            .failed_by_code
+            .iter()
+            .map(|f| format!("{} × {}", thousands(f.count), f.name))
+            .collect();
+        let _ = writeln!(
+            m,
+            "| direct methods | {} | {} answered 200{}; latency p50 {:.0} ms, p99 {:.0} ms |",
+            thousands(c.methods.sent),
+            thousands(c.methods.answered_ok),
+            if failed.is_empty() {
+                String::new()
+            } else {
+                format!("; failed: {}", failed.join(", "))
+            },
+            c.methods.latency_ms_p50,
+            c.methods.latency_ms_p99
+        );
+    }
+    if c.c2d.sent > 0 {
+        let _ = writeln!(
+            m,
+            "| C2D messages | {} | {} completed, {} expired, {} accepted without feedback, {} refused |",
+            thousands(c.c2d.sent),
+            thousands(c.c2d.completed),
+            thousands(c.c2d.expired),
+            thousands(c.c2d.accepted),
+            thousands(c.c2d.failed)
+        );
+    }
+    if c.desired.sent > 0 {
+        let _ = writeln!(
+            m,
+            "| desired-property patches | {} | {} accepted, {} refused; twins converged at the end: {} |",
+            thousands(c.desired.sent),
+            thousands(c.desired.accepted),
+            thousands(c.desired.failed),
+            pct(c.twins_converged_ratio)
+        );
+    }
+    m.push('\n');
+    let sent: Vec<_> = s.notifications.iter().filter(|n| n.sent > 0).collect();
+    if !sent.is_empty() {
+        let _ = writeln!(
+            m,
+            "## Notifications\n\n| channel | sent | delivered | lost | latency p50 | p99 |\n|---|---:|---:|---:|---:|---:|"
+        );
+        for n in sent {
+            let _ = writeln!(
+                m,
+                "| {} | {} | {} | {} | {:.1} s | {:.1} s |",
+                n.channel,
+                thousands(n.sent),
+                thousands(n.delivered),
+                thousands(n.lost),
+                n.latency_ms_p50 / 1e3,
+                n.latency_ms_p99 / 1e3
+            );
+        }
+        m.push('\n');
+    }
 }
 
 fn hourly_rates(r: &ReportData, name: &str) -> Vec<(f64, f64)> {
@@ -301,6 +410,32 @@ pub fn html(s: &Summary, r: &ReportData, description: &str) -> String {
         &r.positions.iter().map(pt).collect::<Vec<_>>(),
         &flagged,
     );
+    let mut extra = String::new();
+    for (_, rep) in &r.reports {
+        for c in &rep.charts {
+            let svg = match &c.body {
+                ChartBody::Lines(series) => {
+                    let v: Vec<(&str, Vec<(f64, f64)>)> = series
+                        .iter()
+                        .map(|(n, p)| (n.as_str(), p.clone()))
+                        .collect();
+                    charts::lines(&c.title, &c.x_label, &c.y_label, &v)
+                }
+                ChartBody::Bars(bins) => charts::bars(&c.title, &c.x_label, &c.y_label, bins),
+            };
+            let _ = writeln!(extra, "<div>{svg}</div>");
+        }
+    }
+    let herd_only = |svg: String, shown: bool| {
+        if shown {
+            format!("<div>{svg}</div>\n")
+        } else {
+            String::new()
+        }
+    };
+    let battery = herd_only(battery, !r.battery_soc.is_empty());
+    let map = herd_only(map, !r.map_outline.is_empty());
+    let timeline = herd_only(timeline, !r.timeline.is_empty());
     let mut h = String::new();
     let _ = write!(
         h,
@@ -311,7 +446,7 @@ pub fn html(s: &Summary, r: &ReportData, description: &str) -> String {
     h.push_str(&markdown_to_html(&md));
     let _ = write!(
         h,
-        "<h2>Charts</h2>\n<div class=\"charts\">\n<div>{msgs}</div>\n<div>{latency}</div>\n<div>{hub}</div>\n<div>{connected}</div>\n<div>{battery}</div>\n<div>{map}</div>\n<div>{timeline}</div>\n</div>\n</body></html>\n"
+        "<h2>Charts</h2>\n<div class=\"charts\">\n<div>{msgs}</div>\n<div>{latency}</div>\n<div>{hub}</div>\n<div>{connected}</div>\n{extra}{battery}{map}{timeline}</div>\n</body></html>\n"
     );
     h
 }

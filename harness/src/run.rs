@@ -48,6 +48,10 @@ pub fn list(registry: &Registry) {
     for k in registry.classes() {
         println!("  {:<14} {}", k.name(), k.summary());
     }
+    println!("back-end apps (an [[apps]] entry's `kind`):");
+    for k in registry.apps() {
+        println!("  {:<14} {}", k.name(), k.summary());
+    }
 }
 
 fn source(name: &str) -> Result<Source> {

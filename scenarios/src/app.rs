@@ -36,7 +36,7 @@
 //! }
 //! ```
 
-use crate::class::{ClassReport, Series};
+use crate::class::ClassReport;
 use serde_json::Value;
 use sim::SimTime;
 use std::sync::Arc;
@@ -256,13 +256,4 @@ pub trait App {
 /// A figure for a report, by name.
 pub fn figure(name: &str, value: f64) -> (String, f64) {
     (name.to_string(), value)
-}
-
-/// A series for a report.
-pub fn series(name: &str, unit: &str, points: Vec<(f64, f64)>) -> Series {
-    Series {
-        name: name.to_string(),
-        unit: unit.to_string(),
-        points,
-    }
 }

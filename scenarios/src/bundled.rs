@@ -19,6 +19,12 @@ pub const BUNDLED: &[Bundled] = &[Bundled {
     summary: "the rancher's herd: 100,000 collars (GPS + temperature every 5 min) through DPS and IoT Hub to a store that flags fever and stuck cows",
     file: "scenarios/herd.toml",
     text: include_str!("../herd.toml"),
+},
+Bundled {
+    name: "thermostat",
+    summary: "home thermostats: a room model and a heat pump per home, setpoints as desired properties and temperature queries as direct methods from a web portal",
+    file: "scenarios/thermostat.toml",
+    text: include_str!("../thermostat.toml"),
 }];
 
 /// Finds a bundled scenario's source.

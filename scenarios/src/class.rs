@@ -121,19 +121,74 @@ impl Actions {
 }
 
 /// What a class shows in the summary and the report: named figures (a comfort ratio, cycles
-/// per hour) and time series (x in hours).
+/// per hour; name them with their unit, `apply_latency_s_p99`) and charts.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ClassReport {
     pub figures: Vec<(String, f64)>,
-    pub series: Vec<Series>,
+    pub charts: Vec<Chart>,
 }
 
-/// A named series of (hours, value) points, with its unit.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Series {
-    pub name: String,
-    pub unit: String,
-    pub points: Vec<(f64, f64)>,
+/// A chart for the report: lines over time or a histogram.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Chart {
+    pub title: String,
+    pub x_label: String,
+    pub y_label: String,
+    pub body: ChartBody,
+}
+
+/// What a [`Chart`] draws.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ChartBody {
+    /// Named lines of (x, y) points.
+    Lines(Vec<(String, Vec<(f64, f64)>)>),
+    /// Labelled bars (a histogram's bins).
+    Bars(Vec<(String, f64)>),
+}
+
+impl Chart {
+    /// A line chart of `series` (name, points).
+    pub fn lines(
+        title: &str,
+        x_label: &str,
+        y_label: &str,
+        series: Vec<(String, Vec<(f64, f64)>)>,
+    ) -> Chart {
+        Chart {
+            title: title.to_string(),
+            x_label: x_label.to_string(),
+            y_label: y_label.to_string(),
+            body: ChartBody::Lines(series),
+        }
+    }
+
+    /// A bar chart of labelled `bins`.
+    pub fn bars(title: &str, x_label: &str, y_label: &str, bins: Vec<(String, f64)>) -> Chart {
+        Chart {
+            title: title.to_string(),
+            x_label: x_label.to_string(),
+            y_label: y_label.to_string(),
+            body: ChartBody::Bars(bins),
+        }
+    }
+}
+
+/// The nearest-rank `q`-quantile (0 to 1) of sorted values, 0 when there are none: what a
+/// class or app reports as a p50 or p99.
+///
+/// ```
+/// use scenarios::class::quantile;
+/// let v = [1.0, 2.0, 3.0, 4.0];
+/// assert_eq!(quantile(&v, 0.5), 2.0);
+/// assert_eq!(quantile(&v, 0.99), 4.0);
+/// assert_eq!(quantile(&[], 0.5), 0.0);
+/// ```
+pub fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((sorted.len() as f64 * q.clamp(0.0, 1.0)).ceil() as usize).max(1);
+    sorted[rank.min(sorted.len()) - 1]
 }
 
 /// One episode of ground truth: device `device` (class-local) was in state `kind` (a rule's

@@ -5,6 +5,7 @@
 //! expected, and overridden from the command line with `--set key=value`.
 
 pub mod app;
+pub mod apps;
 pub mod bundled;
 pub mod class;
 pub mod classes;
@@ -21,11 +22,12 @@ pub use {firmware, hardware, iot_messages, sim};
 /// Everything a user's device class or back-end app needs, in one import.
 pub mod prelude {
     pub use crate::app::{
-        figure, series, AlertEvent, App, AppCtx, AppReport, ClassRef, CommandId, CommandKind,
+        figure, AlertEvent, App, AppCtx, AppReport, ClassRef, CommandId, CommandKind,
         CommandOutcome, CommandResult, DeviceRef, Reading,
     };
     pub use crate::class::{
-        Actions, BatteryState, ClassReport, DeviceAction, DeviceClass, Episode, Series,
+        quantile, Actions, BatteryState, Chart, ChartBody, ClassReport, DeviceAction, DeviceClass,
+        Episode,
     };
     pub use crate::load::FieldError;
     pub use crate::registry::{AppBuild, AppKind, ClassBuild, ClassKind, Registry};

@@ -251,6 +251,7 @@ impl Registry {
     pub fn bundled() -> Registry {
         let mut r = Registry::new();
         crate::classes::register(&mut r);
+        crate::apps::register(&mut r);
         r
     }
 

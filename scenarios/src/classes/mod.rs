@@ -1,10 +1,12 @@
 //! The device classes fleetsim bundles, registered by [`register`].
 
 pub mod collar;
+pub mod thermostat;
 
 use crate::registry::Registry;
 
 /// Adds the bundled classes to `registry`.
 pub fn register(registry: &mut Registry) {
     registry.add_class(collar::kind());
+    registry.add_class(thermostat::kind());
 }

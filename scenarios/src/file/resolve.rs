@@ -405,6 +405,18 @@ fn link(c: &ClassEntry, radio: &RadioProfile) -> Result<LinkProfile, FieldError>
     }
     if let Some(loss) = l.loss_ratio {
         p.loss = Ratio::new(loss).expect("checked");
+    } else if p.loss.get() > 0.5 {
+        // A radio out of its range loses nearly everything: say so rather than run a fleet
+        // that never connects.
+        return Err(FieldError::new(
+            format!("classes.{}.link.distance_m", c.name),
+            format!(
+                "{} m: a {} link loses {:.0}% of its packets at this distance; expected a distance within the radio's range (or set `link.loss_ratio`)",
+                l.distance_m,
+                l.radio,
+                100.0 * p.loss.get()
+            ),
+        ));
     }
     match l.bitrate_bps {
         // No serialisation delay and no transmit FIFO.

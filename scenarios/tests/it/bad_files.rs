@@ -262,5 +262,8 @@ fn a_bad_set_value_is_located_on_its_own_line_below_a_comment() {
 #[test]
 fn an_unknown_bundled_scenario_lists_the_bundled_ones() {
     let e = source("hurd").err().unwrap().to_string();
-    assert_eq!(e, "no bundled scenario named `hurd`; bundled: herd");
+    assert_eq!(
+        e,
+        "no bundled scenario named `hurd`; bundled: herd, thermostat"
+    );
 }

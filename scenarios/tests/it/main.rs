@@ -4,3 +4,4 @@ mod bad_files;
 mod commands;
 mod herd;
 mod schema;
+mod thermostat;

@@ -1,0 +1,10 @@
+//! The back-end apps fleetsim bundles, registered by [`register`].
+
+pub mod portal;
+
+use crate::registry::Registry;
+
+/// Adds the bundled apps to `registry`.
+pub fn register(registry: &mut Registry) {
+    registry.add_app(portal::kind());
+}
