@@ -277,7 +277,20 @@ fn repro(s: &Summary) -> String {
         .iter()
         .map(|o| format!(" --set {}", shell_word(o)))
         .collect();
-    format!("fleetsim run {}{sets}", shell_word(&s.scenario))
+    format!("{} run {}{sets}", program(), shell_word(&s.scenario))
+}
+
+/// The binary's name as the user typed it, without its directory: `fleetsim`, or a user's own
+/// binary built with [`crate::main_with`].
+fn program() -> String {
+    std::env::args_os()
+        .next()
+        .and_then(|a| {
+            std::path::Path::new(&a)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| "fleetsim".to_string())
 }
 
 /// `w` as one shell word: as it is when it holds only characters no shell treats

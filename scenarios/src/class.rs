@@ -128,6 +128,16 @@ pub struct ClassReport {
     pub charts: Vec<Chart>,
 }
 
+impl ClassReport {
+    /// A report of figures alone: `ClassReport::from_figures(vec![figure("dry_hours", h)])`.
+    pub fn from_figures(figures: Vec<(String, f64)>) -> ClassReport {
+        ClassReport {
+            figures,
+            charts: Vec::new(),
+        }
+    }
+}
+
 /// A chart for the report: lines over time or a histogram.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Chart {

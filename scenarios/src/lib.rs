@@ -34,5 +34,5 @@ pub mod prelude {
     pub use firmware::{DeviceLogic, MethodCall, MethodReply, MethodRid};
     pub use iot_messages::telemetry::FIELDS_MAX;
     pub use serde_json::{json, Value};
-    pub use sim::{Dist, Ratio, Seed, SimDuration, SimTime, StreamKey};
+    pub use sim::{CompactRng, Dist, Ratio, Seed, SimDuration, SimTime, StreamKey};
 }

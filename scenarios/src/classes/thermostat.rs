@@ -26,7 +26,7 @@
 //! **Left out**: cooling, multiple zones, occupancy schedules, and a setpoint schedule on the
 //! device itself.
 
-use crate::class::{quantile, Chart, ClassReport, DeviceClass};
+use crate::class::{quantile, Actions, Chart, ClassReport, DeviceAction, DeviceClass};
 use crate::load::FieldError;
 use crate::registry::{ClassBuild, ClassKind};
 use firmware::{DeviceLogic, MethodCall, MethodReply};
@@ -119,6 +119,8 @@ pub struct ThermostatClass {
     refused: u64,
     /// (hours, temperature, setpoint) of the charted homes.
     chart: Vec<Vec<(f64, f64, f64)>>,
+    /// Event readings to publish (a setpoint applied).
+    actions: Actions,
 }
 
 impl ThermostatClass {
@@ -148,6 +150,7 @@ impl ThermostatClass {
             apply_latency_s: Vec::new(),
             refused: 0,
             chart: vec![Vec::new(); (p.chart_homes as usize).min(n)],
+            actions: Actions::default(),
             p,
         };
         for i in 0..b.count {
@@ -281,6 +284,10 @@ impl DeviceLogic for ThermostatClass {
         self.advance(d, now);
         self.setpoint[d] = sp as f32;
         self.control(d, now);
+        // The new setpoint goes out at once as an event reading.
+        let mut event = [0.0; FIELDS_MAX];
+        let n = self.fill(d, now, &mut event);
+        self.actions.publish(device, &event[..n]);
         let mut reported = json!({ "setpoint_c": value });
         if let Some(set_at) = desired.get("set_at_s") {
             if let Some(t) = set_at.as_f64().filter(|t| *t > self.applied_set_at[d]) {
@@ -329,6 +336,10 @@ impl DeviceClass for ThermostatClass {
         self.down[d] = true;
         // The relay's coil drops out with the MCU; a held switch-on is dropped with it.
         self.relays[d].handle_command(now, false);
+    }
+
+    fn poll_action(&mut self) -> Option<DeviceAction> {
+        self.actions.pop()
     }
 
     fn has_timers(&self) -> bool {
@@ -517,6 +528,15 @@ mod tests {
         assert_eq!(reported, patch);
         assert_eq!(c.setpoint[1], 22.5);
         assert_eq!(c.apply_latency_s, vec![0.5]);
+        let Some(DeviceAction::Publish {
+            device: 1,
+            values,
+            len: 3,
+        }) = c.poll_action()
+        else {
+            panic!("no event reading for the new setpoint")
+        };
+        assert_eq!(values[1], 22.5);
         // The same desired document read again at a reconnection is not a new apply.
         c.on_desired(1, SimTime::from_secs(500), &patch).unwrap();
         assert_eq!(c.apply_latency_s.len(), 1);

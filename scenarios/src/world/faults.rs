@@ -84,7 +84,15 @@ impl SolutionWorld {
                     Event::new(sim::EntityId(node.0), super::POWER_ON, 0),
                 );
             }
-            Some(NodeFault::ClockSkew { .. }) | None => {}
+            // The schema has no clock-skew fault (a file cannot ask for one: unknown keys are
+            // refused); the world stamps readings with the simulated clock.
+            Some(NodeFault::ClockSkew { node, .. }) => {
+                unreachable!("a clock-skew fault for node {node:?}: the schema builds none")
+            }
+            // A partition or heal: the network applied it.
+            None => {}
         }
+        // `applied.released` (packets an unclog lets out) are duplicates of segments TCP has
+        // retransmitted and would discard (transport.rs): nothing to deliver.
     }
 }

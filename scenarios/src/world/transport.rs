@@ -340,7 +340,15 @@ impl SolutionWorld {
             (false, _) => (EntityId(p.device), DEVICE_RX),
         };
         match self.transport.net.send(k.now(), link, size, 0) {
-            SendOutcome::Delivered { at, .. } => self.transport.park(k, at, target, kind, p),
+            // A duplicated segment is discarded by the receiving TCP: only the first copy is
+            // delivered (the schema sets no link duplication yet; the seam is here).
+            SendOutcome::Delivered {
+                at,
+                duplicate_at: _,
+            } => self.transport.park(k, at, target, kind, p),
+            // Lost, or held by a clogged link: TCP retransmits after its timeout. A held
+            // packet an unclog releases later would be a duplicate of the retransmission,
+            // which TCP discards, so `Applied::released` is not scheduled (see faults.rs).
             SendOutcome::Dropped(_) | SendOutcome::Held => {
                 if p.attempts >= self.transport.max_retries {
                     self.break_connection(k, p.device, p.conn, p.peer);

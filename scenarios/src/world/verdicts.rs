@@ -173,7 +173,8 @@ pub(crate) fn figures(reports: &[(String, ClassReport)]) -> Vec<summary::Figure>
             r.figures.iter().map(move |(name, value)| summary::Figure {
                 of: of.clone(),
                 name: name.clone(),
-                value: *value,
+                // An empty f64 sum is -0.0; a figure reads 0.
+                value: *value + 0.0,
             })
         })
         .collect()
