@@ -47,6 +47,9 @@ pub fn list(registry: &Registry) {
     println!("device classes (a [[classes]] entry's `kind`):");
     for k in registry.classes() {
         println!("  {:<14} {}", k.name(), k.summary());
+        for (fault, what) in k.fault_list() {
+            println!("  {:<14}   fault {fault}: {what}", "");
+        }
     }
     println!("back-end apps (an [[apps]] entry's `kind`):");
     for k in registry.apps() {

@@ -241,6 +241,10 @@ pub trait DeviceClass: DeviceLogic {
     /// hardware loses, it loses here. The firmware's own RAM is handled by the firmware.
     fn on_crash(&mut self, _device: u32, _now: SimTime) {}
 
+    /// Hardware fault `fault` (one the class's kind declares, `ClassKind::faults`) begins
+    /// (`active`) or ends on device `device`, from the file's `[[faults.hardware]]`.
+    fn on_fault(&mut self, _device: u32, _now: SimTime, _fault: &str, _active: bool) {}
+
     /// The ground truth from the start to `end`, for scoring the back end's rules: every
     /// episode whose `kind` names a rule's `truth`.
     fn truth(&self, _end: SimTime) -> Vec<Episode> {

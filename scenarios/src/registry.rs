@@ -189,6 +189,7 @@ pub struct ClassKind {
     pub(crate) name: String,
     pub(crate) summary: String,
     pub(crate) samples: Option<Vec<String>>,
+    pub(crate) faults: Vec<(String, String)>,
     pub(crate) default_params: toml::Table,
     pub(crate) build: Arc<ClassBuilder>,
 }
@@ -203,9 +204,26 @@ impl ClassKind {
             name: name.to_string(),
             summary: summary.to_string(),
             samples: None,
+            faults: Vec::new(),
             default_params: toml::Table::new(),
             build: Arc::new(build),
         }
+    }
+
+    /// The hardware faults the class models, by name with one line each: a file's
+    /// `[[faults.hardware]]` may name only these, and the class's
+    /// [`DeviceClass::on_fault`] is called when one begins and ends.
+    pub fn faults(mut self, faults: &[(&str, &str)]) -> ClassKind {
+        self.faults = faults
+            .iter()
+            .map(|(n, d)| (n.to_string(), d.to_string()))
+            .collect();
+        self
+    }
+
+    /// The hardware faults the class models: (name, description).
+    pub fn fault_list(&self) -> &[(String, String)] {
+        &self.faults
     }
 
     /// The telemetry fields the class's `sample` fills, in order: a file's declaration must

@@ -453,6 +453,28 @@ impl SolutionFile {
                 }
             }
         }
+        for (i, h) in self.faults.hardware.iter().enumerate() {
+            let f = |k: &str| format!("faults.hardware[{i}].{k}");
+            within_year(&f("at_h"), h.at_h, 1.0)?;
+            positive(&f("duration_min"), h.duration_min)?;
+            within_year(&f("duration_min"), h.duration_min, 60.0)?;
+            ratio(&f("ratio"), h.ratio)?;
+            let Some(class) = self.classes.iter().find(|k| k.name == h.class) else {
+                return Err(bad(
+                    f("class"),
+                    format!("{:?}: expected the name of a class ({})", h.class, names()),
+                ));
+            };
+            if let Some(d) = h.devices.iter().find(|&&d| d >= class.count) {
+                return Err(bad(
+                    f("devices"),
+                    format!(
+                        "{d}: expected device indices below the class's count ({})",
+                        class.count
+                    ),
+                ));
+            }
+        }
         for (i, c) in self.faults.crashes.iter().enumerate() {
             let f = |k: &str| format!("faults.crashes[{i}].{k}");
             within_year(&f("at_h"), c.at_h, 1.0)?;

@@ -445,6 +445,26 @@ impl Default for BackendSection {
 pub struct FaultSection {
     pub outages: Vec<OutageEntry>,
     pub crashes: Vec<CrashEntry>,
+    pub hardware: Vec<HardwareFaultEntry>,
+}
+
+/// A hardware fault a class's kind declares (a probe stuck, a relay welded on) on a share of
+/// its devices, from `at_h` for `duration_min`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HardwareFaultEntry {
+    pub at_h: f64,
+    pub duration_min: f64,
+    pub class: String,
+    /// One of the faults the class's kind declares (`fleetsim list` shows them).
+    pub fault: String,
+    /// The share of the class's devices (exactly `round(ratio × count)`, picked from the
+    /// seed), default all of them.
+    #[serde(default = "all")]
+    pub ratio: f64,
+    /// Or these device indices (overrides `ratio`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<u32>,
 }
 
 /// Towers (picked from the seed) lose their backhaul: their devices are cut off.

@@ -108,6 +108,7 @@ pub fn resolve(file: &SolutionFile, registry: &Registry) -> Result<Resolved, Fie
                 class: file.classes.iter().position(|k| k.name == c.class),
             })
             .collect(),
+        hardware_faults: hardware_faults(file, registry, seed)?,
         backend: backend(file, registry, backend_class)?,
         score_grace: SimDuration::from_mins(file.scoring.grace_min),
         invariants: file.invariants.iter().map(|e| invariant(file, e)).collect(),
@@ -591,4 +592,60 @@ fn invariant(file: &SolutionFile, e: &InvariantEntry) -> InvariantSpec {
             InvariantSpec::FlaggedBeforeEnd { rule: rule.clone() }
         }
     }
+}
+
+/// The file's `[[faults.hardware]]`: each names a fault its class's kind models, on the listed
+/// devices or on exactly `round(ratio × count)` of them picked from the seed.
+fn hardware_faults(
+    file: &SolutionFile,
+    registry: &Registry,
+    seed: Seed,
+) -> Result<Vec<crate::world::HardwareFault>, FieldError> {
+    let mut out = Vec::new();
+    for (i, h) in file.faults.hardware.iter().enumerate() {
+        let c = file
+            .classes
+            .iter()
+            .position(|k| k.name == h.class)
+            .expect("checked");
+        let class = &file.classes[c];
+        let kind = registry.class(&class.kind).expect("resolved before");
+        if !kind.fault_list().iter().any(|(n, _)| *n == h.fault) {
+            let known: Vec<&str> = kind.fault_list().iter().map(|(n, _)| n.as_str()).collect();
+            return Err(FieldError::new(
+                format!("faults.hardware[{i}].fault"),
+                format!(
+                    "{:?}: kind {} of class {:?} models {}",
+                    h.fault,
+                    class.kind,
+                    class.name,
+                    if known.is_empty() {
+                        "no hardware faults".to_string()
+                    } else {
+                        format!("only {}", known.join(", "))
+                    }
+                ),
+            ));
+        }
+        let devices = if h.devices.is_empty() {
+            let mut pick = seed.compact(sim::StreamKey::new("hardware-fault", i as u64, "pick"));
+            let k = (h.ratio * f64::from(class.count)).round() as u32;
+            let mask = sim::rng::pick_exactly(&mut pick, class.count, k);
+            (0..class.count).filter(|&d| mask[d as usize]).collect()
+        } else {
+            let mut d = h.devices.clone();
+            d.sort_unstable();
+            d.dedup();
+            d
+        };
+        let start = SimTime::ZERO + hours(h.at_h);
+        out.push(crate::world::HardwareFault {
+            class: c,
+            fault: h.fault.clone(),
+            devices,
+            start,
+            end: start + SimDuration::from_secs_f64(h.duration_min * 60.0),
+        });
+    }
+    Ok(out)
 }

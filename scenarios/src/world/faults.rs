@@ -72,6 +72,19 @@ pub(crate) fn build(seed: Seed, cfg: &WorldConfig, fleet: &Fleet) -> FaultPlan {
 }
 
 impl SolutionWorld {
+    /// Hardware fault `payload >> 1` begins (`payload & 1`) or ends: each selected device's
+    /// class is told, then the device settles (the class may publish or re-arm timers).
+    pub(super) fn on_hardware_fault(&mut self, k: &mut Kernel, payload: u64) {
+        let f = &self.cfg.hardware_faults[(payload >> 1) as usize];
+        let (c, active) = (f.class, payload & 1 == 1);
+        let (fault, devices) = (f.fault.clone(), f.devices.clone());
+        let base = self.fleet.base(c);
+        for d in devices {
+            self.fleet.class_mut(c).on_fault(d, k.now(), &fault, active);
+            self.settle(k, base + d);
+        }
+    }
+
     /// Fault `index` of the plan is due: the network applies link faults itself; a crash or
     /// restart reaches the device.
     pub(super) fn on_fault(&mut self, k: &mut Kernel, index: u64) {

@@ -340,7 +340,7 @@ impl SolutionWorld {
 
     /// After any call into device `g`'s firmware or class: its outputs, the actions its class
     /// queued (for any of its devices), and its timers.
-    fn settle(&mut self, k: &mut Kernel, g: u32) {
+    pub(super) fn settle(&mut self, k: &mut Kernel, g: u32) {
         self.drain_device(k, g);
         let (c, _) = self.fleet.locate(g);
         self.run_actions(k, c);

@@ -87,6 +87,8 @@ pub struct WorldConfig {
     pub network: NetworkConfig,
     /// Shares of the fleet (or of a class) that crash, and reboot after a downtime.
     pub crashes: Vec<CrashFault>,
+    /// Faults the classes model in their hardware.
+    pub hardware_faults: Vec<HardwareFault>,
     pub backend: BackendConfig,
     /// Detection grace after an episode ends, for scoring.
     pub score_grace: SimDuration,
@@ -156,6 +158,18 @@ pub struct CrashFault {
     pub downtime: SimDuration,
     /// Only this class's devices; `None`: every device.
     pub class: Option<usize>,
+}
+
+/// A hardware fault on some of a class's devices from `start` to `end` (the class models it,
+/// [`DeviceClass::on_fault`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct HardwareFault {
+    pub class: usize,
+    pub fault: String,
+    /// Class-local device indices, ascending.
+    pub devices: Vec<u32>,
+    pub start: SimTime,
+    pub end: SimTime,
 }
 
 /// The back end's built-in apps: a TSI-style store with one time-series type per class, and
@@ -239,6 +253,7 @@ const CLASS_WAKE: EventKind = EventKind(14);
 const APP_START: EventKind = EventKind(15);
 const APP_WAKE: EventKind = EventKind(16);
 const COMMAND_RESULT: EventKind = EventKind(17);
+const HARDWARE_FAULT: EventKind = EventKind(18);
 
 const DPS_ENTITY: EntityId = EntityId(u32::MAX - 1);
 const BACKEND: EntityId = EntityId(u32::MAX - 2);
@@ -333,6 +348,11 @@ impl SolutionWorld {
             }
         }
         self.plan.schedule(k, FAULTS, FAULT);
+        for (i, f) in self.cfg.hardware_faults.iter().enumerate() {
+            let i = i as u64;
+            k.schedule(f.start, Event::new(FAULTS, HARDWARE_FAULT, i << 1 | 1));
+            k.schedule(f.end, Event::new(FAULTS, HARDWARE_FAULT, i << 1));
+        }
         k.schedule(
             SimTime::ZERO + self.cfg.backend.poll,
             Event::new(BACKEND, BACKEND_POLL, 0),
@@ -354,6 +374,7 @@ impl World for SolutionWorld {
         match ev.target {
             DPS_ENTITY => self.on_dps_event(k, ev),
             BACKEND => self.on_backend_poll(k),
+            FAULTS if ev.kind == HARDWARE_FAULT => self.on_hardware_fault(k, ev.payload),
             FAULTS => self.on_fault(k, ev.payload),
             APPS => self.on_app_event(k, ev),
             EntityId(t) if t > HUB_BASE - HUBS_MAX as u32 && t <= HUB_BASE => {

@@ -168,3 +168,68 @@ fn bad_thermostat_and_portal_parameters_name_the_key() {
         assert!(e.contains(key), "{set}: {key} not named in: {e}");
     }
 }
+
+#[test]
+fn hardware_faults_from_the_file_cost_comfort_and_energy() {
+    let base = &["faults.crashes[0].ratio=0", "faults.outages=[]"];
+    let healthy = thermostat(60, 12.0, 8, base);
+    let with = |fault: &str| {
+        let mut sets = base.to_vec();
+        let f = format!(
+            "faults.hardware=[{{ at_h = 2.0, duration_min = 600.0, class = \"thermostat\", fault = \"{fault}\", ratio = 0.5 }}]"
+        );
+        sets.push(&f);
+        thermostat(60, 12.0, 8, &sets)
+    };
+    let welded = with("relay_stuck_on");
+    let stuck = with("probe_stuck");
+    let comfort = |s: &Summary| figure(s, "thermostat", "comfort_ratio");
+    let kwh = |s: &Summary| figure(s, "thermostat", "hvac_kwh_per_home_day");
+    // Half the homes heat from hour 2 to the end regardless: they overheat and draw more.
+    assert!(
+        comfort(&welded) < comfort(&healthy) - 0.05,
+        "{} vs {}",
+        comfort(&welded),
+        comfort(&healthy)
+    );
+    assert!(
+        kwh(&welded) > kwh(&healthy) * 1.1,
+        "{} vs {}",
+        kwh(&welded),
+        kwh(&healthy)
+    );
+    // A probe frozen at one reading holds the loop in whatever it last decided.
+    assert!(
+        comfort(&stuck) < comfort(&healthy) - 0.02,
+        "{} vs {}",
+        comfort(&stuck),
+        comfort(&healthy)
+    );
+}
+
+#[test]
+fn a_hardware_fault_the_class_does_not_model_is_refused_with_the_ones_it_does() {
+    let src = scenarios::bundled::source("thermostat").unwrap();
+    let set = Override::parse(
+        "faults.hardware=[{ at_h = 1.0, duration_min = 10.0, class = \"thermostat\", fault = \"fan_seized\" }]",
+    )
+    .unwrap();
+    let e = load(&src, &[set], &Registry::bundled())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains("faults.hardware[0].fault") && e.contains("only probe_stuck, relay_stuck_on"),
+        "{e}"
+    );
+    let herd = scenarios::bundled::source("herd").unwrap();
+    let set = Override::parse(
+        "faults.hardware=[{ at_h = 1.0, duration_min = 10.0, class = \"collar\", fault = \"probe_stuck\" }]",
+    )
+    .unwrap();
+    let e = load(&herd, &[set], &Registry::bundled())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("models no hardware faults"), "{e}");
+}
