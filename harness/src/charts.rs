@@ -27,13 +27,24 @@ pub fn lines(
         } else {
             (0.0, 1.0)
         };
+        let y_min = series
+            .iter()
+            .flat_map(|(_, v)| v.iter().map(|p| p.1))
+            .fold(f64::INFINITY, f64::min);
+        // Values that all sit far from zero (temperatures) get an axis around them; counts
+        // and rates keep zero on the axis.
+        let y0 = if y_min.is_finite() && y_min > 0.3 * y1 {
+            (y_min - 0.1 * (y1 - y_min)).floor()
+        } else {
+            0.0
+        };
         let y1 = if y1 > 0.0 { y1 * 1.08 } else { 1.0 };
         let mut chart = ChartBuilder::on(&root)
             .caption(title, ("sans-serif", 18))
             .margin(10)
             .x_label_area_size(36)
             .y_label_area_size(64)
-            .build_cartesian_2d(x0..x1, 0.0..y1)
+            .build_cartesian_2d(x0..x1, y0..y1)
             .expect("valid ranges");
         chart
             .configure_mesh()
