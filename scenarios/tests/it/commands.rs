@@ -136,3 +136,78 @@ fn bad_command_entries_name_the_key_that_is_wrong() {
         assert!(e.contains(key), "{key} not named in: {e}");
     }
 }
+
+#[test]
+fn the_rules_notifications_go_through_lossy_sinks_and_are_counted_and_judged() {
+    let extra = r#"
+[classes.params]
+fever_per_cow_day = 0.3
+fever_duration_h_min = 2.0
+fever_duration_h_max = 6.0
+
+[[analytics.rules]]
+name = "fever"
+truth = "fever"
+conditions = [{ kind = "consecutive", column = "temp", op = "above", value = 39.6, clear = 39.2, readings = 2 }]
+cooldown_s = 86400
+actions = [{ channel = "sms", to = "+61400000000" }, { channel = "email", to = "vet@station.example" }]
+
+[[backend.notifiers]]
+channel = "sms"
+latency_ms_median = 2000
+latency_ms_p99 = 20000
+loss_ratio = 0.5
+
+[[invariants]]
+kind = "notifications_delivered"
+min = 0.99
+
+[[invariants]]
+kind = "alert_latency"
+rule = "fever"
+p99_s_max = 60.0
+"#;
+    let src = Source {
+        origin: "notify.toml".into(),
+        text: format!(
+            "{}\n{extra}",
+            FLEET
+                .replace("duration_h = 2.0", "duration_h = 12.0")
+                .replace("count = 40", "count = 300")
+        ),
+    };
+    let o = run(&src, &[], &Registry::bundled()).unwrap();
+    let s = &o.summary_core;
+    let alerts = s.alerts.rules[0].raised;
+    assert!(alerts >= 20, "{:?}", s.alerts);
+    let ch = |name: &str| s.notifications.iter().find(|n| n.channel == name).unwrap();
+    let (sms, email) = (ch("sms"), ch("email"));
+    // One notification per alert per action, each delivered or lost.
+    assert_eq!(sms.sent, alerts);
+    assert_eq!(email.sent, alerts);
+    assert_eq!(sms.delivered + sms.lost, sms.sent);
+    assert!(
+        sms.lost * 4 > sms.sent && sms.lost * 4 < sms.sent * 3,
+        "{sms:?}"
+    );
+    assert!(
+        sms.latency_ms_p50 > 500.0 && sms.latency_ms_p50 < 8_000.0,
+        "{sms:?}"
+    );
+    assert!(
+        email.latency_ms_p50 > sms.latency_ms_p50,
+        "e-mail is slower by default"
+    );
+    let verdict = |prefix: &str| {
+        s.invariants
+            .iter()
+            .find(|i| i.name.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no invariant {prefix}: {:?}", s.invariants))
+    };
+    assert!(
+        !verdict("notifications delivered").passed,
+        "half the SMS are lost"
+    );
+    // Fever alerts need two hot readings 5 min apart after the ramp: well over a minute.
+    assert!(!verdict("fever alert latency").passed);
+}
