@@ -25,6 +25,12 @@ pub struct Summary {
     pub hub: Hub,
     pub alerts: Alerts,
     pub battery: Battery,
+    /// Every hub: its devices and connections at the end, and what it throttled.
+    #[serde(default)]
+    pub hubs: Vec<HubRow>,
+    /// The Device Provisioning Service: registrations and throttling.
+    #[serde(default)]
+    pub dps: Dps,
     /// What the back-end apps asked of the devices, and how it went.
     #[serde(default)]
     pub commands: Commands,
@@ -149,6 +155,37 @@ pub struct Hub {
     pub quota_used_ratio: f64,
     pub throttled_requests: u64,
     pub quota_rejections: u64,
+}
+
+/// One hub at the end of the run.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HubRow {
+    pub name: String,
+    /// Identities in its registry (DPS assignments and preprovisioned devices).
+    pub devices: u64,
+    /// Devices connected when the run ended.
+    pub connected_at_end: u64,
+    pub connects_accepted: u64,
+    /// Connections the hub's connect throttle delayed or refused (reference §1.2).
+    pub connects_delayed: u64,
+    pub connects_throttled: u64,
+    /// Telemetry publishes the D2C throttle delayed or refused with 429.
+    pub d2c_delayed: u64,
+    pub d2c_throttled: u64,
+}
+
+/// The Device Provisioning Service at the end of the run.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dps {
+    pub registrations_accepted: u64,
+    /// Registrations refused with 429 (1,000 a minute per unit, reference §2.5).
+    pub registrations_throttled: u64,
+    pub polls: u64,
+    pub polls_throttled: u64,
+    /// Devices DPS gave a hub, the preprovisioned included.
+    pub assigned: u64,
+    /// Devices in service before the run, which never registered.
+    pub preprovisioned: u64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -436,6 +436,35 @@ fn summary_of(
             raised_after_end: alerts.iter().filter(|a| a.raised_at > end).count() as u64,
             rules,
         },
+        hubs: w
+            .cloud
+            .hubs
+            .iter()
+            .map(|h| {
+                let c = h.counters();
+                summary::HubRow {
+                    name: h.name().to_string(),
+                    devices: h.device_count() as u64,
+                    connected_at_end: h.connected_count() as u64,
+                    connects_accepted: c.connects_accepted,
+                    connects_delayed: c.connects_delayed,
+                    connects_throttled: c.connects_throttled,
+                    d2c_delayed: c.d2c_delayed,
+                    d2c_throttled: c.d2c_throttled,
+                }
+            })
+            .collect(),
+        dps: {
+            let d = w.cloud.dps.counters();
+            summary::Dps {
+                registrations_accepted: d.registrations_accepted,
+                registrations_throttled: d.registrations_throttled,
+                polls: d.polls,
+                polls_throttled: d.polls_throttled,
+                assigned: d.assigned,
+                preprovisioned: d.preprovisioned,
+            }
+        },
         commands: summary::Commands::default(),
         notifications: Vec::new(),
         figures: Vec::new(),

@@ -3,5 +3,6 @@
 mod bad_files;
 mod commands;
 mod herd;
+mod provisioning;
 mod schema;
 mod thermostat;

@@ -1,7 +1,6 @@
-//! Integration tests of the dps crate: behaviour rules named as sentences, and the fleet
-//! world (firmware + DPS + hubs on `sim::net`) for the acceptance scenarios.
+//! Integration tests of the dps crate: behaviour rules named as sentences. The end-to-end
+//! scenarios (a fleet provisioned across hubs, a provisioning storm) run on the solution world
+//! in `scenarios/tests/it/provisioning.rs`.
 
 mod common;
-mod fleet;
 mod rules;
-mod world;
