@@ -184,7 +184,9 @@ fn dashboard_md(mut m: String, r: &ReportData) -> String {
     m
 }
 
-fn figure_text(v: f64) -> String {
+/// A figure as people read it: whole numbers with thousands separators, others to a few
+/// decimals.
+pub(crate) fn figure_text(v: f64) -> String {
     if v.fract() == 0.0 && v.abs() < 1e15 {
         let t = thousands(v.abs() as u64);
         if v < 0.0 {

@@ -248,7 +248,12 @@ fn print_summary(s: &Summary, out: &Path) {
         );
     }
     for f in &s.figures {
-        println!("{} {}: {}", f.of, f.name, fmt_figure(f.value));
+        println!(
+            "{} {}: {}",
+            f.of,
+            f.name,
+            crate::report::figure_text(f.value)
+        );
     }
     for i in &s.invariants {
         println!(
@@ -263,14 +268,6 @@ fn print_summary(s: &Summary, out: &Path) {
         "reports: {}/{{summary.json,report.md,report.html}}",
         out.display()
     );
-}
-
-fn fmt_figure(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e15 {
-        format!("{v:.0}")
-    } else {
-        format!("{v:.3}")
-    }
 }
 
 /// The command that reruns `s`, ready to paste into a POSIX shell.

@@ -9,7 +9,7 @@
 //!   patch a twin's desired properties), each with a [`CommandId`] its result comes back by:
 //!   replies by correlation id, not `await` (house style);
 //! - at the end, [`App::report`]: figures the summary holds and invariants can judge
-//!   (`{ kind = "figure", of = "<app>", figure, min, max }`), and series for the report.
+//!   (`{ kind = "figure", of = "<app>", figure, min, max }`), and charts for the report.
 //!
 //! ```
 //! use scenarios::app::{App, AppCtx, CommandOutcome, CommandResult};

@@ -286,7 +286,7 @@ pub trait DeviceClass: DeviceLogic {
     /// Device `device`'s hardware timer is due.
     fn handle_timeout(&mut self, _device: u32, _now: SimTime) {}
 
-    /// Figures and series for the summary and the report, at the end of the run.
+    /// Figures and charts for the summary and the report, at the end of the run.
     fn report(&self, _end: SimTime) -> ClassReport {
         ClassReport::default()
     }

@@ -465,15 +465,7 @@ impl SolutionFile {
                     format!("{:?}: expected the name of a class ({})", h.class, names()),
                 ));
             };
-            if let Some(d) = h.devices.iter().find(|&&d| d >= class.count) {
-                return Err(bad(
-                    f("devices"),
-                    format!(
-                        "{d}: expected device indices below the class's count ({})",
-                        class.count
-                    ),
-                ));
-            }
+            device_indices(&f("devices"), &h.devices, class.count)?;
         }
         for (i, c) in self.faults.crashes.iter().enumerate() {
             let f = |k: &str| format!("faults.crashes[{i}].{k}");
@@ -612,15 +604,7 @@ impl SolutionFile {
                 ));
             };
             ratio(&f("ratio"), c.ratio)?;
-            if let Some(d) = c.devices.iter().find(|&&d| d >= class.count) {
-                return Err(bad(
-                    f("devices"),
-                    format!(
-                        "{d}: expected device indices below the class's count ({})",
-                        class.count
-                    ),
-                ));
-            }
+            device_indices(&f("devices"), &c.devices, class.count)?;
             if c.kind == "method" {
                 if c.name.is_empty() {
                     return Err(bad(
@@ -690,5 +674,16 @@ fn check_allocation(field: &str, v: &str, hubs: u32, optional: bool) -> Result<(
             field,
             format!("{v:?}: expected \"hashed\" or \"static:<hub index below {hubs}>\""),
         ))
+    }
+}
+
+/// Every listed device index lies below the class's `count`.
+fn device_indices(key: &str, devices: &[u32], count: u32) -> Result<(), FieldError> {
+    match devices.iter().find(|&&d| d >= count) {
+        Some(d) => Err(bad(
+            key,
+            format!("{d}: expected device indices below the class's count ({count})"),
+        )),
+        None => Ok(()),
     }
 }

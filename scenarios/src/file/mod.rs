@@ -379,7 +379,7 @@ pub struct CommandEntry {
     /// seed), default all of them.
     #[serde(default = "all")]
     pub ratio: f64,
-    /// Or these device indices (overrides `ratio`).
+    /// Or these device indices (overrides `ratio`; each once).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub devices: Vec<u32>,
     /// The method's name (`kind = "method"`).
@@ -462,7 +462,7 @@ pub struct HardwareFaultEntry {
     /// seed), default all of them.
     #[serde(default = "all")]
     pub ratio: f64,
-    /// Or these device indices (overrides `ratio`).
+    /// Or these device indices (overrides `ratio`; each once).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub devices: Vec<u32>,
 }

@@ -146,8 +146,7 @@ pub fn resolve(file: &SolutionFile, registry: &Registry) -> Result<Resolved, Fie
     })
 }
 
-/// The `[[commands]]` entries with their devices picked: the listed ones, or each of the
-/// class's devices with probability `ratio` from the entry's own stream.
+/// The `[[commands]]` entries with their devices picked ([`select`]).
 fn schedule(file: &SolutionFile, seed: Seed) -> Result<Vec<Scheduled>, FieldError> {
     let mut out = Vec::new();
     for (i, e) in file.commands.iter().enumerate() {
@@ -156,14 +155,8 @@ fn schedule(file: &SolutionFile, seed: Seed) -> Result<Vec<Scheduled>, FieldErro
             .iter()
             .find(|c| c.name == e.class)
             .expect("checked");
-        let devices = if e.devices.is_empty() {
-            let mut pick = seed.compact(sim::StreamKey::new("commands", i as u64, "select"));
-            let k = (e.ratio * f64::from(class.count)).round() as u32;
-            let mask = sim::rng::pick_exactly(&mut pick, class.count, k);
-            (0..class.count).filter(|&d| mask[d as usize]).collect()
-        } else {
-            e.devices.clone()
-        };
+        let key = sim::StreamKey::new("commands", i as u64, "select");
+        let devices = select(seed, key, e.ratio, class.count, &e.devices);
         let payload = serde_json::to_value(&e.payload)
             .map_err(|err| FieldError::new(format!("commands[{i}].payload"), err.to_string()))?;
         let bytes: Arc<[u8]> = serde_json::to_vec(&payload)
@@ -627,17 +620,8 @@ fn hardware_faults(
                 ),
             ));
         }
-        let devices = if h.devices.is_empty() {
-            let mut pick = seed.compact(sim::StreamKey::new("hardware-fault", i as u64, "pick"));
-            let k = (h.ratio * f64::from(class.count)).round() as u32;
-            let mask = sim::rng::pick_exactly(&mut pick, class.count, k);
-            (0..class.count).filter(|&d| mask[d as usize]).collect()
-        } else {
-            let mut d = h.devices.clone();
-            d.sort_unstable();
-            d.dedup();
-            d
-        };
+        let key = sim::StreamKey::new("hardware-fault", i as u64, "pick");
+        let devices = select(seed, key, h.ratio, class.count, &h.devices);
         let start = SimTime::ZERO + hours(h.at_h);
         out.push(crate::world::HardwareFault {
             class: c,
@@ -648,4 +632,20 @@ fn hardware_faults(
         });
     }
     Ok(out)
+}
+
+/// The devices an entry selects, ascending: the `listed` indices (duplicates once) or, when
+/// none are listed, exactly `round(ratio × count)` of the class's `count` picked from the
+/// entry's own stream `key`.
+fn select(seed: Seed, key: sim::StreamKey<'_>, ratio: f64, count: u32, listed: &[u32]) -> Vec<u32> {
+    if listed.is_empty() {
+        let k = (ratio * f64::from(count)).round() as u32;
+        let mask = sim::rng::pick_exactly(&mut seed.compact(key), count, k);
+        (0..count).filter(|&d| mask[d as usize]).collect()
+    } else {
+        let mut d = listed.to_vec();
+        d.sort_unstable();
+        d.dedup();
+        d
+    }
 }

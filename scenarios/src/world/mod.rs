@@ -53,6 +53,7 @@ pub mod ids;
 pub mod notify;
 pub mod scoring;
 pub mod service;
+mod slab;
 pub mod transport;
 mod verdicts;
 

@@ -7,6 +7,7 @@
 //! inside another app's callback, so results are ordered by the kernel's (time, insertion).
 //! Apps see the readings and alerts of each back-end poll after the poll, in store order.
 
+use super::slab::Slab;
 use super::{SolutionWorld, APPS, APP_START, APP_WAKE, COMMAND_RESULT};
 use crate::app::{
     AlertEvent, App, AppCtx, Command, CommandId, CommandKind, CommandOutcome, CommandResult,
@@ -74,8 +75,7 @@ pub(crate) struct Service {
     /// C2D message id → the command that asked for its feedback.
     c2d: BTreeMap<Arc<str>, CommandId>,
     /// Results waiting for their `COMMAND_RESULT` event; the payload is the slot.
-    results: Vec<Option<(CommandId, CommandOutcome)>>,
-    free: Vec<u32>,
+    results: Slab<(CommandId, CommandOutcome)>,
     pub(crate) stats: CommandStats,
     /// Method round trips, issued → answered (or failed), in ms.
     pub(crate) method_ms: Vec<u64>,
@@ -97,8 +97,7 @@ impl Service {
             open: BTreeMap::new(),
             calls: BTreeMap::new(),
             c2d: BTreeMap::new(),
-            results: Vec::new(),
-            free: Vec::new(),
+            results: Slab::default(),
             stats: CommandStats::default(),
             method_ms: Vec::new(),
             readings: Vec::new(),
@@ -128,19 +127,6 @@ impl Service {
         };
         f(&mut *self.apps[a], &mut ctx);
         std::mem::take(&mut self.outbox)
-    }
-
-    fn park(&mut self, id: CommandId, outcome: CommandOutcome) -> u64 {
-        match self.free.pop() {
-            Some(i) => {
-                self.results[i as usize] = Some((id, outcome));
-                u64::from(i)
-            }
-            None => {
-                self.results.push(Some((id, outcome)));
-                (self.results.len() - 1) as u64
-            }
-        }
     }
 
     fn count(&mut self, kind: Kind, outcome: &CommandOutcome) {
@@ -313,7 +299,7 @@ impl SolutionWorld {
 
     /// The back end learns `outcome` of command `id` at `at`.
     fn result_at(&mut self, k: &mut Kernel, at: SimTime, id: CommandId, outcome: CommandOutcome) {
-        let slot = self.service.park(id, outcome);
+        let slot = self.service.results.insert((id, outcome));
         k.schedule(at.max(k.now()), Event::new(APPS, COMMAND_RESULT, slot));
     }
 
@@ -356,8 +342,7 @@ impl SolutionWorld {
     fn deliver_result(&mut self, k: &mut Kernel, slot: u64) {
         let now = k.now();
         let s = &mut self.service;
-        let (id, outcome) = s.results[slot as usize].take().expect("a parked result");
-        s.free.push(slot as u32);
+        let (id, outcome) = s.results.take(slot);
         let open = s.open.remove(&id).expect("an open command");
         s.count(open.kind, &outcome);
         if open.kind == Kind::Method {

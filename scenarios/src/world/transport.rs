@@ -3,6 +3,7 @@
 //! TCP that retransmits lost segments after a doubling timeout and breaks the connection
 //! after `tcp_max_retries` failures (see the world's module documentation).
 
+use super::slab::Slab;
 use super::{
     build_err, BuildError, ClassConfig, NetworkConfig, SolutionWorld, DEVICE_LINK_DOWN, DEVICE_RX,
     DPS_ENTITY, DPS_RX, HUB_BASE, HUB_RX, RETRANSMIT,
@@ -24,33 +25,6 @@ pub(crate) struct InFlight {
     pub(crate) up: bool,
     pub(crate) attempts: u8,
     pub(crate) msg: Msg,
-}
-
-/// A slab of in-flight packets; a kernel event's payload is the slot index.
-#[derive(Default)]
-struct Slab {
-    slots: Vec<Option<InFlight>>,
-    free: Vec<u32>,
-}
-
-impl Slab {
-    fn insert(&mut self, p: InFlight) -> u64 {
-        match self.free.pop() {
-            Some(i) => {
-                self.slots[i as usize] = Some(p);
-                u64::from(i)
-            }
-            None => {
-                self.slots.push(Some(p));
-                (self.slots.len() - 1) as u64
-            }
-        }
-    }
-    fn take(&mut self, i: u64) -> InFlight {
-        let p = self.slots[i as usize].take().expect("live slab slot");
-        self.free.push(i as u32);
-        p
-    }
 }
 
 /// Per device, the current connection to each peer (0 = none) and the last one opened.
@@ -86,7 +60,7 @@ impl Conns {
 pub(crate) struct Transport {
     net: Network,
     uplinks_base: u32,
-    slab: Slab,
+    slab: Slab<InFlight>,
     conns: Vec<Conns>,
     /// Per connection id: the device, with [`DPS_CONN`] set for a DPS connection
     /// (connection ids are never reused; 0 is "none").
