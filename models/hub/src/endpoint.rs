@@ -23,8 +23,17 @@ use std::sync::Arc;
 /// The body of a routed message, in whichever form the device's packet arrived.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Payload {
-    Compact { schema: SchemaId, values: Values },
-    Raw { bag: Arc<str>, body: Arc<[u8]> },
+    /// `body_len` is the byte length of the JSON body the values stand for, measured once
+    /// when the device built the message ([`iot_messages::Msg::telemetry`]).
+    Compact {
+        schema: SchemaId,
+        values: Values,
+        body_len: u32,
+    },
+    Raw {
+        bag: Arc<str>,
+        body: Arc<[u8]>,
+    },
 }
 
 /// Application properties added by enrichments, shared between messages where static.
@@ -59,7 +68,7 @@ impl EndpointMessage {
     /// The JSON body text.
     pub fn body_text(&self, schemas: &SchemaSet) -> Option<String> {
         match &self.payload {
-            Payload::Compact { schema, values } => Some(schemas.get(*schema)?.body(values)),
+            Payload::Compact { schema, values, .. } => Some(schemas.get(*schema)?.body(values)),
             Payload::Raw { body, .. } => String::from_utf8(body.to_vec()).ok(),
         }
     }

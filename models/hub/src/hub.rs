@@ -1079,6 +1079,7 @@ impl Hub {
             Payload::Compact {
                 schema,
                 values: *values,
+                body_len: body_len as u32,
             },
         );
         self.send_to(at, ix, Msg::PubAck { pkid });

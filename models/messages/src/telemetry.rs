@@ -9,9 +9,12 @@
 //! - body `{"seq":N,"field1":v1,...}`: `seq` is the device's message counter (checkers use it
 //!   to account for every message end to end); a non-finite value is written `null`.
 //!
-//! Numbers are printed in the shortest form that parses back to the same `f64` (the `ryu`
-//! algorithm, as `serde_json` prints them: `38.0`, `47.376888`, `1e16`), and the body length
-//! is computed without formatting into a string, because the hub meters every message.
+//! Numbers are printed in the shortest form that parses back to the same `f64` (`38.0`,
+//! `47.376888`, `1e16`, `1.5e-7`), and the body length is computed without building a string,
+//! because the hub meters every message. The digits come from `zmij` (the Schubfach-based
+//! formatter `serde_json` uses, about twice as fast as `ryu`); the exponent is written without
+//! a `+` (`1e16`, where `zmij` writes `1e+16`), the form `ryu` printed, so message sizes, and
+//! with them replays, are what they were.
 
 use crate::props::write_bag;
 use std::fmt::{self, Write};
@@ -112,14 +115,17 @@ impl TelemetrySchema {
     /// Writes the JSON body of `values`.
     pub fn write_body(&self, out: &mut impl Write, values: &Values) -> fmt::Result {
         write!(out, "{{\"seq\":{}", values.seq)?;
-        let mut buf = ryu::Buffer::new();
+        let mut buf = zmij::Buffer::new();
         for (name, v) in self.fields.iter().zip(values.as_slice()) {
-            let text = if v.is_finite() {
-                buf.format_finite(*v)
-            } else {
-                "null"
-            };
-            write!(out, ",\"{name}\":{text}")?;
+            write!(out, ",\"{name}\":")?;
+            if !v.is_finite() {
+                out.write_str("null")?;
+                continue;
+            }
+            match buf.format_finite(*v).split_once("e+") {
+                Some((mantissa, exp)) => write!(out, "{mantissa}e{exp}")?,
+                None => out.write_str(buf.format_finite(*v))?,
+            }
         }
         out.write_char('}')
     }
@@ -133,12 +139,15 @@ impl TelemetrySchema {
     pub fn body_len(&self, values: &Values) -> usize {
         // `{"seq":` + digits + `}`, then `,"name":` + value per field.
         let mut n = 8 + decimal_digits(values.seq);
-        let mut buf = ryu::Buffer::new();
+        let mut buf = zmij::Buffer::new();
         for (name, v) in self.fields.iter().zip(values.as_slice()) {
             n += 4
                 + name.len()
                 + if v.is_finite() {
-                    buf.format_finite(*v).len()
+                    let text = buf.format_finite(*v).len();
+                    // `1e+16` is written `1e16` (see the module doc); only a magnitude of
+                    // 1e16 or more is printed with a positive exponent.
+                    text - usize::from(v.abs() >= 1e16)
                 } else {
                     4
                 };
@@ -218,6 +227,46 @@ mod tests {
         assert_eq!(s.field(&v, "lon"), Some(8.541_694));
         assert_eq!(s.field(&v, "temp_c"), None);
         assert_eq!(s.app_prop("KIND"), Some(Some("collar")));
+    }
+
+    #[test]
+    fn numbers_are_shortest_round_trip_with_a_bare_exponent() {
+        let s = TelemetrySchema::new("x", &["a", "b", "c", "d", "e", "f"], &[]).unwrap();
+        let v = Values::new(7, &[38.0, 1e16, 1.5e-7, -2.5e300, 0.1, 123_456.789]);
+        let body = s.body(&v);
+        assert_eq!(
+            body,
+            r#"{"seq":7,"a":38.0,"b":1e16,"c":1.5e-7,"d":-2.5e300,"e":0.1,"f":123456.789}"#
+        );
+        assert_eq!(s.body_len(&v), body.len());
+        for text in body.trim_matches(['{', '}']).split(',') {
+            let (_, num) = text.split_once(':').unwrap();
+            let parsed: f64 = num.parse().unwrap();
+            assert!(v.as_slice().contains(&parsed) || parsed == 7.0, "{num}");
+        }
+        // Around the switch to exponent notation, and the smallest and largest magnitudes.
+        for x in [
+            9_999_999_999_999_998.0,
+            1e15,
+            1e16,
+            -1e16,
+            1.000_000_000_000_000_2e16,
+            1e-4,
+            1e-5,
+            1e-7,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            5e-324,
+        ] {
+            let one = TelemetrySchema::new("x", &["a"], &[]).unwrap();
+            let v = Values::new(1, &[x]);
+            assert_eq!(
+                one.body_len(&v),
+                one.body(&v).len(),
+                "{x:e}: {}",
+                one.body(&v)
+            );
+        }
     }
 
     #[test]

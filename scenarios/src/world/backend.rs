@@ -136,7 +136,10 @@ impl SolutionWorld {
             for part in 0..parts {
                 let msgs = b.consumers[h].poll(&hub.endpoints()[0], part, usize::MAX);
                 for m in msgs {
-                    let hub::Payload::Compact { schema, values } = m.payload else {
+                    let hub::Payload::Compact {
+                        values, body_len, ..
+                    } = m.payload
+                    else {
                         continue;
                     };
                     let Some((c, local)) = self
@@ -173,13 +176,9 @@ impl SolutionWorld {
                         m.enqueued,
                         cols,
                     );
-                    let size = hub
-                        .schemas()
-                        .get(schema)
-                        .map_or(0, |sc| sc.body_len(&values)) as u32;
                     let partition = (part % usize::from(cs.store.config().partitions)) as u16;
                     cs.store
-                        .handle_ingest(now, partition, ev, size)
+                        .handle_ingest(now, partition, ev, body_len)
                         .expect("partition index within the store's partitions");
                 }
                 b.consumers[h].checkpoint(part);

@@ -206,6 +206,32 @@ proptest! {
     }
 
     #[test]
+    fn a_telemetry_body_is_json_whose_numbers_parse_back_exactly(
+        seq in any::<u32>(),
+        vals in proptest::collection::vec(any::<f64>(), 4),
+    ) {
+        let s = schemas();
+        let v = Values::new(seq, &vals);
+        let schema = s.get(0).unwrap();
+        let body = schema.body(&v);
+        prop_assert_eq!(schema.body_len(&v), body.len());
+        prop_assert!(!body.contains('+'), "{}", body);
+        let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+        prop_assert_eq!(json["seq"].as_u64(), Some(u64::from(seq)));
+        // Each number's text parses back to the very same f64 (Rust's exact parser; serde_json
+        // without `float_roundtrip` may be one ulp off).
+        let fields: Vec<&str> = body.trim_matches(['{', '}']).split(',').skip(1).collect();
+        prop_assert_eq!(fields.len(), vals.len());
+        for (field, x) in fields.iter().zip(&vals) {
+            let (_, text) = field.split_once(':').unwrap();
+            match text {
+                "null" => prop_assert!(!x.is_finite()),
+                _ => prop_assert_eq!(text.parse::<f64>().unwrap().to_bits(), x.to_bits()),
+            }
+        }
+    }
+
+    #[test]
     fn d2c_bodies_of_any_size_round_trip(body in proptest::collection::vec(any::<u8>(), 0..70_000), pkid in 1u16..) {
         let s = schemas();
         let m = Msg::D2c { pkid, device: "x".into(), bag: "a=1".into(), body: body.into() };
