@@ -52,7 +52,7 @@ fn queue(c: &mut Criterion) {
         },
     );
     for (t, e) in timers {
-        sim.kernel.schedule(t, e);
+        sim.parts_mut().0.schedule(t, e);
     }
     for _ in 0..2 * BATCH {
         sim.step().expect("no checkers");
@@ -62,7 +62,7 @@ fn queue(c: &mut Criterion) {
             for _ in 0..BATCH {
                 sim.step().expect("no checkers");
             }
-            black_box(sim.kernel.trace_hash())
+            black_box(sim.kernel().trace_hash())
         })
     });
     g.finish();

@@ -9,8 +9,6 @@
 //!   `report.html` to DIR (default `reports/out/<scenario>-<seed>/`).
 //! - `fleetsim replay DIR/summary.json`: runs the same scenario, seed and overrides again and
 //!   checks the trace hash matches.
-//! - `fleetsim demo [--seed N] [--sensors N] [--minutes M] [--check-hash HEX]`: the kernel's
-//!   small built-in sensors → gateway → server workload.
 //!
 //! With no subcommand, `fleetsim` runs its main job: `fleetsim run herd`.
 //!
@@ -18,13 +16,9 @@
 //! 2 bad input.
 
 use crate::run;
-use anyhow::{bail, Result};
 use clap::{Parser, Subcommand};
 use scenarios::registry::Registry;
-use sim::demo::{self, DemoConfig};
-use sim::{Ratio, SimDuration};
 use std::process::ExitCode;
-use std::time::Instant;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -51,40 +45,6 @@ enum Command {
         /// A summary.json written by `fleetsim run`.
         summary: std::path::PathBuf,
     },
-    /// Run the built-in demo: sensors report through a gateway to a server over a lossy radio,
-    /// through a gateway partition and sensor crashes.
-    Demo(DemoArgs),
-}
-
-#[derive(clap::Args, Debug, Clone)]
-struct DemoArgs {
-    /// Master seed: the same seed replays the same run, bit for bit.
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
-    /// Number of sensors.
-    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
-    sensors: u32,
-    /// Simulated duration in minutes.
-    #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=525_600))]
-    minutes: u64,
-    /// Radio loss ratio, 0 to 1.
-    #[arg(long, default_value_t = 0.02)]
-    radio_loss: f64,
-    /// Fail (exit 1) unless the run's trace hash equals this 16-digit hex value.
-    #[arg(long)]
-    check_hash: Option<String>,
-}
-
-impl Default for DemoArgs {
-    fn default() -> Self {
-        DemoArgs {
-            seed: 1,
-            sensors: 10_000,
-            minutes: 120,
-            radio_loss: 0.02,
-            check_hash: None,
-        }
-    }
 }
 
 /// A failure that is the user's input, not the simulation: exit code 2.
@@ -138,7 +98,6 @@ pub fn main_with(registry: Registry) -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
-        Some(Command::Demo(args)) => run_demo(&args),
         Some(Command::List) => {
             run::list(&registry);
             Ok(())
@@ -162,87 +121,4 @@ pub fn main_with(registry: Registry) -> ExitCode {
             ExitCode::from(1)
         }
     }
-}
-
-fn run_demo(args: &DemoArgs) -> Result<()> {
-    let radio_loss = Ratio::new(args.radio_loss)
-        .map_err(|e| BadInput(format!("--radio-loss {}: {e}", args.radio_loss)))?;
-    if let Some(h) = &args.check_hash {
-        if sim::TraceHash::parse_hex(h).is_none() {
-            bail!(BadInput(format!(
-                "--check-hash {h:?}: expected 16 hex digits, as the demo prints"
-            )));
-        }
-    }
-    let duration = SimDuration::from_mins(args.minutes);
-    let cfg = DemoConfig {
-        seed: args.seed,
-        sensors: args.sensors,
-        duration,
-        radio_loss,
-        ..DemoConfig::default()
-    };
-    println!(
-        "fleetsim demo: {} sensors → gateway → server for {} simulated minutes, seed {}",
-        args.sensors, args.minutes, args.seed
-    );
-    println!(
-        "  faults: 2% radio loss, gateway partitioned 20:00–25:00, 5% of sensors crash 33:20–43:20"
-    );
-    let wall = Instant::now();
-    let report = demo::run(cfg).map_err(|f| {
-        RunFailed(format!(
-            "{f}\n  repro: fleetsim demo --seed {} --sensors {} --minutes {}",
-            args.seed, args.sensors, args.minutes
-        ))
-    })?;
-    let wall_s = wall.elapsed().as_secs_f64();
-    let c = report.counts;
-    println!();
-    println!("  readings sent        {:>12}", c.sent);
-    println!(
-        "  acknowledged         {:>12}  ({:.2}%)",
-        c.acked,
-        100.0 * c.acked as f64 / c.sent.max(1) as f64
-    );
-    println!(
-        "  lost                 {:>12}  (retries exhausted {}, sensor crashed {}, superseded {})",
-        report.lost, c.lost_retries, c.lost_crash, c.lost_superseded
-    );
-    println!("  outstanding at end   {:>12}", c.outstanding);
-    println!(
-        "  server received      {:>12}  (+{} duplicates dropped)",
-        c.server_received, c.server_duplicates
-    );
-    println!("  retransmissions      {:>12}", c.retransmissions);
-    println!(
-        "  round trip (ms)      p50 {} · p99 {} · max {}",
-        report.rtt_ms_p50, report.rtt_ms_p99, report.rtt_ms_max
-    );
-    let drops: Vec<String> = report
-        .net_dropped
-        .iter()
-        .filter(|(_, n)| *n > 0)
-        .map(|(r, n)| format!("{r} {n}"))
-        .collect();
-    println!("  network drops        {}", drops.join(" · "));
-    println!();
-    println!(
-        "  events {} in {:.2} s wall ({:.2} M events/s)",
-        report.events,
-        wall_s,
-        report.events as f64 / wall_s / 1e6
-    );
-    println!("  invariants held: readings are accounted for");
-    println!("  trace hash {}", report.trace_hash);
-    if let Some(expected) = &args.check_hash {
-        if !expected.eq_ignore_ascii_case(&report.trace_hash) {
-            bail!(RunFailed(format!(
-                "replay mismatch: trace hash {} != expected {expected}",
-                report.trace_hash
-            )));
-        }
-        println!("  replay matches {expected}");
-    }
-    Ok(())
 }

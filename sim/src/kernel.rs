@@ -246,9 +246,13 @@ struct CheckerSlot<W> {
 }
 
 /// A kernel, a world, and the checkers over it.
+///
+/// The kernel and the world are reached through [`Sim::kernel`], [`Sim::world`] and
+/// [`Sim::parts_mut`] (to seed the queue from the world's state before the run), so a run's
+/// call order stays the kernel's.
 pub struct Sim<W> {
-    pub kernel: Kernel,
-    pub world: W,
+    kernel: Kernel,
+    world: W,
     checkers: Vec<CheckerSlot<W>>,
 }
 
@@ -271,6 +275,39 @@ impl<W: World> Sim<W> {
 
     pub fn now(&self) -> SimTime {
         self.kernel.now
+    }
+
+    pub fn kernel(&self) -> &Kernel {
+        &self.kernel
+    }
+
+    pub fn world(&self) -> &W {
+        &self.world
+    }
+
+    /// The kernel and the world together, to schedule a world's first events:
+    ///
+    /// ```
+    /// # use sim::{Epoch, Event, EntityId, EventKind, Kernel, Seed, Sim, SimTime, World};
+    /// struct Ticker(u32);
+    /// impl World for Ticker {
+    ///     fn handle(&mut self, _: &mut Kernel, _: Event) {
+    ///         self.0 += 1;
+    ///     }
+    /// }
+    /// let mut sim = Sim::new(Seed(1), Epoch::default(), Ticker(0));
+    /// let (kernel, _world) = sim.parts_mut();
+    /// kernel.schedule(SimTime::from_secs(1), Event::new(EntityId(0), EventKind(0), 0));
+    /// sim.run_until(SimTime::from_secs(2)).unwrap();
+    /// assert_eq!(sim.world().0, 1);
+    /// ```
+    pub fn parts_mut(&mut self) -> (&mut Kernel, &mut W) {
+        (&mut self.kernel, &mut self.world)
+    }
+
+    /// The world, once the run is over.
+    pub fn into_world(self) -> W {
+        self.world
     }
 
     pub fn next_event_time(&mut self) -> Option<SimTime> {

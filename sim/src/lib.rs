@@ -10,13 +10,14 @@
 //!   system implements;
 //! - [`net`]: nodes and links with latency, loss, duplication, bandwidth and bounded FIFOs;
 //! - [`fault`]: the scenario's timed fault plan;
-//! - [`metrics`]: counters, gauges, hdrhistogram latencies and sampled time series;
-//! - [`demo`]: a small sensors-to-server workload that exercises all of the above.
+//! - [`metrics`]: counters, gauges, hdrhistogram latencies and sampled time series.
+//!
+//! The kernel's tests exercise all of them on a small sensors-to-server workload
+//! (`tests/it/workload.rs`); solutions run on the solution world of the `scenarios` crate.
 //!
 //! Architecture invariant: this crate depends on no other workspace crate, does no IO, reads
 //! no OS clock and no ambient randomness.
 
-pub mod demo;
 pub mod fault;
 pub mod kernel;
 pub mod metrics;

@@ -156,36 +156,3 @@ fn list_names_the_bundled_scenarios() {
         "the registered classes: {stdout}"
     );
 }
-
-#[test]
-fn the_demo_replays_its_hash_and_rejects_a_wrong_one() {
-    let (code, stdout, _) = fleetsim(&["demo", "--sensors", "200", "--minutes", "30"]);
-    assert_eq!(code, 0);
-    let hash = stdout
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("trace hash "))
-        .unwrap()
-        .to_string();
-    let (code, _, _) = fleetsim(&[
-        "demo",
-        "--sensors",
-        "200",
-        "--minutes",
-        "30",
-        "--check-hash",
-        &hash,
-    ]);
-    assert_eq!(code, 0);
-    let (code, _, _) = fleetsim(&[
-        "demo",
-        "--sensors",
-        "200",
-        "--minutes",
-        "30",
-        "--check-hash",
-        "0000000000000000",
-    ]);
-    assert_eq!(code, 1);
-    let (code, _, _) = fleetsim(&["demo", "--radio-loss", "2"]);
-    assert_eq!(code, 2);
-}

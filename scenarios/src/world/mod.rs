@@ -413,11 +413,10 @@ pub fn run(
     let seed = Seed(cfg.seed);
     let epoch = cfg.epoch;
     let end = SimTime::ZERO + cfg.duration;
-    let mut world = SolutionWorld::new(cfg, classes, apps)?;
-    let mut kernel = Kernel::new(seed, epoch);
-    world.schedule_start(&mut kernel);
+    let world = SolutionWorld::new(cfg, classes, apps)?;
     let mut sim = sim::Sim::new(seed, epoch, world);
-    sim.kernel = kernel;
+    let (kernel, world) = sim.parts_mut();
+    world.schedule_start(kernel);
     let step = SimDuration::from_mins(10);
     let mut t = SimTime::ZERO;
     while t < end {
@@ -427,12 +426,12 @@ pub fn run(
         progress(Progress {
             now: t,
             end,
-            events: sim.kernel.events_processed(),
+            events: sim.kernel().events_processed(),
         });
     }
-    let trace = sim.kernel.trace_hash().to_string();
-    let events = sim.kernel.events_processed();
-    let mut world = sim.world;
+    let trace = sim.kernel().trace_hash().to_string();
+    let events = sim.kernel().events_processed();
+    let mut world = sim.into_world();
     world.drain_back_end(end);
     let outcome = scoring::finish(&mut world, end, events, trace.clone());
     Ok((outcome, trace))

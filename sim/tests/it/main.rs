@@ -4,3 +4,4 @@ mod determinism;
 mod net_stats;
 mod queue_oracle;
 mod tidy;
+mod workload;

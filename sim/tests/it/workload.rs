@@ -13,23 +13,22 @@
 //! a while: a crashed sensor loses its RAM (the reading it was waiting on is lost) and keeps
 //! its sequence counter in flash.
 //!
-//! It is the harness's built-in demo, the kernel's determinism test, and a benchmark
-//! workload. Invariants, checked by [`AccountingChecker`]: every reading sent is acknowledged,
+//! It is the kernel's own test workload (the `sim` crate depends on no model, so its
+//! determinism tests cannot run a solution); solutions run on the solution world in
+//! `scenarios/src/world/`. Invariants, checked by [`AccountingChecker`]: every reading sent is acknowledged,
 //! lost, or still outstanding; the server never counts more readings than were sent; nothing
 //! is acknowledged that the server did not receive.
 
-use crate::fault::{FaultAction, FaultPlan, NodeFault, TimedFault};
-use crate::kernel::{Cadence, Checker, EntityId, Event, EventKind, Kernel, Sim, World};
-use crate::metrics::{CounterId, HistogramId, Metrics};
-use crate::net::{
-    Direction, DropReason, Latency, LinkId, LinkProfile, Network, NodeId, SendOutcome,
-};
-use crate::rng::{below, CompactRng, Dist, Ratio, Seed, StreamKey};
-use crate::time::{Epoch, SimDuration, SimTime};
+use sim::fault::{FaultAction, FaultPlan, NodeFault, TimedFault};
+use sim::kernel::{Cadence, Checker, EntityId, Event, EventKind, Kernel, Sim, World};
+use sim::metrics::{CounterId, HistogramId, Metrics};
+use sim::net::{Direction, DropReason, Latency, LinkId, LinkProfile, Network, NodeId, SendOutcome};
+use sim::rng::{below, CompactRng, Dist, Ratio, Seed, StreamKey};
+use sim::time::{Epoch, SimDuration, SimTime};
 
-/// Parameters of the demo.
+/// Parameters of the workload.
 #[derive(Clone, Debug, PartialEq)]
-pub struct DemoConfig {
+pub struct WorkloadConfig {
     pub seed: u64,
     pub sensors: u32,
     pub duration: SimDuration,
@@ -43,9 +42,9 @@ pub struct DemoConfig {
     pub crash: Option<(Ratio, SimTime, SimDuration)>,
 }
 
-impl Default for DemoConfig {
+impl Default for WorkloadConfig {
     fn default() -> Self {
-        DemoConfig {
+        WorkloadConfig {
             seed: 1,
             sensors: 1_000,
             duration: SimDuration::from_hours(1),
@@ -89,7 +88,7 @@ struct Sensor {
 
 /// Counters the checker and the report read.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct DemoCounts {
+pub struct WorkloadCounts {
     pub sent: u64,
     pub acked: u64,
     pub lost_retries: u64,
@@ -109,9 +108,9 @@ struct Ids {
     rtt_ms: HistogramId,
 }
 
-/// The demo's world.
-pub struct DemoWorld {
-    cfg: DemoConfig,
+/// The workload's world.
+pub struct WorkloadWorld {
+    cfg: WorkloadConfig,
     pub net: Network,
     pub metrics: Metrics,
     plan: FaultPlan,
@@ -122,7 +121,7 @@ pub struct DemoWorld {
     downlinks: Vec<LinkId>,
     gw_up: LinkId,
     gw_down: LinkId,
-    pub counts: DemoCounts,
+    pub counts: WorkloadCounts,
     ids: Ids,
 }
 
@@ -134,8 +133,8 @@ fn msg(sensor: u32, seq: u32) -> u64 {
     (u64::from(sensor) << 32) | u64::from(seq)
 }
 
-impl DemoWorld {
-    fn new(cfg: DemoConfig) -> Self {
+impl WorkloadWorld {
+    fn new(cfg: WorkloadConfig) -> Self {
         let seed = Seed(cfg.seed);
         let mut net = Network::new(seed.derive(StreamKey::new("network", 0, "links")));
         let radio = net
@@ -240,7 +239,7 @@ impl DemoWorld {
                 ..Sensor::default()
             })
             .collect();
-        DemoWorld {
+        WorkloadWorld {
             server_last_seq: vec![0; cfg.sensors as usize],
             server_seen: vec![false; cfg.sensors as usize],
             cfg,
@@ -252,7 +251,7 @@ impl DemoWorld {
             downlinks,
             gw_up,
             gw_down,
-            counts: DemoCounts::default(),
+            counts: WorkloadCounts::default(),
             ids,
         }
     }
@@ -393,7 +392,7 @@ impl DemoWorld {
     }
 }
 
-impl World for DemoWorld {
+impl World for WorkloadWorld {
     fn handle(&mut self, k: &mut Kernel, ev: Event) {
         self.metrics.advance(k.now());
         match ev.target {
@@ -439,14 +438,14 @@ impl World for DemoWorld {
     }
 }
 
-/// Checks the demo's accounting after events.
+/// Checks the workload's accounting after events.
 pub struct AccountingChecker;
 
-impl Checker<DemoWorld> for AccountingChecker {
+impl Checker<WorkloadWorld> for AccountingChecker {
     fn name(&self) -> &str {
         "readings are accounted for"
     }
-    fn check(&mut self, _now: SimTime, w: &DemoWorld) -> Result<(), String> {
+    fn check(&mut self, _now: SimTime, w: &WorkloadWorld) -> Result<(), String> {
         let c = &w.counts;
         let lost = w.metrics.counter_value(w.ids.lost);
         if lost != c.lost_retries + c.lost_crash + c.lost_superseded {
@@ -477,33 +476,32 @@ impl Checker<DemoWorld> for AccountingChecker {
     }
 }
 
-/// Builds the demo simulation with its fault plan scheduled and its checker installed.
-pub fn build(cfg: DemoConfig) -> Sim<DemoWorld> {
+/// Builds the workload simulation with its fault plan scheduled and its checker installed.
+pub fn build(cfg: WorkloadConfig) -> Sim<WorkloadWorld> {
     let seed = Seed(cfg.seed);
     let sensors = cfg.sensors;
     let interval = cfg.interval;
-    let mut sim = Sim::new(seed, Epoch::default(), DemoWorld::new(cfg));
+    let mut sim = Sim::new(seed, Epoch::default(), WorkloadWorld::new(cfg));
     sim.add_checker(
         AccountingChecker,
         Cadence::Every(SimDuration::from_secs(60)),
     );
-    let world = &mut sim.world;
-    world.plan.schedule(&mut sim.kernel, FAULTS, FAULT);
+    let (kernel, world) = sim.parts_mut();
+    world.plan.schedule(kernel, FAULTS, FAULT);
     for s in 0..sensors {
         // Staggered first reports over one interval.
         let first = below(&mut world.sensors[s as usize].rng, interval.as_nanos());
-        sim.kernel
-            .schedule(SimTime::from_nanos(first), Event::new(EntityId(s), TICK, 0));
+        kernel.schedule(SimTime::from_nanos(first), Event::new(EntityId(s), TICK, 0));
     }
     sim
 }
 
-/// The outcome of a demo run.
+/// The outcome of a workload run.
 #[derive(Clone, Debug, PartialEq)]
-pub struct DemoReport {
+pub struct WorkloadReport {
     pub trace_hash: String,
     pub events: u64,
-    pub counts: DemoCounts,
+    pub counts: WorkloadCounts,
     pub lost: u64,
     pub rtt_ms_p50: u64,
     pub rtt_ms_p99: u64,
@@ -511,8 +509,8 @@ pub struct DemoReport {
     pub net_dropped: Vec<(&'static str, u64)>,
 }
 
-/// Runs the demo to its end and checks its invariants once more at the end.
-pub fn run(cfg: DemoConfig) -> Result<DemoReport, crate::kernel::CheckFailure> {
+/// Runs the workload to its end and checks its invariants once more at the end.
+pub fn run(cfg: WorkloadConfig) -> Result<WorkloadReport, sim::kernel::CheckFailure> {
     let end = SimTime::ZERO + cfg.duration;
     let mut sim = build(cfg);
     sim.run_until(end)?;
@@ -520,14 +518,14 @@ pub fn run(cfg: DemoConfig) -> Result<DemoReport, crate::kernel::CheckFailure> {
     Ok(report(&mut sim))
 }
 
-/// Summarises a demo simulation.
-pub fn report(sim: &mut Sim<DemoWorld>) -> DemoReport {
-    let w = &sim.world;
+/// Summarises a workload simulation.
+pub fn report(sim: &mut Sim<WorkloadWorld>) -> WorkloadReport {
+    let w = sim.world();
     let rtt = w.metrics.summary(w.ids.rtt_ms);
     let totals = w.net.total_stats();
-    DemoReport {
-        trace_hash: sim.kernel.trace_hash().to_string(),
-        events: sim.kernel.events_processed(),
+    WorkloadReport {
+        trace_hash: sim.kernel().trace_hash().to_string(),
+        events: sim.kernel().events_processed(),
         counts: w.counts,
         lost: w.metrics.counter_value(w.ids.lost),
         rtt_ms_p50: rtt.p50,
@@ -545,10 +543,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_demo_accounts_for_every_reading_through_faults() {
-        let r = run(DemoConfig {
+    fn the_workload_accounts_for_every_reading_through_faults() {
+        let r = run(WorkloadConfig {
             sensors: 200,
-            ..DemoConfig::default()
+            ..WorkloadConfig::default()
         })
         .unwrap();
         let c = r.counts;
