@@ -467,6 +467,37 @@ impl SolutionFile {
             };
             device_indices(&f("devices"), &h.devices, class.count)?;
         }
+        for (i, c) in self.faults.clock.iter().enumerate() {
+            let f = |k: &str| format!("faults.clock[{i}].{k}");
+            within_year(&f("at_h"), c.at_h, 1.0)?;
+            ratio(&f("ratio"), c.ratio)?;
+            let Some(class) = self.classes.iter().find(|k| k.name == c.class) else {
+                return Err(bad(
+                    f("class"),
+                    format!("{:?}: expected the name of a class ({})", c.class, names()),
+                ));
+            };
+            device_indices(&f("devices"), &c.devices, class.count)?;
+            // A clock cannot run backwards: the rate 1 + drift·1e-6 stays positive.
+            if !(c.drift_ppm.is_finite() && c.drift_ppm.abs() <= 100_000.0) {
+                return Err(bad(
+                    f("drift_ppm"),
+                    format!("{}: expected -100000..=100000 ppm", c.drift_ppm),
+                ));
+            }
+            if !(c.step_s.is_finite() && c.step_s.abs() <= 366.0 * 86_400.0) {
+                return Err(bad(
+                    f("step_s"),
+                    format!("{}: expected a step of at most a year either way", c.step_s),
+                ));
+            }
+            if c.drift_ppm == 0.0 && c.step_s == 0.0 {
+                return Err(bad(
+                    format!("faults.clock[{i}]"),
+                    "sets neither drift_ppm nor step_s: the fault would change nothing",
+                ));
+            }
+        }
         for (i, c) in self.faults.crashes.iter().enumerate() {
             let f = |k: &str| format!("faults.crashes[{i}].{k}");
             within_year(&f("at_h"), c.at_h, 1.0)?;

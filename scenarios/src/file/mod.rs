@@ -446,6 +446,29 @@ pub struct FaultSection {
     pub outages: Vec<OutageEntry>,
     pub crashes: Vec<CrashEntry>,
     pub hardware: Vec<HardwareFaultEntry>,
+    pub clock: Vec<ClockFaultEntry>,
+}
+
+/// At `at_h` the clocks of a share of a class's devices step by `step_s` and from then on run
+/// fast (or slow, when negative) by `drift_ppm`: the timestamps the devices write follow them.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClockFaultEntry {
+    pub at_h: f64,
+    pub class: String,
+    /// The share of the class's devices (exactly `round(ratio × count)`, picked from the
+    /// seed), default all of them.
+    #[serde(default = "all")]
+    pub ratio: f64,
+    /// Or these device indices (overrides `ratio`; each once).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<u32>,
+    /// Rate error from `at_h` on, in parts per million (a crystal: tens).
+    #[serde(default)]
+    pub drift_ppm: f64,
+    /// A step of the clock at `at_h`, in seconds (negative: back).
+    #[serde(default)]
+    pub step_s: f64,
 }
 
 /// A hardware fault a class's kind declares (a probe stuck, a relay welded on) on a share of

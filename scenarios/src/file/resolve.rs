@@ -109,6 +109,7 @@ pub fn resolve(file: &SolutionFile, registry: &Registry) -> Result<Resolved, Fie
             })
             .collect(),
         hardware_faults: hardware_faults(file, registry, seed)?,
+        clock_faults: clock_faults(file, seed),
         backend: backend(file, registry, backend_class)?,
         score_grace: SimDuration::from_mins(file.scoring.grace_min),
         invariants: file.invariants.iter().map(|e| invariant(file, e)).collect(),
@@ -632,6 +633,31 @@ fn hardware_faults(
         });
     }
     Ok(out)
+}
+
+/// The file's `[[faults.clock]]`: each steps and drifts the clocks of the listed devices or of
+/// exactly `round(ratio × count)` of them picked from the seed.
+fn clock_faults(file: &SolutionFile, seed: Seed) -> Vec<crate::world::ClockFault> {
+    file.faults
+        .clock
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let class = file
+                .classes
+                .iter()
+                .position(|k| k.name == e.class)
+                .expect("checked");
+            let key = sim::StreamKey::new("clock-fault", i as u64, "pick");
+            crate::world::ClockFault {
+                class,
+                devices: select(seed, key, e.ratio, file.classes[class].count, &e.devices),
+                at: SimTime::ZERO + hours(e.at_h),
+                drift_ppm: e.drift_ppm,
+                step_ns: (e.step_s * 1e9).round() as i64,
+            }
+        })
+        .collect()
 }
 
 /// The devices an entry selects, ascending: the `listed` indices (duplicates once) or, when

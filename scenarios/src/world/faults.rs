@@ -1,4 +1,4 @@
-//! The fault plan: the scenario's outages and crashes, turned into timed faults with the
+//! The fault plan: the scenario's outages, crashes and clock faults, turned into timed faults with the
 //! devices they select picked from the seed. Faults never edit a model: link faults go to
 //! the network, node faults to the device's firmware and class.
 
@@ -68,6 +68,17 @@ pub(crate) fn build(seed: Seed, cfg: &WorldConfig, fleet: &Fleet) -> FaultPlan {
             }
         }
     }
+    for f in &cfg.clock_faults {
+        let base = fleet.base(f.class);
+        faults.extend(f.devices.iter().map(|d| TimedFault {
+            at: f.at,
+            action: FaultAction::ClockSkew {
+                node: NodeId(base + d),
+                drift_ppm: f.drift_ppm,
+                step_ns: f.step_ns,
+            },
+        }));
+    }
     FaultPlan::new(faults)
 }
 
@@ -85,8 +96,8 @@ impl SolutionWorld {
         }
     }
 
-    /// Fault `index` of the plan is due: the network applies link faults itself; a crash or
-    /// restart reaches the device.
+    /// Fault `index` of the plan is due: the network applies link faults itself; a crash,
+    /// restart or clock fault reaches the device.
     pub(super) fn on_fault(&mut self, k: &mut Kernel, index: u64) {
         let applied = self.plan.apply(index, k.now(), self.transport.net_mut());
         match applied.node {
@@ -97,11 +108,11 @@ impl SolutionWorld {
                     Event::new(sim::EntityId(node.0), super::POWER_ON, 0),
                 );
             }
-            // The schema has no clock-skew fault (a file cannot ask for one: unknown keys are
-            // refused); the world stamps readings with the simulated clock.
-            Some(NodeFault::ClockSkew { node, .. }) => {
-                unreachable!("a clock-skew fault for node {node:?}: the schema builds none")
-            }
+            Some(NodeFault::ClockSkew {
+                node,
+                drift_ppm,
+                step_ns,
+            }) => self.fleet.skew_clock(node.0, k.now(), drift_ppm, step_ns),
             // A partition or heal: the network applied it.
             None => {}
         }

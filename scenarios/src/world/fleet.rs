@@ -14,7 +14,7 @@ use iot_messages::sas::derive_device_key_bytes;
 use iot_messages::telemetry::FIELDS_MAX;
 use serde_json::Value;
 use sim::net::NodeId;
-use sim::{EntityId, Epoch, Event, Kernel, Seed, SimTime, StreamKey};
+use sim::{EntityId, Epoch, Event, Kernel, Seed, SimTime, SkewedClock, StreamKey};
 use std::sync::Arc;
 
 /// A class in the fleet: its configuration, its object and its first global device.
@@ -34,6 +34,16 @@ struct Stamped<'a> {
     class: &'a mut dyn DeviceClass,
     timestamp_field: usize,
     epoch_unix_s: f64,
+    clock: Option<SkewedClock>,
+}
+
+/// The timestamp a device writes at `now`: Unix seconds by its clock, the simulated one
+/// unless a clock fault skewed it.
+fn stamp(epoch_unix_s: f64, clock: Option<SkewedClock>, now: SimTime) -> f64 {
+    match clock {
+        None => epoch_unix_s + now.as_secs_f64(),
+        Some(c) => epoch_unix_s + c.local_nanos(now) as f64 * 1e-9,
+    }
 }
 
 impl DeviceLogic for Stamped<'_> {
@@ -42,7 +52,7 @@ impl DeviceLogic for Stamped<'_> {
         let n = self.class.sample(device, now, out).min(ts);
         // Fields the class left out are absent.
         out[n..ts].fill(f64::NAN);
-        out[ts] = self.epoch_unix_s + now.as_secs_f64();
+        out[ts] = stamp(self.epoch_unix_s, self.clock, now);
         ts + 1
     }
     fn on_desired(&mut self, device: u32, now: SimTime, desired: &Value) -> Option<Value> {
@@ -71,6 +81,8 @@ pub(crate) struct Fleet {
     /// Outputs of the device being handled (reused: no allocation per event).
     pub(crate) out: Vec<DeviceOutput>,
     epoch_unix_s: f64,
+    /// Per device, its clock once a clock fault skewed it (empty until one does).
+    clocks: Vec<Option<SkewedClock>>,
 }
 
 impl Fleet {
@@ -155,6 +167,7 @@ impl Fleet {
             },
             out: Vec::new(),
             epoch_unix_s: epoch.unix_secs() as f64,
+            clocks: Vec::new(),
         })
     }
 
@@ -210,6 +223,7 @@ impl Fleet {
             class: &mut *slot.logic,
             timestamp_field: slot.timestamp_field,
             epoch_unix_s: self.epoch_unix_s,
+            clock: self.clocks.get(g as usize).copied().flatten(),
         };
         let mut ctx = Ctx {
             cfg: &slot.firmware,
@@ -217,6 +231,28 @@ impl Fleet {
             out: &mut self.out,
         };
         f(&mut self.devices[g as usize], &mut ctx)
+    }
+
+    /// Device `g`'s clock steps by `step_ns` now and drifts by `drift_ppm` from now on.
+    pub(crate) fn skew_clock(&mut self, g: u32, now: SimTime, drift_ppm: f64, step_ns: i64) {
+        if self.clocks.is_empty() {
+            self.clocks = vec![None; self.devices.len()];
+        }
+        let clock = self.clocks[g as usize].get_or_insert_with(|| SkewedClock {
+            since: now,
+            ..SkewedClock::default()
+        });
+        clock.set_drift(now, drift_ppm);
+        clock.step(step_ns);
+    }
+
+    /// The timestamp device `g` writes at `now`.
+    pub(crate) fn stamp(&self, g: u32, now: SimTime) -> f64 {
+        stamp(
+            self.epoch_unix_s,
+            self.clocks.get(g as usize).copied().flatten(),
+            now,
+        )
     }
 
     /// Arms device `g`'s wake-up at its firmware's `poll_timeout`, unless already armed there.
@@ -353,7 +389,6 @@ impl SolutionWorld {
         let base = self.fleet.base(c);
         let count = self.fleet.class_len(c);
         let ts = self.cfg.classes[c].timestamp_field;
-        let epoch_unix_s = self.cfg.epoch.unix_secs() as f64;
         while let Some(action) = self.fleet.class_mut(c).poll_action() {
             let local = match &action {
                 DeviceAction::Publish { device, .. }
@@ -366,12 +401,13 @@ impl SolutionWorld {
                 self.cfg.classes[c].name
             );
             let g = base + local;
+            let stamp = self.fleet.stamp(g, now);
             self.fleet.with_device(g, |d, ctx| match &action {
                 DeviceAction::Publish { values, len, .. } => {
                     let mut v = [f64::NAN; FIELDS_MAX];
                     let n = usize::from(*len).min(ts);
                     v[..n].copy_from_slice(&values[..n]);
-                    v[ts] = epoch_unix_s + now.as_secs_f64();
+                    v[ts] = stamp;
                     d.publish(now, c as u16, &v[..=ts], ctx);
                 }
                 DeviceAction::ReplyMethod {

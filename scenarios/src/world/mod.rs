@@ -90,6 +90,8 @@ pub struct WorldConfig {
     pub crashes: Vec<CrashFault>,
     /// Faults the classes model in their hardware.
     pub hardware_faults: Vec<HardwareFault>,
+    /// Device clocks stepped and drifting.
+    pub clock_faults: Vec<ClockFault>,
     pub backend: BackendConfig,
     /// Detection grace after an episode ends, for scoring.
     pub score_grace: SimDuration,
@@ -171,6 +173,20 @@ pub struct HardwareFault {
     pub devices: Vec<u32>,
     pub start: SimTime,
     pub end: SimTime,
+}
+
+/// From `at`, the clocks of some of a class's devices are stepped by `step_ns` and drift by
+/// `drift_ppm` (a [`sim::SkewedClock`] per device): the timestamp field they write follows
+/// their clock. Their timers, and the expiry of the SAS tokens they sign, keep the simulated
+/// clock (an assumption: the firmware model has one clock).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClockFault {
+    pub class: usize,
+    /// Class-local device indices, ascending.
+    pub devices: Vec<u32>,
+    pub at: SimTime,
+    pub drift_ppm: f64,
+    pub step_ns: i64,
 }
 
 /// The back end's built-in apps: a TSI-style store with one time-series type per class, and

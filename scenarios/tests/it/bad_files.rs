@@ -267,3 +267,39 @@ fn an_unknown_bundled_scenario_lists_the_bundled_ones() {
         "no bundled scenario named `hurd`; bundled: herd, thermostat"
     );
 }
+
+#[test]
+fn a_bad_clock_fault_names_its_field() {
+    let src = source("herd").unwrap();
+    let cases = [
+        (
+            "faults.clock=[{ at_h = 1.0, class = \"collar\" }]",
+            "faults.clock[0]",
+            "sets neither drift_ppm nor step_s",
+        ),
+        (
+            "faults.clock=[{ at_h = 1.0, class = \"collar\", drift_ppm = -2000000.0 }]",
+            "faults.clock[0].drift_ppm",
+            "expected -100000..=100000 ppm",
+        ),
+        (
+            "faults.clock=[{ at_h = 1.0, class = \"cow\", step_s = 5.0 }]",
+            "faults.clock[0].class",
+            "expected the name of a class",
+        ),
+        (
+            "faults.clock=[{ at_h = 1.0, class = \"collar\", step_s = 5.0, devices = [100000] }]",
+            "faults.clock[0].devices",
+            "100000",
+        ),
+        (
+            "faults.clock=[{ at_h = 1.0, class = \"collar\", step_s = 5.0, skew = 1 }]",
+            "skew",
+            "unknown field",
+        ),
+    ];
+    for (set, field, words) in cases {
+        let e = error(&src, &[set]);
+        assert!(e.contains(field) && e.contains(words), "{set}: {e}");
+    }
+}

@@ -81,3 +81,34 @@ fn a_device_boots_at_the_same_time_whatever_the_size_of_its_class() {
     assert!(large.telemetry.sent > small.telemetry.sent);
     assert_ne!(small.trace_hash, large.trace_hash);
 }
+
+#[test]
+fn collar_clocks_stepped_ahead_make_resting_cows_look_stuck() {
+    let rule = |o: &Outcome, name: &str| {
+        let r = o.summary_core.alerts.rules.iter().find(|r| r.rule == name);
+        r.cloned().unwrap()
+    };
+    let run = |extra: &[&str]| {
+        let mut sets = vec!["devices=600", "hours=8", "seed=4", "faults.crashes=[]"];
+        sets.extend_from_slice(extra);
+        run_bundled("herd", &sets)
+    };
+    let healthy = run(&[]);
+    // At hour 2, half the collars' clocks jump twelve hours ahead: the stuck rule measures
+    // stillness by the readings' own timestamps, so a cow resting at that moment looks as
+    // if it had not moved for the rule's 12 h window.
+    let stepped =
+        run(&["faults.clock=[{ at_h = 2.0, class = \"collar\", ratio = 0.5, step_s = 43200.0 }]"]);
+    let (h, s) = (rule(&healthy, "stuck"), rule(&stepped, "stuck"));
+    assert!(s.raised > h.raised + 10, "{h:?} vs {s:?}");
+    assert!(s.precision < h.precision, "{h:?} vs {s:?}");
+    // A crystal's drift on three collars: their timestamps, and with them the sizes of
+    // the messages they send, change the run.
+    let drifting = run(&[
+        "faults.clock=[{ at_h = 0.0, class = \"collar\", devices = [0, 1, 2], drift_ppm = 50.0 }]",
+    ]);
+    assert_ne!(
+        drifting.summary_core.trace_hash,
+        healthy.summary_core.trace_hash
+    );
+}
