@@ -47,6 +47,9 @@ pub fn list(registry: &Registry) {
     println!("device classes (a [[classes]] entry's `kind`):");
     for k in registry.classes() {
         println!("  {:<14} {}", k.name(), k.summary());
+        if let Some(id) = k.model_source().and_then(|(_, text)| model_id(text)) {
+            println!("  {:<14}   device model {id}", "");
+        }
         for (fault, what) in k.fault_list() {
             println!("  {:<14}   fault {fault}: {what}", "");
         }
@@ -55,6 +58,12 @@ pub fn list(registry: &Registry) {
     for k in registry.apps() {
         println!("  {:<14} {}", k.name(), k.summary());
     }
+}
+
+/// The `@id` of a DTDL document, for the listing (a load checks the whole model).
+fn model_id(text: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(text).ok()?;
+    v.get("@id")?.as_str().map(str::to_string)
 }
 
 fn source(name: &str) -> Result<Source> {

@@ -190,6 +190,8 @@ pub struct ClassKind {
     pub(crate) summary: String,
     pub(crate) samples: Option<Vec<String>>,
     pub(crate) faults: Vec<(String, String)>,
+    /// The device model: (document name, DTDL v2 interface text).
+    pub(crate) model: Option<(String, String)>,
     pub(crate) default_params: toml::Table,
     pub(crate) build: Arc<ClassBuilder>,
 }
@@ -205,6 +207,7 @@ impl ClassKind {
             summary: summary.to_string(),
             samples: None,
             faults: Vec::new(),
+            model: None,
             default_params: toml::Table::new(),
             build: Arc::new(build),
         }
@@ -224,6 +227,40 @@ impl ClassKind {
     /// The hardware faults the class models: (name, description).
     pub fn fault_list(&self) -> &[(String, String)] {
         &self.faults
+    }
+
+    /// The class's device model, a DTDL v2 interface ([`crate::dtdl`]): `document` names it
+    /// in errors (its file name), `text` is the JSON. A scenario using the kind is refused
+    /// at load if the model is not valid DTDL, if the class sends telemetry the model does not
+    /// declare (unless its `unmodeled = "flag"`), or if the file's `[[commands]]` call a
+    /// command or set a property the model does not have; devices announce the model's id
+    /// when they connect (IoT Plug and Play, reference §6).
+    ///
+    /// ```
+    /// # use scenarios::registry::ClassKind;
+    /// # fn build(_: &scenarios::registry::ClassBuild<'_>) -> Result<Box<dyn scenarios::class::DeviceClass>, scenarios::FieldError> { unimplemented!() }
+    /// let kind = ClassKind::new("probe/1", "a soil probe", build)
+    ///     .samples(&["moisture"])
+    ///     .model("probe.json", r#"{
+    ///         "@context": "dtmi:dtdl:context;2", "@id": "dtmi:example:Probe;1", "@type": "Interface",
+    ///         "contents": [
+    ///             { "@type": "Telemetry", "name": "moisture", "schema": "double" },
+    ///             { "@type": "Telemetry", "name": "ts", "schema": "double" } ] }"#);
+    /// assert_eq!(kind.name(), "probe/1");
+    /// ```
+    pub fn model(mut self, document: &str, text: &str) -> ClassKind {
+        self.model = Some((document.to_string(), text.to_string()));
+        self
+    }
+
+    /// The device model's document name and DTDL text, if the kind has one.
+    pub fn model_source(&self) -> Option<(&str, &str)> {
+        self.model.as_ref().map(|(d, t)| (d.as_str(), t.as_str()))
+    }
+
+    /// The telemetry fields the class's `sample` fills, if fixed ([`ClassKind::samples`]).
+    pub fn sample_list(&self) -> Option<&[String]> {
+        self.samples.as_deref()
     }
 
     /// The telemetry fields the class's `sample` fills, in order: a file's declaration must

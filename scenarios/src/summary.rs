@@ -40,7 +40,27 @@ pub struct Summary {
     /// Figures the classes and apps report (a comfort ratio, cycles per hour).
     #[serde(default)]
     pub figures: Vec<Figure>,
+    /// Per class: its device model and how its readings matched it in the back end.
+    #[serde(default)]
+    pub models: Vec<ModelRow>,
     pub invariants: Vec<Invariant>,
+}
+
+/// One class's device model (DTDL v2) and its readings as IoT Central would see them
+/// (reference §6).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelRow {
+    pub class: String,
+    /// The DTMI its devices announce when they connect; `None` for a kind without a model.
+    pub model_id: Option<String>,
+    /// Readings the back end received from the class's devices.
+    pub readings: u64,
+    /// Of those, readings whose device announced no model, or one that is no template's.
+    pub unassigned: u64,
+    /// Of those, readings carrying telemetry their template does not declare.
+    pub unmodeled_readings: u64,
+    /// The class's telemetry fields its model does not declare (`unmodeled = "flag"`).
+    pub unmodeled_fields: Vec<String>,
 }
 
 /// Direct methods, C2D messages and desired-property patches the back end issued.

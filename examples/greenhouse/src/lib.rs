@@ -177,6 +177,7 @@ pub fn registry() -> Registry {
     registry.add_class(
         ClassKind::new("greenhouse/1", "a greenhouse bed: soil probe, drip valve", beds)
             .samples(&["moisture"])
+            .model("bed.json", include_str!("../bed.json"))
             .default_params(&BedParams::default()),
     );
     registry.add_app(

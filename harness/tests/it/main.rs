@@ -155,4 +155,8 @@ fn list_names_the_bundled_scenarios() {
         stdout.contains("\n  collar/1 "),
         "the registered classes: {stdout}"
     );
+    assert!(
+        stdout.contains("device model dtmi:fleetsim:home:Thermostat;1"),
+        "each kind's device model: {stdout}"
+    );
 }

@@ -1,7 +1,7 @@
 use iot_messages::dps_body::{DpsReply, RegStatus};
 use iot_messages::sas::{device_resource_uri, dps_resource_uri, SasToken};
 use iot_messages::telemetry::{SchemaSet, Values, FIELDS_MAX};
-use iot_messages::wire::{dps_username, hub_username};
+use iot_messages::wire::{dps_username, hub_username_with_model};
 use iot_messages::{ConnectCode, Msg, SchemaId, SubFilters};
 use serde_json::Value;
 use sim::rng::below;
@@ -57,6 +57,9 @@ pub struct FirmwareConfig {
     pub backoff_max: SimDuration,
     /// Sequence numbers reserved per flash write.
     pub seq_block: u32,
+    /// The device model's id (a DTMI) the device announces when it connects to its hub, as
+    /// IoT Plug and Play devices do (reference §6); `None`: a device without a model.
+    pub model_id: Option<String>,
 }
 
 impl FirmwareConfig {
@@ -84,6 +87,7 @@ impl FirmwareConfig {
             backoff_base: SimDuration::from_secs(1),
             backoff_max: SimDuration::from_mins(5),
             seq_block: 64,
+            model_id: None,
         }
     }
 
@@ -590,7 +594,8 @@ impl Device {
                 self.stats.hub_connects += 1;
                 let msg = Msg::Connect {
                     client_id: device_id.clone(),
-                    username: hub_username(&host, &device_id).into(),
+                    username: hub_username_with_model(&host, &device_id, cfg.model_id.as_deref())
+                        .into(),
                     password: token.into(),
                     keep_alive_s: cfg.keep_alive_s,
                 };

@@ -48,6 +48,9 @@ pub struct EndpointMessage {
     /// The sending device (its id: [`crate::Hub::device_id`]); an index keeps the message
     /// free of reference counts on the ingest path.
     pub device: u32,
+    /// The device's model id as IoT Hub stamps it on a Plug and Play device's messages
+    /// (`dt-dataschema`): 0 for none, else [`crate::Hub::model_id`] of it.
+    pub model: u16,
     pub payload: Payload,
     /// Application properties added by enrichments for this endpoint.
     pub enrichments: Option<Enrichments>,

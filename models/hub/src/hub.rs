@@ -194,6 +194,8 @@ pub struct HubCounters {
     pub auth_unknown_device: u64,
     pub auth_disabled_device: u64,
     pub auth_bad_username: u64,
+    /// Model ids not recorded because the hub's table of distinct ids was full.
+    pub model_ids_dropped: u64,
     pub unauthorized_topic: u64,
     pub replaced_connections: u64,
     pub keepalive_timeouts: u64,
@@ -252,6 +254,9 @@ struct Dev {
     subs: SubFilters,
     enabled: bool,
     exists: bool,
+    /// The model id the device announced at its last connection: 0 for none, else
+    /// `Hub::models[model - 1]`.
+    model: u16,
 }
 
 /// Connection state of a device (reference §1.4).
@@ -308,6 +313,8 @@ pub struct Hub {
     static_enrichments: Vec<Option<Enrichments>>,
     twin_enrich_mask: u32,
     devs: Vec<Dev>,
+    /// The distinct model ids devices announced (IoT Plug and Play, reference §6).
+    models: Vec<Arc<str>>,
     ids: Vec<Arc<str>>,
     keys: Vec<Box<[u8]>>,
     by_id: FxHashMap<Arc<str>, u32>,
@@ -444,6 +451,7 @@ impl Hub {
             static_enrichments,
             twin_enrich_mask,
             devs: Vec::new(),
+            models: Vec::new(),
             ids: Vec::new(),
             keys: Vec::new(),
             by_id: FxHashMap::default(),
@@ -548,6 +556,7 @@ impl Hub {
             subs: SubFilters::default(),
             enabled: true,
             exists: true,
+            model: 0,
         });
         self.ids.push(id.as_arc().clone());
         self.keys.push(key.into());
@@ -581,6 +590,17 @@ impl Hub {
             self.drop_connection(now, ix, Some(HubError::DeviceNotFound));
         }
         true
+    }
+
+    /// The model id device `ix` announced when it last connected (`model-id` in its CONNECT
+    /// username, reference §6), as the twin's `modelId` shows it.
+    pub fn device_model(&self, ix: u32) -> Option<&Arc<str>> {
+        self.model_id(self.devs.get(ix as usize)?.model)
+    }
+
+    /// The model id of index `model` ([`EndpointMessage::model`]; 0: none).
+    pub fn model_id(&self, model: u16) -> Option<&Arc<str>> {
+        self.models.get(usize::from(model).checked_sub(1)?)
     }
 
     /// The id of a registry index (e.g. [`EndpointMessage::device`]).
@@ -920,7 +940,9 @@ impl Hub {
         }
         self.conn_dev.insert(conn.0, ix);
         let expiry_offset = token.expiry_unix_s.saturating_sub(self.unix_s(now));
+        let model = self.model_index(username);
         let d = &mut self.devs[ix as usize];
+        d.model = model;
         d.conn = conn.0;
         d.keep_alive_s = keep_alive_s;
         d.last_activity = at;
@@ -939,6 +961,23 @@ impl Hub {
                 code: ConnectCode::Accepted,
             },
         });
+    }
+
+    /// The index (from 1) of the model id `username` announces, adding it to the table;
+    /// 0 if it announces none, or if the table is full (65,535 distinct models, counted).
+    fn model_index(&mut self, username: &str) -> u16 {
+        let Some(m) = iot_messages::wire::username_model_id(username) else {
+            return 0;
+        };
+        if let Some(i) = self.models.iter().position(|k| &**k == m) {
+            return i as u16 + 1;
+        }
+        if self.models.len() >= usize::from(u16::MAX) {
+            self.counters.model_ids_dropped += 1;
+            return 0;
+        }
+        self.models.push(m.into());
+        self.models.len() as u16
     }
 
     fn subscribe(&mut self, now: SimTime, ix: u32, pkid: u16, filters: SubFilters) {
@@ -1142,7 +1181,10 @@ impl Hub {
             self.counters.d2c_unrouted += 1;
             return;
         }
-        let id_hash = self.devs[ix as usize].id_hash;
+        let (id_hash, model) = {
+            let d = &self.devs[ix as usize];
+            (d.id_hash, d.model)
+        };
         while mask != 0 {
             let e = mask.trailing_zeros() as usize;
             mask &= mask - 1;
@@ -1158,6 +1200,7 @@ impl Hub {
                     offset: 0,
                     enqueued: at,
                     device: ix,
+                    model,
                     payload: payload.clone(),
                     enrichments,
                 },

@@ -647,7 +647,27 @@ impl Msg {
 
 /// The MQTT username a device presents to IoT Hub (reference §1.6).
 pub fn hub_username(host: &str, device_id: &str) -> String {
-    format!("{host}/{device_id}/?api-version=2021-04-12")
+    hub_username_with_model(host, device_id, None)
+}
+
+/// The MQTT username of an IoT Plug and Play device: the plain one with its device model's id
+/// appended as `&model-id={dtmi}` (reference §6: devices announce their model id on
+/// connect). The DTMI is written as is (its `:` and `;` unescaped), as the Plug and Play
+/// samples send it **[assumption: the reference gives no username example]**.
+pub fn hub_username_with_model(host: &str, device_id: &str, model_id: Option<&str>) -> String {
+    match model_id {
+        None => format!("{host}/{device_id}/?api-version=2021-04-12"),
+        Some(m) => format!("{host}/{device_id}/?api-version=2021-04-12&model-id={m}"),
+    }
+}
+
+/// The model id a hub username announces (`model-id=` in its query), if any.
+pub fn username_model_id(username: &str) -> Option<&str> {
+    let (_, query) = username.split_once('?')?;
+    query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("model-id="))
+        .filter(|m| !m.is_empty())
 }
 
 /// The MQTT username a device presents to DPS (reference §2.1).

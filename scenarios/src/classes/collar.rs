@@ -322,5 +322,9 @@ pub fn kind() -> ClassKind {
         },
     )
     .samples(&["lat", "lon", "temp"])
+    .model(
+        "scenarios/dtdl/collar.json",
+        include_str!("../../dtdl/collar.json"),
+    )
     .default_params(&CollarParams::default())
 }

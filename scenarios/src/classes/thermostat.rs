@@ -6,7 +6,7 @@
 //! `hardware::parts::hts221_temperature`) and runs a
 //! hysteresis loop every `control_s`.
 //!
-//! - **Telemetry** `temp_c`, `setpoint_c`, `hvac_on` (1 or 0) every `telemetry.interval_s`,
+//! - **Telemetry** `temp_c`, `target_c` (the setpoint in force), `hvac_on` (1 or 0) every `telemetry.interval_s`,
 //!   and at once as an event whenever a new setpoint is applied.
 //! - **Desired property** `setpoint_c` (5 to 30 °C; reference §1.9): applied on the patch
 //!   (or on the full desired document read at each connection) and reported back with the
@@ -500,7 +500,11 @@ pub fn kind() -> ClassKind {
             Ok(Box::new(ThermostatClass::new(b, p)?))
         },
     )
-    .samples(&["temp_c", "setpoint_c", "hvac_on"])
+    .samples(&["temp_c", "target_c", "hvac_on"])
+    .model(
+        "scenarios/dtdl/thermostat.json",
+        include_str!("../../dtdl/thermostat.json"),
+    )
     .faults(&[
         ("probe_stuck", "the air probe repeats its last reading"),
         ("relay_stuck_on", "the HVAC relay's contacts weld: heat runs whatever the loop asks"),

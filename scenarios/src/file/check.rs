@@ -180,6 +180,12 @@ impl SolutionFile {
         }
         within_year(&f("boot_window_s"), c.boot_window_s as f64, 3_600.0)?;
         ratio(&f("provisioned_ratio"), c.provisioned_ratio)?;
+        if c.unmodeled != "refuse" && c.unmodeled != "flag" {
+            return Err(bad(
+                f("unmodeled"),
+                format!("{:?}: expected \"refuse\" or \"flag\"", c.unmodeled),
+            ));
+        }
         let t = &c.telemetry;
         in_range(
             &f("telemetry.interval_s"),

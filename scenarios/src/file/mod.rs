@@ -18,6 +18,7 @@
 //! ```
 
 pub mod check;
+mod models;
 pub mod resolve;
 
 use analytics::AnalyticsConfig;
@@ -216,6 +217,9 @@ pub struct ClassEntry {
     /// The share already provisioned on an earlier day: their flash holds the hub DPS would
     /// assign, and they connect straight to it; the rest register through DPS at boot.
     pub provisioned_ratio: f64,
+    /// Telemetry the kind's device model (DTDL) does not declare: `"refuse"` the file, or
+    /// `"flag"`: send it, and the back end counts it as unmodeled (IoT Central, §6).
+    pub unmodeled: String,
     pub telemetry: TelemetrySection,
     pub firmware: FirmwareSection,
     pub link: LinkSection,
@@ -233,6 +237,7 @@ impl Default for ClassEntry {
             ids: String::new(),
             boot_window_s: 60,
             provisioned_ratio: 0.0,
+            unmodeled: "refuse".into(),
             telemetry: TelemetrySection::default(),
             firmware: FirmwareSection::default(),
             link: LinkSection::default(),

@@ -63,10 +63,18 @@ pub fn resolve(file: &SolutionFile, registry: &Registry) -> Result<Resolved, Fie
             .map(|c| telemetry_schema(c, registry))
             .collect::<Result<_, _>>()?,
     );
+    let fields = file
+        .classes
+        .iter()
+        .map(|c| field_names(c, registry))
+        .collect::<Result<Vec<_>, _>>()?;
+    let models = super::models::class_models(file, registry, &fields)?;
     let mut classes = Vec::new();
     let mut objects = Vec::new();
-    for (i, c) in file.classes.iter().enumerate() {
-        let (cfg, object) = resolve_class(file, registry, c, i, &schemas, seed, epoch)?;
+    for ((i, c), model) in file.classes.iter().enumerate().zip(models) {
+        let (mut cfg, object) = resolve_class(file, registry, c, i, &schemas, seed, epoch)?;
+        cfg.firmware.model_id = model.as_ref().map(|m| m.interface.id.clone());
+        cfg.model = model;
         classes.push(cfg);
         objects.push(object);
     }
@@ -338,6 +346,7 @@ fn resolve_class(
         fields: fields.clone(),
         stream: c.name.clone(),
         timestamp_field: fields.len(),
+        model: None,
     };
     Ok((cfg, object))
 }

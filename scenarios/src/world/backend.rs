@@ -33,6 +33,8 @@ pub(crate) struct Backend {
     ts_origin_s: f64,
     pub(crate) consumers: Vec<Consumer>,
     pub(crate) engine: RuleEngine,
+    /// The device templates readings are matched against (IoT Central, §6).
+    pub(crate) templates: super::templates::Templates,
 }
 
 impl Backend {
@@ -80,6 +82,7 @@ impl Backend {
             ts_origin_s: cfg.epoch.unix_secs() as f64,
             consumers,
             engine,
+            templates: super::templates::Templates::new(cfg),
         })
     }
 
@@ -150,6 +153,7 @@ impl SolutionWorld {
                         continue;
                     };
                     self.acct.counts.delivered += 1;
+                    b.templates.on_reading(hub, h, m.model, c);
                     let cs = &mut b.stores[c];
                     let ts = cs.timestamp_field;
                     let event_time =

@@ -54,6 +54,7 @@ pub mod notify;
 pub mod scoring;
 pub mod service;
 mod slab;
+mod templates;
 pub mod transport;
 mod verdicts;
 
@@ -132,6 +133,16 @@ pub struct ClassConfig {
     /// Where the world writes the device's clock (Unix seconds) into each reading: the
     /// field after the ones the class samples.
     pub timestamp_field: usize,
+    /// The class's device model, if its kind has one.
+    pub model: Option<DeviceModel>,
+}
+
+/// A class's device model (DTDL v2, reference §6) and the telemetry fields the class sends
+/// that the model does not declare (a file with `unmodeled = "flag"`; otherwise refused).
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeviceModel {
+    pub interface: std::sync::Arc<crate::dtdl::Interface>,
+    pub unmodeled: Vec<String>,
 }
 
 /// The towers that outages take down, and the simplified TCP.

@@ -468,6 +468,7 @@ fn summary_of(
         commands: summary::Commands::default(),
         notifications: Vec::new(),
         figures: Vec::new(),
+        models: w.backend.templates.rows(&w.cfg),
         battery: summary::Battery {
             charge_ratio_min: socs.first().copied().unwrap_or(0.0),
             charge_ratio_p50: median(&socs),

@@ -3,6 +3,7 @@
 mod bad_files;
 mod commands;
 mod herd;
+mod models;
 mod provisioning;
 mod schema;
 mod thermostat;

@@ -271,3 +271,32 @@ fn a_throttled_twin_read_keeps_the_connection_sends_telemetry_and_asks_again_lat
         .iter()
         .any(|(p, m)| *p == Peer::Hub && m.kind() == "d2c"));
 }
+
+#[test]
+fn a_device_with_a_model_announces_its_id_in_the_hub_username_only() {
+    let mut cfg = config();
+    cfg.model_id = Some("dtmi:fleetsim:herd:CattleCollar;1".into());
+    let mut b = Bench::new(cfg);
+    let s = sends(&b.bring_up());
+    let users: Vec<(Peer, String)> = s
+        .iter()
+        .filter_map(|(p, m)| match m {
+            Msg::Connect { username, .. } => Some((*p, username.to_string())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        users,
+        [
+            (
+                Peer::Dps,
+                "0ne00000001/registrations/cow-1/api-version=2019-03-31".to_string()
+            ),
+            (
+                Peer::Hub,
+                "hub-a.azure-devices.net/cow-1/?api-version=2021-04-12&model-id=dtmi:fleetsim:herd:CattleCollar;1"
+                    .to_string()
+            ),
+        ]
+    );
+}

@@ -179,3 +179,44 @@ fn disabling_or_re_creating_a_connected_device_closes_its_connection_and_re_crea
     );
     assert_eq!(h.device_info("cow-0").unwrap().generation, 2);
 }
+
+#[test]
+fn a_plug_and_play_device_announces_its_model_id_and_its_messages_carry_it() {
+    use iot_messages::wire::{hub_username_with_model, username_model_id};
+    let mut h = hub_with(HubConfig::s1("hub-a"), 3);
+    let t = SimTime::from_secs(10);
+    let model = "dtmi:com:example:Thermostat;1";
+    assert_eq!(
+        username_model_id(&hub_username_with_model(h.host(), "cow-0", Some(model))),
+        Some(model)
+    );
+    assert_eq!(username_model_id(&hub_username(h.host(), "cow-0")), None);
+    for (i, m) in [(0, Some(model)), (1, None), (2, Some(model))] {
+        let mut c = connect_msg(&h, &id(i), unix(t) + 3_600);
+        if let Msg::Connect { username, .. } = &mut c {
+            *username = hub_username_with_model(h.host(), &id(i), m).into();
+        }
+        h.handle_packet(t, ConnId(i), &c);
+        assert_eq!(connack(&drain(&mut h)), Some(ConnectCode::Accepted));
+        h.handle_packet(t, ConnId(i), &telemetry(i, 1, 1, 38.5));
+        drain(&mut h);
+    }
+    let ix = |i: u32| h.device(&id(i)).unwrap().0;
+    assert_eq!(h.device_model(ix(0)).map(|m| &**m), Some(model));
+    assert_eq!(h.device_model(ix(1)), None);
+    let mut stamped: Vec<(u32, Option<String>)> = h.endpoints()[0]
+        .partitions
+        .iter()
+        .flat_map(|p| p.read_from(0))
+        .map(|m| (m.device, h.model_id(m.model).map(|s| s.to_string())))
+        .collect();
+    stamped.sort();
+    assert_eq!(
+        stamped,
+        [
+            (ix(0), Some(model.to_string())),
+            (ix(1), None),
+            (ix(2), Some(model.to_string()))
+        ]
+    );
+}
