@@ -6,9 +6,10 @@
 //! - `fleetsim defaults`: every key a scenario file may set, with its default.
 //! - `fleetsim run <name|path.toml> [--seed N] [--set key=value]... [--out DIR]`: runs a
 //!   scenario, shows progress on a terminal, writes `summary.json`, `report.md` and
-//!   `report.html` to DIR (default `reports/out/<scenario>-<seed>/`).
+//!   `report.html` to DIR (default `reports/out/<scenario>-<seed>/`, with a digest of the
+//!   overrides appended when there are any).
 //! - `fleetsim replay DIR/summary.json`: runs the same scenario, seed and overrides again and
-//!   checks the trace hash matches.
+//!   checks the trace hash matches; a replay of a run whose invariants failed fails too.
 //!
 //! With no subcommand, `fleetsim` runs its main job: `fleetsim run herd`.
 //!

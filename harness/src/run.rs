@@ -21,8 +21,9 @@ pub struct RunArgs {
     /// Override a scenario value, e.g. `--set devices=1000000` or `--set network.loss_ratio=0.05`.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
-    /// Where to write summary.json, report.md and report.html
-    /// (default reports/out/<scenario>-<seed>/).
+    /// Where to write summary.json, report.md and report.html (default
+    /// reports/out/<scenario>-<seed>/, or reports/out/<scenario>-<seed>-<8 hex digits of the
+    /// overrides>/ with --set, so runs with different overrides do not overwrite each other).
     #[arg(long)]
     pub out: Option<PathBuf>,
 }
@@ -92,6 +93,19 @@ fn peak_rss_bytes() -> u64 {
         .map_or(0, |kb| kb * 1024)
 }
 
+/// `reports/out/<scenario>-<seed>`, with a digest of the overrides when there are any.
+fn default_out(name: &str, seed: u64, sets: &[String]) -> PathBuf {
+    if sets.is_empty() {
+        return PathBuf::from(format!("reports/out/{name}-{seed}"));
+    }
+    // FNV-1a over the overrides in order, each ended by a newline.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in sets.iter().flat_map(|s| s.bytes().chain([b'\n'])) {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    PathBuf::from(format!("reports/out/{name}-{seed}-{:08x}", h >> 32))
+}
+
 /// Runs a scenario; returns its summary (already written to disk).
 fn execute(registry: &Registry, args: &RunArgs) -> Result<(Summary, PathBuf)> {
     let src = source(&args.scenario)?;
@@ -114,7 +128,7 @@ fn execute(registry: &Registry, args: &RunArgs) -> Result<(Summary, PathBuf)> {
     let out = args
         .out
         .clone()
-        .unwrap_or_else(|| PathBuf::from(format!("reports/out/{name}-{seed}")));
+        .unwrap_or_else(|| default_out(&name, seed, &args.set));
     tracing::info!(scenario = %name, seed, devices, "starting");
     eprintln!(
         "fleetsim: {} — {} devices, {:.1} simulated hours, seed {seed}",
@@ -361,12 +375,46 @@ pub fn replay(registry: &Registry, path: &Path) -> Result<()> {
         "replay matches the recorded trace hash {}",
         recorded.trace_hash
     );
+    if !s.all_invariants_held() {
+        let failed: Vec<&str> = s
+            .invariants
+            .iter()
+            .filter(|i| !i.passed)
+            .map(|i| i.name.as_str())
+            .collect();
+        return Err(RunFailed(format!(
+            "the replay reproduces the recorded run's failed invariants: {}\n  repro: {}",
+            failed.join("; "),
+            repro(&recorded)
+        ))
+        .into());
+    }
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::shell_word;
+    use super::{default_out, shell_word};
+
+    #[test]
+    fn runs_with_different_overrides_get_different_default_directories() {
+        let plain = default_out("herd", 1, &[]);
+        assert_eq!(plain, std::path::Path::new("reports/out/herd-1"));
+        let a = default_out("herd", 1, &["devices=2000".into()]);
+        let b = default_out("herd", 1, &["devices=3000".into()]);
+        let ab = default_out("herd", 1, &["hours=6".into(), "devices=2000".into()]);
+        assert!(
+            a.to_str().unwrap().starts_with("reports/out/herd-1-"),
+            "{a:?}"
+        );
+        assert_eq!(a.to_str().unwrap().len(), "reports/out/herd-1-".len() + 8);
+        assert!(a != b && a != ab && b != ab && a != plain);
+        assert_eq!(
+            a,
+            default_out("herd", 1, &["devices=2000".into()]),
+            "stable"
+        );
+    }
 
     #[test]
     fn a_repro_word_is_quoted_only_when_a_shell_would_split_or_expand_it() {

@@ -117,6 +117,17 @@ fn a_failed_invariant_exits_1_and_prints_a_repro_command() {
         stderr.contains("repro: fleetsim run herd --set devices=1000 --set hours=12 --set classes.collar.params.fever_rise_c=0.3"),
         "{stderr}"
     );
+    // Its replay matches the hash, and fails the same way.
+    let (code, stdout, stderr) = fleetsim(&["replay", out.join("summary.json").to_str().unwrap()]);
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("replay matches the recorded trace hash"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("reproduces the recorded run's failed invariants: fever recall"),
+        "{stderr}"
+    );
 }
 
 #[test]
