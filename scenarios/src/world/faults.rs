@@ -52,7 +52,8 @@ pub(crate) fn build(seed: Seed, cfg: &WorldConfig, fleet: &Fleet) -> FaultPlan {
             None => (0, devices),
         };
         let mut pick = seed.compact(StreamKey::new("fault", i as u64, "crash-pick"));
-        let crashing = (crash.ratio.get() * f64::from(count)) as u32;
+        // Exactly round(ratio × count), as commands and hardware faults pick.
+        let crashing = (crash.ratio.get() * f64::from(count)).round() as u32;
         let chosen = pick_exactly(&mut pick, count, crashing);
         for (d, c) in chosen.iter().enumerate() {
             if *c {
