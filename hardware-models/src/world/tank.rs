@@ -9,7 +9,18 @@
 //!   the tank volume (uniform in `[addition_fraction_min, addition_fraction_max]`) of feed at
 //!   `feed_temp_c` into the batch: `T ← (1 − f)·T + f·T_feed`;
 //! - the fault plan can fail the heater ([`Tank::set_heater_failed`]): the batch then cools
-//!   towards ambient until repaired.
+//!   towards ambient until repaired; or weld its contactor shut
+//!   ([`Tank::set_heater_stuck_on`]): it heats whatever the controller asks.
+//!
+//! **Pressure.** The vessel is closed: above the batch a headspace of `headspace_l` holds air
+//! and water vapour, `P = n_air·R·T/V + P_sat(T)`, with the vapour saturated at the batch
+//! temperature (Antoine's equation for water, valid from 1 to 100 °C:
+//! `log10(P/mmHg) = 8.07131 − 1730.63/(233.426 + T)`). A breather vent keeps the gauge pressure
+//! within `[−vent_vacuum_kpa, vent_relief_kpa]` by letting air out or in; the fault plan can
+//! block it ([`Tank::set_vent_blocked`]), and then heating raises the pressure with nothing
+//! to relieve it. The batch boils at 100 °C: the temperature holds there and further heat
+//! leaves as steam (boiling above 100 °C under pressure is left out). [`Tank::pressure_kpa`]
+//! is the gauge pressure a transducer on the headspace reads.
 //!
 //! [`Tank::poll_timeout`] gives the next addition; [`Tank::handle_timeout`] applies it.
 //! [`Tank::advance`] integrates exactly over sub-steps of at most 10 s (the controller acts at
@@ -17,11 +28,13 @@
 //!
 //! **Figures** (all **assumed**; the seed gives none): 1000 L of a water-like batch
 //! (c = 4186 J/(kg·K), 1 kg/L), UA 20 W/K to a 20 °C hall, 6 kW heater, setpoint 60 °C with
-//! ±1 °C hysteresis, two cold additions per hour of 2–10 % of the volume at 15 °C.
+//! ±1 °C hysteresis, two cold additions per hour of 2–10 % of the volume at 15 °C, a 200 L
+//! headspace at sea-level pressure (101.325 kPa), a breather vent relieving at +5 kPa and
+//! breaking vacuum at −2 kPa.
 //!
-//! **Left out.** Level changes (the volume is constant: an addition replaces batch drawn off),
-//! stratification, viscosity, pressure (the seed's "current temperature and pressure": the
-//! tank is open), and the agitator's heat.
+//! **Left out.** Level changes (the volume is constant: an addition replaces batch drawn off,
+//! so the headspace keeps its volume), stratification, viscosity, the vapour's lag behind
+//! saturation, and the agitator's heat.
 
 use crate::actuator::TankHeater;
 use rand_core::RngCore;
@@ -41,6 +54,13 @@ pub struct TankSpec {
     pub addition_fraction_min: f64,
     pub addition_fraction_max: f64,
     pub feed_temp_c: f64,
+    pub headspace_l: f64,
+    /// Absolute pressure outside the vessel.
+    pub atmosphere_kpa: f64,
+    /// The breather vent lets air out above this gauge pressure…
+    pub vent_relief_kpa: f64,
+    /// …and in below minus this one.
+    pub vent_vacuum_kpa: f64,
 }
 
 impl Default for TankSpec {
@@ -57,6 +77,10 @@ impl Default for TankSpec {
             addition_fraction_min: 0.02,
             addition_fraction_max: 0.10,
             feed_temp_c: 15.0,
+            headspace_l: 200.0,
+            atmosphere_kpa: 101.325,
+            vent_relief_kpa: 5.0,
+            vent_vacuum_kpa: 2.0,
         }
     }
 }
@@ -130,6 +154,30 @@ impl TankSpec {
             ">= addition_fraction_min and <= 1",
         )?;
         f("feed_temp_c", self.feed_temp_c, true, "finite")?;
+        f(
+            "headspace_l",
+            self.headspace_l,
+            self.headspace_l > 0.0,
+            "> 0",
+        )?;
+        f(
+            "atmosphere_kpa",
+            self.atmosphere_kpa,
+            self.atmosphere_kpa > 0.0,
+            "> 0",
+        )?;
+        f(
+            "vent_relief_kpa",
+            self.vent_relief_kpa,
+            self.vent_relief_kpa >= 0.0,
+            ">= 0",
+        )?;
+        f(
+            "vent_vacuum_kpa",
+            self.vent_vacuum_kpa,
+            (0.0..self.atmosphere_kpa).contains(&self.vent_vacuum_kpa),
+            ">= 0 and below the atmosphere",
+        )?;
         Ok(())
     }
 }
@@ -142,11 +190,29 @@ pub struct Tank {
     at: SimTime,
     heater: TankHeater,
     heater_failed: bool,
+    heater_stuck_on: bool,
+    vent_blocked: bool,
+    /// Air in the headspace, in kPa·L/K (moles × R: the ideal gas law without the constant).
+    air: f64,
     next_addition: Option<SimTime>,
     additions: u64,
 }
 
 const TANK_STEP: SimDuration = SimDuration::from_secs(10);
+
+/// Water boils at this temperature (at the atmosphere's pressure; see the module docs).
+const BOILING_C: f64 = 100.0;
+
+/// The saturation pressure of water vapour at `t_c`, kPa (Antoine, 1–100 °C; clamped there).
+pub fn water_vapour_kpa(t_c: f64) -> f64 {
+    let t = t_c.clamp(1.0, BOILING_C);
+    let mmhg = libm::pow(10.0, 8.07131 - 1730.63 / (233.426 + t));
+    mmhg * 0.133_322_387
+}
+
+fn kelvin(t_c: f64) -> f64 {
+    t_c + 273.15
+}
 
 impl Tank {
     /// A tank at `temp_c` at `now`; the first addition is drawn from `rng`.
@@ -157,12 +223,18 @@ impl Tank {
         rng: &mut impl RngCore,
     ) -> Result<Self, TankSpecError> {
         spec.validate()?;
+        // The headspace was filled at atmospheric pressure at the batch's temperature.
+        let air = (spec.atmosphere_kpa - water_vapour_kpa(temp_c)).max(0.0) * spec.headspace_l
+            / kelvin(temp_c);
         let mut tank = Tank {
             heater: TankHeater::new(spec.heater_max_w, now),
             spec,
-            temp_c,
+            temp_c: temp_c.min(BOILING_C),
             at: now,
             heater_failed: false,
+            heater_stuck_on: false,
+            vent_blocked: false,
+            air,
             next_addition: None,
             additions: 0,
         };
@@ -194,6 +266,46 @@ impl Tank {
         self.heater.energy_j(now)
     }
 
+    /// Gauge pressure in the headspace, kPa (module docs).
+    pub fn pressure_kpa(&self) -> f64 {
+        self.absolute_kpa(self.air) - self.spec.atmosphere_kpa
+    }
+
+    fn absolute_kpa(&self, air: f64) -> f64 {
+        air * kelvin(self.temp_c) / self.spec.headspace_l + water_vapour_kpa(self.temp_c)
+    }
+
+    /// The vent lets air out or in to keep the gauge pressure within its limits.
+    fn breathe(&mut self) {
+        if self.vent_blocked {
+            return;
+        }
+        let gauge = self.pressure_kpa();
+        let target = if gauge > self.spec.vent_relief_kpa {
+            self.spec.vent_relief_kpa
+        } else if gauge < -self.spec.vent_vacuum_kpa {
+            -self.spec.vent_vacuum_kpa
+        } else {
+            return;
+        };
+        let air_kpa = self.spec.atmosphere_kpa + target - water_vapour_kpa(self.temp_c);
+        self.air = (air_kpa * self.spec.headspace_l / kelvin(self.temp_c)).max(0.0);
+    }
+
+    /// Blocks or clears the breather vent at `now` (fault plan).
+    pub fn set_vent_blocked(&mut self, now: SimTime, blocked: bool) {
+        self.advance(now);
+        self.vent_blocked = blocked;
+        self.breathe();
+    }
+
+    /// Welds the heater's contactor shut (or frees it) at `now` (fault plan): it then heats at
+    /// full power whatever the controller asks.
+    pub fn set_heater_stuck_on(&mut self, now: SimTime, stuck: bool) {
+        self.advance(now);
+        self.heater_stuck_on = stuck;
+    }
+
     /// Fails or repairs the heater at `now` (fault plan).
     pub fn set_heater_failed(&mut self, now: SimTime, failed: bool) {
         self.advance(now);
@@ -216,6 +328,7 @@ impl Tank {
             let f = self.spec.addition_fraction_min
                 + u * (self.spec.addition_fraction_max - self.spec.addition_fraction_min);
             self.temp_c = (1.0 - f) * self.temp_c + f * self.spec.feed_temp_c;
+            self.breathe();
             self.additions += 1;
             self.schedule_addition(at, rng);
         }
@@ -228,7 +341,9 @@ impl Tank {
         while self.at < now {
             let dt = now.since(self.at).min(TANK_STEP);
             // The plant controller acts at each sub-step boundary.
-            let level = if self.heater_failed {
+            let level = if self.heater_stuck_on {
+                1.0
+            } else if self.heater_failed {
                 0.0
             } else if self.temp_c < self.spec.setpoint_c - self.spec.hysteresis_c {
                 1.0
@@ -248,7 +363,9 @@ impl Tank {
                 t_eq + (self.temp_c - t_eq) * decay
             } else {
                 self.temp_c + p * dt_s / heat_capacity
-            };
+            }
+            .min(BOILING_C);
+            self.breathe();
             self.at += dt;
         }
     }
@@ -288,5 +405,52 @@ mod tests {
         tank.set_heater_failed(now, true);
         tank.advance(now + SimDuration::from_hours(48));
         assert!(tank.temperature_c() < 50.0);
+    }
+
+    #[test]
+    fn water_vapour_follows_antoine_at_its_reference_points() {
+        // Steam tables: 3.17 kPa at 25 °C, 19.9 kPa at 60 °C, 101.3 kPa at 100 °C.
+        for (t, p) in [(25.0, 3.17), (60.0, 19.9), (100.0, 101.3)] {
+            let got = water_vapour_kpa(t);
+            assert!((got - p).abs() < 0.02 * p, "{t} °C: {got} kPa");
+        }
+    }
+
+    #[test]
+    fn the_vent_holds_the_headspace_near_atmospheric_and_a_blocked_one_lets_it_build() {
+        let spec = TankSpec {
+            additions_per_hour: 0.0,
+            ..TankSpec::default()
+        };
+        let mut rng = CompactRng::from_seed_u64(3);
+        let mut tank = Tank::new(spec, 20.0, SimTime::ZERO, &mut rng).unwrap();
+        assert!(tank.pressure_kpa().abs() < 1e-9, "filled at atmospheric");
+        // Heating to the 60 °C setpoint raises the vapour and the air's pressure: the vent
+        // relieves at +5 kPa.
+        tank.handle_timeout(SimTime::from_secs(12 * 3_600), &mut rng);
+        assert!((58.9..=61.1).contains(&tank.temperature_c()));
+        let vented = tank.pressure_kpa();
+        assert!((4.0..=5.0 + 1e-9).contains(&vented), "{vented}");
+        // The contactor welds and the vent is blocked: the batch heats to boiling and the
+        // sealed headspace's pressure climbs far beyond the relief setting.
+        let t = SimTime::from_secs(12 * 3_600);
+        tank.set_vent_blocked(t, true);
+        tank.set_heater_stuck_on(t, true);
+        tank.advance(t + SimDuration::from_hours(12));
+        assert_eq!(tank.temperature_c(), BOILING_C);
+        assert!(tank.pressure_kpa() > 80.0, "{}", tank.pressure_kpa());
+        // Cleared, the vent relieves at once; the heater freed, the controller cools it back.
+        let t = t + SimDuration::from_hours(12);
+        tank.set_vent_blocked(t, false);
+        assert!(tank.pressure_kpa() <= 5.0 + 1e-9);
+        tank.set_heater_stuck_on(t, false);
+        tank.advance(t + SimDuration::from_hours(48));
+        assert!(tank.temperature_c() < 62.0, "{}", tank.temperature_c());
+        // Cooling under a clear vent draws air in rather than a deep vacuum.
+        assert!(
+            tank.pressure_kpa() >= -2.0 - 1e-9,
+            "{}",
+            tank.pressure_kpa()
+        );
     }
 }
