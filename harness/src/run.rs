@@ -329,19 +329,24 @@ fn shell_word(w: &str) -> String {
     }
 }
 
+/// The names of the invariants that failed, `; `-separated.
+fn failed_invariants(s: &Summary) -> String {
+    let failed: Vec<&str> = s
+        .invariants
+        .iter()
+        .filter(|i| !i.passed)
+        .map(|i| i.name.as_str())
+        .collect();
+    failed.join("; ")
+}
+
 pub fn run(registry: &Registry, args: &RunArgs) -> Result<()> {
     let (s, out) = execute(registry, args)?;
     print_summary(&s, &out);
     if !s.all_invariants_held() {
-        let failed: Vec<&str> = s
-            .invariants
-            .iter()
-            .filter(|i| !i.passed)
-            .map(|i| i.name.as_str())
-            .collect();
         return Err(RunFailed(format!(
             "invariant failed: {}\n  repro: {}",
-            failed.join("; "),
+            failed_invariants(&s),
             repro(&s)
         ))
         .into());
@@ -376,15 +381,9 @@ pub fn replay(registry: &Registry, path: &Path) -> Result<()> {
         recorded.trace_hash
     );
     if !s.all_invariants_held() {
-        let failed: Vec<&str> = s
-            .invariants
-            .iter()
-            .filter(|i| !i.passed)
-            .map(|i| i.name.as_str())
-            .collect();
         return Err(RunFailed(format!(
             "the replay reproduces the recorded run's failed invariants: {}\n  repro: {}",
-            failed.join("; "),
+            failed_invariants(&s),
             repro(&recorded)
         ))
         .into());

@@ -119,11 +119,7 @@ fn check_commands(file: &SolutionFile, models: &[Option<DeviceModel>]) -> Result
                         e.name,
                         m.id,
                         e.class,
-                        if known.is_empty() {
-                            "none".to_string()
-                        } else {
-                            known.join(", ")
-                        }
+                        list_or_none(&known)
                     ),
                 ));
             }
@@ -141,11 +137,7 @@ fn check_commands(file: &SolutionFile, models: &[Option<DeviceModel>]) -> Result
                             "{key:?} is not a writable property of device model {} (class {:?}), whose writable properties are {}",
                             m.id,
                             e.class,
-                            if writable.is_empty() {
-                                "none".to_string()
-                            } else {
-                                writable.join(", ")
-                            }
+                            list_or_none(&writable)
                         ),
                     ));
                 }
@@ -156,4 +148,13 @@ fn check_commands(file: &SolutionFile, models: &[Option<DeviceModel>]) -> Result
         }
     }
     Ok(())
+}
+
+/// `a, b, c`, or `none`.
+fn list_or_none(names: &[&str]) -> String {
+    if names.is_empty() {
+        "none".to_string()
+    } else {
+        names.join(", ")
+    }
 }
