@@ -358,6 +358,29 @@ pub fn thermocouple_type_k() -> SensorSpec {
     }
 }
 
+/// Compound-range gauge pressure transducer on the mixing tank's headspace. The reference has
+/// no tank figures, so this is **assumed** from common industrial transducers: −100..+250 kPa
+/// gauge, ±0.25 % of the 350 kPa span (±0.875 kPa), 0.01 kPa resolution, RMS noise 0.05 kPa,
+/// 2 ms conversion at 5 mA from the logger's supply.
+/// **Left out:** temperature coefficient of the zero and span, and long-term zero drift (use
+/// the drift fault).
+pub fn pressure_transducer_gauge() -> SensorSpec {
+    SensorSpec {
+        name: "gauge pressure transducer",
+        unit: "kPa",
+        range_min: -100.0,
+        range_max: 250.0,
+        resolution: 0.01,
+        accuracy: 0.875,
+        accuracy_band_min: -100.0,
+        accuracy_band_max: 250.0,
+        accuracy_out_of_band: 0.875,
+        noise_sd: 0.05,
+        conversion_time: SimDuration::from_millis(2),
+        energy_per_sample_uj: energy_uj(5_000.0, 0.002),
+    }
+}
+
 /// Every scalar spec in this module, for table-driven tests and reports.
 pub fn all_scalar_specs() -> Vec<SensorSpec> {
     let mut v = vec![
@@ -373,6 +396,7 @@ pub fn all_scalar_specs() -> Vec<SensorSpec> {
         bme280_pressure(),
         collar_body_probe(),
         thermocouple_type_k(),
+        pressure_transducer_gauge(),
     ];
     v.extend(Ds18b20Resolution::ALL.iter().map(|r| ds18b20(*r)));
     v

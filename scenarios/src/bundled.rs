@@ -21,6 +21,12 @@ pub const BUNDLED: &[Bundled] = &[Bundled {
     text: include_str!("../herd.toml"),
 },
 Bundled {
+    name: "tank",
+    summary: "mixing tanks at four plants: batch temperature and headspace pressure every minute, range and over-pressure alerts by SMS and e-mail, welded heaters and clogged vents",
+    file: "scenarios/tank.toml",
+    text: include_str!("../tank.toml"),
+},
+Bundled {
     name: "thermostat",
     summary: "home thermostats: a room model and a heat pump per home, setpoints as desired properties and temperature queries as direct methods from a web portal",
     file: "scenarios/thermostat.toml",

@@ -1,6 +1,7 @@
 //! The device classes fleetsim bundles, registered by [`register`].
 
 pub mod collar;
+pub mod tank;
 pub mod thermostat;
 
 use crate::registry::Registry;
@@ -8,5 +9,6 @@ use crate::registry::Registry;
 /// Adds the bundled classes to `registry`.
 pub fn register(registry: &mut Registry) {
     registry.add_class(collar::kind());
+    registry.add_class(tank::kind());
     registry.add_class(thermostat::kind());
 }

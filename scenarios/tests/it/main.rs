@@ -6,4 +6,5 @@ mod herd;
 mod models;
 mod provisioning;
 mod schema;
+mod tank;
 mod thermostat;
