@@ -182,7 +182,8 @@ impl TankClass {
                         end: at(limit),
                     });
                 }
-                _ => {}
+                // Still in range, or still out of it.
+                (None, false) | (Some(_), true) => {}
             }
         }
         if let Some(points) = self.chart.get_mut(d) {
