@@ -98,11 +98,8 @@ fn default_out(name: &str, seed: u64, sets: &[String]) -> PathBuf {
     if sets.is_empty() {
         return PathBuf::from(format!("reports/out/{name}-{seed}"));
     }
-    // FNV-1a over the overrides in order, each ended by a newline.
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in sets.iter().flat_map(|s| s.bytes().chain([b'\n'])) {
-        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-    }
+    // The stable 64-bit id sim derives random streams from, of the overrides in order.
+    let h = sim::StreamKey::new("overrides", seed, &sets.join("\n")).stream_id();
     PathBuf::from(format!("reports/out/{name}-{seed}-{:08x}", h >> 32))
 }
 

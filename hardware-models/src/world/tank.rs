@@ -223,9 +223,6 @@ impl Tank {
         rng: &mut impl RngCore,
     ) -> Result<Self, TankSpecError> {
         spec.validate()?;
-        // The headspace was filled at atmospheric pressure at the batch's temperature.
-        let air = (spec.atmosphere_kpa - water_vapour_kpa(temp_c)).max(0.0) * spec.headspace_l
-            / kelvin(temp_c);
         let mut tank = Tank {
             heater: TankHeater::new(spec.heater_max_w, now),
             spec,
@@ -234,10 +231,12 @@ impl Tank {
             heater_failed: false,
             heater_stuck_on: false,
             vent_blocked: false,
-            air,
+            air: 0.0,
             next_addition: None,
             additions: 0,
         };
+        // The headspace was filled at atmospheric pressure at the batch's temperature.
+        tank.air = tank.air_for(0.0, water_vapour_kpa(tank.temp_c));
         tank.schedule_addition(now, rng);
         Ok(tank)
     }
@@ -268,11 +267,20 @@ impl Tank {
 
     /// Gauge pressure in the headspace, kPa (module docs).
     pub fn pressure_kpa(&self) -> f64 {
-        self.absolute_kpa(self.air) - self.spec.atmosphere_kpa
+        self.gauge_kpa(water_vapour_kpa(self.temp_c))
     }
 
-    fn absolute_kpa(&self, air: f64) -> f64 {
-        air * kelvin(self.temp_c) / self.spec.headspace_l + water_vapour_kpa(self.temp_c)
+    /// Gauge pressure with the vapour at `vapour_kpa`.
+    fn gauge_kpa(&self, vapour_kpa: f64) -> f64 {
+        self.air * kelvin(self.temp_c) / self.spec.headspace_l + vapour_kpa
+            - self.spec.atmosphere_kpa
+    }
+
+    /// The air that gives gauge pressure `gauge_kpa` beside vapour at `vapour_kpa`.
+    fn air_for(&self, gauge_kpa: f64, vapour_kpa: f64) -> f64 {
+        ((self.spec.atmosphere_kpa + gauge_kpa - vapour_kpa) * self.spec.headspace_l
+            / kelvin(self.temp_c))
+        .max(0.0)
     }
 
     /// The vent lets air out or in to keep the gauge pressure within its limits.
@@ -280,7 +288,8 @@ impl Tank {
         if self.vent_blocked {
             return;
         }
-        let gauge = self.pressure_kpa();
+        let vapour = water_vapour_kpa(self.temp_c);
+        let gauge = self.gauge_kpa(vapour);
         let target = if gauge > self.spec.vent_relief_kpa {
             self.spec.vent_relief_kpa
         } else if gauge < -self.spec.vent_vacuum_kpa {
@@ -288,8 +297,7 @@ impl Tank {
         } else {
             return;
         };
-        let air_kpa = self.spec.atmosphere_kpa + target - water_vapour_kpa(self.temp_c);
-        self.air = (air_kpa * self.spec.headspace_l / kelvin(self.temp_c)).max(0.0);
+        self.air = self.air_for(target, vapour);
     }
 
     /// Blocks or clears the breather vent at `now` (fault plan).

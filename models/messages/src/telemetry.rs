@@ -122,9 +122,10 @@ impl TelemetrySchema {
                 out.write_str("null")?;
                 continue;
             }
-            match buf.format_finite(*v).split_once("e+") {
+            let text = buf.format_finite(*v);
+            match text.split_once("e+") {
                 Some((mantissa, exp)) => write!(out, "{mantissa}e{exp}")?,
-                None => out.write_str(buf.format_finite(*v))?,
+                None => out.write_str(text)?,
             }
         }
         out.write_char('}')

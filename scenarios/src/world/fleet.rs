@@ -37,6 +37,11 @@ struct Stamped<'a> {
     clock: Option<SkewedClock>,
 }
 
+/// Device `g`'s clock, if a clock fault skewed it (`clocks` is empty until one does).
+fn clock_of(clocks: &[Option<SkewedClock>], g: u32) -> Option<SkewedClock> {
+    clocks.get(g as usize).copied().flatten()
+}
+
 /// The timestamp a device writes at `now`: Unix seconds by its clock, the simulated one
 /// unless a clock fault skewed it.
 fn stamp(epoch_unix_s: f64, clock: Option<SkewedClock>, now: SimTime) -> f64 {
@@ -223,7 +228,7 @@ impl Fleet {
             class: &mut *slot.logic,
             timestamp_field: slot.timestamp_field,
             epoch_unix_s: self.epoch_unix_s,
-            clock: self.clocks.get(g as usize).copied().flatten(),
+            clock: clock_of(&self.clocks, g),
         };
         let mut ctx = Ctx {
             cfg: &slot.firmware,
@@ -238,21 +243,15 @@ impl Fleet {
         if self.clocks.is_empty() {
             self.clocks = vec![None; self.devices.len()];
         }
-        let clock = self.clocks[g as usize].get_or_insert_with(|| SkewedClock {
-            since: now,
-            ..SkewedClock::default()
-        });
+        // A fresh clock reads the simulated time; `set_drift` starts its drift now.
+        let clock = self.clocks[g as usize].get_or_insert_with(SkewedClock::default);
         clock.set_drift(now, drift_ppm);
         clock.step(step_ns);
     }
 
     /// The timestamp device `g` writes at `now`.
     pub(crate) fn stamp(&self, g: u32, now: SimTime) -> f64 {
-        stamp(
-            self.epoch_unix_s,
-            self.clocks.get(g as usize).copied().flatten(),
-            now,
-        )
+        stamp(self.epoch_unix_s, clock_of(&self.clocks, g), now)
     }
 
     /// Arms device `g`'s wake-up at its firmware's `poll_timeout`, unless already armed there.

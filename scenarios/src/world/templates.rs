@@ -23,8 +23,9 @@ pub(crate) struct Templates {
     /// Per template, per class: how many of the class's telemetry fields (its timestamp
     /// included) the template does not declare.
     unmodeled: Vec<Vec<u8>>,
-    /// Per hub, per hub model index from 1: the template, once looked up.
-    by_hub: Vec<Vec<Option<u16>>>,
+    /// Per hub, per hub model index from 1: once looked up, the template (`None`: the id is
+    /// no template's).
+    by_hub: Vec<Vec<Option<Option<u16>>>>,
     /// Per class: what its devices' readings were.
     counts: Vec<Counts>,
 }
@@ -77,13 +78,11 @@ impl Templates {
                 if known.len() < m {
                     known.resize(m, None);
                 }
-                if known[m - 1].is_none() {
-                    let id = hub.model_id(model);
-                    known[m - 1] = id
+                *known[m - 1].get_or_insert_with(|| {
+                    hub.model_id(model)
                         .and_then(|id| self.ids.iter().position(|t| t == id))
-                        .map(|t| t as u16);
-                }
-                known[m - 1]
+                        .map(|t| t as u16)
+                })
             }
         };
         match template {
