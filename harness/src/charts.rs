@@ -2,6 +2,7 @@
 //! `<text>`, so no font files are needed on the machine).
 
 use plotters::prelude::*;
+use scenarios::class::{LayerKind, MapLayer};
 
 /// Chart size in pixels.
 const W: u32 = 760;
@@ -220,6 +221,114 @@ pub fn map(
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK.mix(0.3))
             .position(SeriesLabelPosition::UpperRight)
+            .draw()
+            .ok();
+        root.present().ok();
+    }
+    buf
+}
+
+/// A site map: layers of outlines (lightly filled), polylines and dots, in metres, drawn in
+/// order with one colour each and a legend entry per layer. The axes keep the site's aspect.
+pub fn site_map(title: &str, layers: &[MapLayer]) -> String {
+    let mut buf = String::new();
+    {
+        let root = SVGBackend::with_string(&mut buf, (W, W * 3 / 4)).into_drawing_area();
+        root.fill(&WHITE).ok();
+        let pts = layers.iter().flat_map(|l| l.shapes.iter().flatten());
+        let (x0, x1, y0, y1) = pts.fold(
+            (
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+            ),
+            |(a, b, c, d), p| (a.min(p.0), b.max(p.0), c.min(p.1), d.max(p.1)),
+        );
+        let (x0, x1, y0, y1) = if x0.is_finite() && x1 > x0 && y1 > y0 {
+            (x0, x1, y0, y1)
+        } else {
+            (0.0, 1.0, 0.0, 1.0)
+        };
+        // The same metres per pixel both ways: widen the shorter extent about its centre.
+        let (w, h) = (x1 - x0, y1 - y0);
+        let aspect = f64::from(W - 84) / f64::from(W * 3 / 4 - 76);
+        let (w2, h2) = if w / h > aspect {
+            (w, w / aspect)
+        } else {
+            (h * aspect, h)
+        };
+        let (cx, cy) = ((x0 + x1) / 2.0, (y0 + y1) / 2.0);
+        let pad = 0.03 * w2.max(h2);
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 18))
+            .margin(10)
+            .x_label_area_size(36)
+            .y_label_area_size(48)
+            .build_cartesian_2d(
+                cx - w2 / 2.0 - pad..cx + w2 / 2.0 + pad,
+                cy - h2 / 2.0 - pad..cy + h2 / 2.0 + pad,
+            )
+            .expect("valid ranges");
+        chart
+            .configure_mesh()
+            .x_desc("metres east")
+            .y_desc("metres north")
+            .light_line_style(RGBColor(245, 245, 245))
+            .draw()
+            .ok();
+        for (i, layer) in layers.iter().enumerate() {
+            let c = Palette99::pick(i).to_rgba();
+            let drawn = match layer.kind {
+                LayerKind::Areas => {
+                    chart
+                        .draw_series(
+                            layer
+                                .shapes
+                                .iter()
+                                .map(|s| Polygon::new(s.clone(), c.mix(0.12).filled())),
+                        )
+                        .ok();
+                    chart
+                        .draw_series(layer.shapes.iter().map(|s| {
+                            let mut ring = s.clone();
+                            if let Some(first) = ring.first().copied() {
+                                ring.push(first);
+                            }
+                            PathElement::new(ring, c.stroke_width(2))
+                        }))
+                        .ok()
+                }
+                LayerKind::Lines => chart
+                    .draw_series(
+                        layer
+                            .shapes
+                            .iter()
+                            .map(|s| PathElement::new(s.clone(), c.stroke_width(2))),
+                    )
+                    .ok(),
+                LayerKind::Points => chart
+                    .draw_series(
+                        layer
+                            .shapes
+                            .iter()
+                            .flatten()
+                            .map(|p| Circle::new(*p, 2, c.filled())),
+                    )
+                    .ok(),
+            };
+            if let Some(series) = drawn {
+                series.label(layer.name.as_str()).legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(3))
+                });
+            }
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK.mix(0.3))
+            .position(SeriesLabelPosition::UpperLeft)
+            .label_font(("sans-serif", 11))
             .draw()
             .ok();
         root.present().ok();

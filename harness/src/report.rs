@@ -424,6 +424,7 @@ pub fn html(s: &Summary, r: &ReportData, description: &str) -> String {
                     charts::lines(&c.title, &c.x_label, &c.y_label, &v)
                 }
                 ChartBody::Bars(bins) => charts::bars(&c.title, &c.x_label, &c.y_label, bins),
+                ChartBody::Map(layers) => charts::site_map(&c.title, layers),
             };
             let _ = writeln!(extra, "<div>{svg}</div>");
         }

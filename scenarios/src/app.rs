@@ -36,7 +36,7 @@
 //! }
 //! ```
 
-use crate::class::ClassReport;
+use crate::class::{ClassReport, Episode};
 use serde_json::Value;
 use sim::SimTime;
 use std::sync::Arc;
@@ -250,6 +250,29 @@ pub trait App {
     /// Figures and series at the end of the run.
     fn report(&self, _end: SimTime) -> AppReport {
         AppReport::default()
+    }
+    /// Figures scored against the classes' ground truth, at the end of the run (an app that
+    /// raises its own alerts, such as geofence alerts, scores them here). By default the
+    /// app's [`App::report`].
+    fn report_scored(&self, end: SimTime, _truth: &GroundTruth) -> AppReport {
+        self.report(end)
+    }
+}
+
+/// Every class's ground truth at the end of a run ([`crate::class::DeviceClass::truth`]),
+/// for [`App::report_scored`].
+#[derive(Clone, Debug, Default)]
+pub struct GroundTruth {
+    pub(crate) classes: Vec<(String, Vec<Episode>)>,
+}
+
+impl GroundTruth {
+    /// Class `name`'s episodes (none for a class the scenario does not have).
+    pub fn episodes(&self, class: &str) -> &[Episode] {
+        self.classes
+            .iter()
+            .find(|(n, _)| n == class)
+            .map_or(&[], |(_, e)| e.as_slice())
     }
 }
 

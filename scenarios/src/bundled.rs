@@ -15,6 +15,12 @@ pub struct Bundled {
 }
 
 pub const BUNDLED: &[Bundled] = &[Bundled {
+    name: "facility",
+    summary: "a logistics yard on Azure Maps: forklifts and visitors' phones report GNSS positions; geofence alerts from Event Grid enter/exit events and directions to the main office, scored against the true tracks and the yard's shortest paths",
+    file: "scenarios/facility.toml",
+    text: include_str!("../facility.toml"),
+},
+Bundled {
     name: "herd",
     summary: "the rancher's herd: 100,000 collars (GPS + temperature every 5 min) through DPS and IoT Hub to a store that flags fever and stuck cows",
     file: "scenarios/herd.toml",

@@ -154,6 +154,39 @@ pub enum ChartBody {
     Lines(Vec<(String, Vec<(f64, f64)>)>),
     /// Labelled bars (a histogram's bins).
     Bars(Vec<(String, f64)>),
+    /// A site map in metres east and north: layers of outlines, lines and points, drawn in
+    /// order (buildings, then ways, then tracks…).
+    Map(Vec<MapLayer>),
+}
+
+/// One layer of a [`ChartBody::Map`]: a name for the legend and its shapes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MapLayer {
+    pub name: String,
+    pub kind: LayerKind,
+    /// Each shape's points, metres east and north.
+    pub shapes: Vec<Vec<(f64, f64)>>,
+}
+
+/// How a [`MapLayer`]'s shapes are drawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LayerKind {
+    /// Closed outlines (buildings, fences), lightly filled.
+    Areas,
+    /// Polylines (ways, tracks, routes).
+    Lines,
+    /// Each point a dot (fixes, where alerts fired).
+    Points,
+}
+
+impl MapLayer {
+    pub fn new(name: &str, kind: LayerKind, shapes: Vec<Vec<(f64, f64)>>) -> MapLayer {
+        MapLayer {
+            name: name.to_string(),
+            kind,
+            shapes,
+        }
+    }
 }
 
 impl Chart {
@@ -169,6 +202,16 @@ impl Chart {
             x_label: x_label.to_string(),
             y_label: y_label.to_string(),
             body: ChartBody::Lines(series),
+        }
+    }
+
+    /// A map of `layers` (axes in metres east and north).
+    pub fn map(title: &str, layers: Vec<MapLayer>) -> Chart {
+        Chart {
+            title: title.to_string(),
+            x_label: "metres east".to_string(),
+            y_label: "metres north".to_string(),
+            body: ChartBody::Map(layers),
         }
     }
 

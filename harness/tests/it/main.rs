@@ -131,6 +131,32 @@ fn a_failed_invariant_exits_1_and_prints_a_repro_command() {
 }
 
 #[test]
+fn a_facility_planner_asking_pedestrian_routes_for_forklifts_exits_1_with_a_repro() {
+    // The facility's broken variant: dispatch routes in pedestrian mode take the footpath
+    // through the plaza, shorter than any road a forklift may drive.
+    let out = tmp("facility-fail");
+    let (code, stdout, stderr) = fleetsim(&[
+        "run",
+        "facility",
+        "--set",
+        "hours=2",
+        "--set",
+        "apps.ops.params.dispatch_travel_mode=\"pedestrian\"",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("[FAILED] ops dispatch_route_ratio_min"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("repro: fleetsim run facility --set hours=2 --set 'apps.ops.params.dispatch_travel_mode=\"pedestrian\"'"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn bad_input_exits_2_with_a_clear_error() {
     let (code, _, stderr) = fleetsim(&["run", "herd", "--set", "herd.goats=3"]);
     assert_eq!(code, 2);
@@ -162,6 +188,7 @@ fn list_names_the_bundled_scenarios() {
     let (code, stdout, _) = fleetsim(&["list"]);
     assert_eq!(code, 0);
     assert!(stdout.contains("\n  herd "), "{stdout}");
+    assert!(stdout.contains("\n  facility "), "{stdout}");
     assert!(
         stdout.contains("\n  collar/1 "),
         "the registered classes: {stdout}"

@@ -3,6 +3,7 @@
 pub mod collar;
 pub mod tank;
 pub mod thermostat;
+pub mod tracked;
 
 use crate::registry::Registry;
 
@@ -11,4 +12,6 @@ pub fn register(registry: &mut Registry) {
     registry.add_class(collar::kind());
     registry.add_class(tank::kind());
     registry.add_class(thermostat::kind());
+    registry.add_class(tracked::forklift_kind());
+    registry.add_class(tracked::visitor_kind());
 }

@@ -160,8 +160,19 @@ pub(crate) fn reports(w: &SolutionWorld, end: SimTime) -> Vec<(String, ClassRepo
     let mut out: Vec<(String, ClassReport)> = (0..w.fleet.class_count())
         .map(|c| (w.cfg.classes[c].name.clone(), w.fleet.class(c).report(end)))
         .collect();
+    if w.service.app_count() == 0 {
+        return out;
+    }
+    let truth = crate::app::GroundTruth {
+        classes: (0..w.fleet.class_count())
+            .map(|c| (w.cfg.classes[c].name.clone(), w.fleet.class(c).truth(end)))
+            .collect(),
+    };
     for a in 0..w.service.app_count() {
-        out.push((w.service.names[a].clone(), w.service.app(a).report(end)));
+        out.push((
+            w.service.names[a].clone(),
+            w.service.app(a).report_scored(end, &truth),
+        ));
     }
     out
 }
