@@ -13,8 +13,8 @@
 //! Throughput is in collar updates/s; time per iteration divided by `BATCH` is ns/update.
 
 use criterion::{black_box, criterion_group, Criterion, Throughput};
+use geometry::Polygon;
 use hardware::collar::{Collar, CollarConfig, CollarSpec};
-use hardware::world::geometry::Polygon;
 use sim::{Seed, SimDuration, SimTime};
 
 const BATCH: u64 = 10_000;
@@ -32,18 +32,15 @@ impl Herd {
         // A 2 km × 1.5 km pasture with one notch, so the fence test is not a plain rectangle.
         let pasture = Polygon::new(
             "bench pasture",
-            [
-                (0.0, 0.0),
-                (2_000.0, 0.0),
-                (2_000.0, 1_500.0),
-                (1_200.0, 1_500.0),
-                (1_000.0, 1_100.0),
-                (800.0, 1_500.0),
-                (0.0, 1_500.0),
-            ]
-            .iter()
-            .map(|&(e, n)| hardware::world::geometry::Point::new(e, n))
-            .collect(),
+            &[
+                [0.0, 0.0],
+                [2_000.0, 0.0],
+                [2_000.0, 1_500.0],
+                [1_200.0, 1_500.0],
+                [1_000.0, 1_100.0],
+                [800.0, 1_500.0],
+                [0.0, 1_500.0],
+            ],
         )
         .expect("valid pasture");
         let spec = CollarSpec::new(CollarConfig::default(), pasture).expect("valid collar spec");

@@ -81,7 +81,7 @@ impl Pipeline {
                 let temp = if *febrile { 39.9 } else { 38.6 } + standard_normal(r) * 0.1;
                 let t = SimTime::from_millis(u64::from(round) * INTERVAL_S * 1_000 + phase_ms);
                 let lat = LAT0 + *y / M_PER_DEG;
-                let lon = LON0 + *x / (M_PER_DEG * analytics::geo::cos_deg(LAT0));
+                let lon = LON0 + *x / (M_PER_DEG * geometry::cos_deg(LAT0));
                 pool.push(IngestEvent::new(
                     DeviceIndex(d),
                     round,

@@ -20,7 +20,7 @@
 //! - [`actuator`]: HVAC relay with minimum on/off times, electronic lock (latency, jam,
 //!   manual override), tank heater.
 //! - [`world`]: room thermal model, mixing tank, cows (physiology, fever and stuck episodes,
-//!   grazing inside a pasture polygon, queryable ground truth), doors, facility geometry.
+//!   grazing inside a pasture polygon, queryable ground truth), doors.
 //! - [`collar`]: the compact per-cow bundle (120 bytes) a million-collar herd is made of.
 //!
 //! ## Call order

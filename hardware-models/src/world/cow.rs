@@ -37,7 +37,7 @@
 //! and weather effects on temperature, rumination, calving, and the skin-to-core gap.
 
 use crate::fastmath::{cos_turns, irwin_hall_normal_f32, turn_cos_sin, TURN_STEPS};
-use crate::world::geometry::{Point, Polygon};
+use geometry::{Point, Polygon};
 use rand_core::RngCore;
 use sim::{CompactRng, Dist, Epoch, Seed, SimDuration, SimTime, StreamKey};
 
@@ -366,7 +366,9 @@ pub fn episodes(
 /// A cow. See the module docs. 56 bytes.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Cow {
-    position: Point,
+    /// Metres east and north, kept in `f32` (8 bytes of a 120-byte collar); widened exactly
+    /// to `f64` for every fence test.
+    position: [f32; 2],
     baseline_c: f32,
     last_s: u32,
     behaviour_until_s: u32,
@@ -391,9 +393,10 @@ impl Cow {
     ) -> Result<Self, CowError> {
         cfg.validate()?;
         let mut birth = seed.stream(StreamKey::new("cow", id, "birth"));
-        let position = pasture
+        let born = pasture
             .sample_inside(&mut birth)
             .ok_or(CowError::NoRoom { id })?;
+        let position = [born.east_m as f32, born.north_m as f32];
         let u = sim::rng::unit_f64(&mut birth) as f32;
         let baseline_c =
             cfg.baseline_temp_c_min + u * (cfg.baseline_temp_c_max - cfg.baseline_temp_c_min);
@@ -418,8 +421,13 @@ impl Cow {
         })
     }
 
+    /// Where the cow is, metres east and north of the pasture's origin.
     pub fn position(&self) -> Point {
-        self.position
+        Point::new(f64::from(self.position[0]), f64::from(self.position[1]))
+    }
+    /// [`Cow::position`] as it is stored, for the GNSS model's single-precision hot path.
+    pub fn position_f32(&self) -> (f32, f32) {
+        (self.position[0], self.position[1])
     }
     pub fn baseline_c(&self) -> f32 {
         self.baseline_c
@@ -557,16 +565,17 @@ impl Cow {
         let step = (u32::from(heading) + HEADING_PER_TABLE_STEP / 2) / HEADING_PER_TABLE_STEP;
         let (c, s) = turn_cos_sin(step);
         let (de, dn) = (dist * c, dist * s);
-        let ahead = Point::new(self.position.east_m + de, self.position.north_m + dn);
-        if pasture.contains(ahead) {
+        let [e, n] = self.position;
+        let ahead = [e + de, n + dn];
+        if pasture.contains(f64::from(ahead[0]), f64::from(ahead[1])) {
             self.position = ahead;
             self.heading = heading;
             return;
         }
         // Reflect off the fence: turn round and walk the same distance the other way.
-        let back = Point::new(self.position.east_m - de, self.position.north_m - dn);
+        let back = [e - de, n - dn];
         self.heading = heading.wrapping_add(1 << 15);
-        if pasture.contains(back) {
+        if pasture.contains(f64::from(back[0]), f64::from(back[1])) {
             self.position = back;
         }
     }

@@ -1,8 +1,8 @@
 //! Same seed, same herd: the collar models are deterministic, and each collar's numbers depend
 //! only on its own id (adding collars changes no other collar).
 
+use geometry::Polygon;
 use hardware::collar::{Collar, CollarConfig, CollarSample, CollarSpec};
-use hardware::world::geometry::Polygon;
 use sim::{Seed, SimDuration, SimTime};
 
 fn run(seed: Seed, ids: &[u64], hours: u64) -> Vec<(u64, Vec<CollarSample>)> {

@@ -1,12 +1,12 @@
 //! Property tests: battery charge never rises without a charger; a dead sensor never yields a
 //! reading; a stuck sensor repeats its value; the cow never leaves its pasture polygon.
 
+use geometry::{Point, Polygon};
 use hardware::battery::{BatterySpec, BatteryState, EnergyUse};
 use hardware::fault::{Faulty, SensorFault};
 use hardware::parts;
 use hardware::sensor::{Sensor, SensorUnit};
 use hardware::world::cow::{Cow, CowConfig};
-use hardware::world::geometry::{Point, Polygon};
 use proptest::prelude::*;
 use sim::{CompactRng, Ratio, Seed, SimDuration, SimTime};
 
@@ -41,9 +41,12 @@ fn star_polygon() -> impl Strategy<Value = Polygon> {
         let mut vertices = Vec::new();
         for (i, (jitter, r)) in spokes.iter().enumerate() {
             let angle = core::f32::consts::TAU * (i as f32 + 0.8 * jitter) / n;
-            vertices.push(Point::new(r * libm::cosf(angle), r * libm::sinf(angle)));
+            vertices.push(Point::new(
+                f64::from(r * libm::cosf(angle)),
+                f64::from(r * libm::sinf(angle)),
+            ));
         }
-        Polygon::new("star", vertices).expect("a star polygon has area")
+        Polygon::from_points("star", &vertices).expect("a star polygon has area")
     })
 }
 
@@ -129,13 +132,13 @@ proptest! {
             ..CowConfig::default()
         };
         let mut cow = Cow::new(Seed(seed), 1, &cfg, &pasture, SimTime::ZERO).unwrap();
-        prop_assert!(pasture.contains(cow.position()));
+        prop_assert!(pasture.contains_point(cow.position()));
         let mut rng = CompactRng::from_seed_u64(seed ^ 0x5eed);
         let mut now = SimTime::ZERO;
         for dt in steps {
             now += SimDuration::from_secs(dt);
             cow.advance(now, &cfg, &pasture, &mut rng);
-            prop_assert!(pasture.contains(cow.position()), "left at {:?}: {:?}", now, cow.position());
+            prop_assert!(pasture.contains_point(cow.position()), "left at {:?}: {:?}", now, cow.position());
         }
     }
 }

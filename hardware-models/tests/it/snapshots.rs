@@ -1,13 +1,13 @@
 //! Golden outputs for one seed: a 24-hour room-thermal trace under a fixed HVAC schedule, and a
 //! cow's 24-hour temperature and position summary from its collar.
 
+use geometry::Polygon;
 use hardware::actuator::{Relay, RelaySpec};
 use hardware::collar::{Collar, CollarConfig, CollarSpec};
 use hardware::gnss::GnssOutcome;
 use hardware::parts;
 use hardware::sensor::{Sensor, SensorUnit};
 use hardware::world::cow::{episodes, CowConfig, EpisodeKind};
-use hardware::world::geometry::Polygon;
 use hardware::world::room::{HvacMode, Room, RoomSpec};
 use serde::Serialize;
 use sim::{Epoch, Seed, SimDuration, SimTime, StreamKey};
@@ -160,7 +160,7 @@ fn a_cows_24_hour_temperature_and_position_summary_is_stable() {
         t += step;
         let s = collar.update(t, &spec);
         let pos = collar.cow().position();
-        walked += f64::from(pos.distance_m(last_pos));
+        walked += pos.distance_m(last_pos);
         last_pos = pos;
         let gnss = match s.gnss {
             GnssOutcome::Fix(f) => {
@@ -185,8 +185,8 @@ fn a_cows_24_hour_temperature_and_position_summary_is_stable() {
                 febrile: collar.cow().is_febrile(t),
                 stuck: collar.cow().is_stuck(t),
                 resting: collar.cow().is_resting(),
-                east_m: r2(f64::from(pos.east_m)),
-                north_m: r2(f64::from(pos.north_m)),
+                east_m: r2(pos.east_m),
+                north_m: r2(pos.north_m),
                 gnss,
             });
         }

@@ -47,9 +47,9 @@ use crate::config::{
     ActionConfig, AnalyticsConfig, Combine, Comparison, ConditionConfig, GeofenceTrigger,
     WindowAggregate,
 };
-use crate::geo::{cos_deg, distance_sq_m2, Polygon};
 use crate::notify::{Alert, Dashboard, DeviceStatus, Notification, RuleId};
 use crate::score::{score_rule, Score, TruthEpisode};
+use geometry::{cos_deg, distance_sq_m2, Polygon};
 use sim::{Epoch, SimDuration, SimTime};
 use std::collections::VecDeque;
 use std::fmt::Write;
@@ -939,11 +939,13 @@ fn compile(c: &ConditionConfig, schema: &Schema, path: &str) -> Result<Cond, Con
         } => Cond::Geofence(GeofenceCond {
             lat: column(schema, lat, p("lat"))?,
             lon: column(schema, lon, p("lon"))?,
-            polygon: Polygon::new(polygon).ok_or_else(|| {
+            // A fence is a polygon in the (lat, lon) plane: small, and not across the
+            // antimeridian or a pole (the geometry crate's docs).
+            polygon: Polygon::new(&p("polygon"), polygon).map_err(|_| {
                 bad(
                     p("polygon"),
                     polygon,
-                    "at least 3 finite [lat, lon] vertices",
+                    "at least 3 finite [lat, lon] vertices enclosing an area",
                 )
             })?,
             enter: *trigger == GeofenceTrigger::Enter,

@@ -20,7 +20,6 @@
 
 pub mod config;
 mod engine;
-pub mod geo;
 mod notify;
 pub mod score;
 

@@ -227,6 +227,18 @@ impl Polygon {
         Ok(polygon)
     }
 
+    /// The same polygon with a `grid`² grid (answers unchanged, crate docs).
+    pub fn regridded(&self, grid: usize) -> Polygon {
+        let mut p = self.clone();
+        p.grid = grid.max(1);
+        p.cells_per_unit = [
+            p.grid as f64 / (p.max[0] - p.min[0]),
+            p.grid as f64 / (p.max[1] - p.min[1]),
+        ];
+        p.cells = p.classify_cells();
+        p
+    }
+
     /// An axis-aligned rectangle from the origin to (width, height).
     pub fn rectangle(name: &str, width_m: f64, height_m: f64) -> Result<Polygon, GeometryError> {
         Polygon::new(

@@ -11,12 +11,12 @@ use crate::class::{BatteryState, DeviceClass, Episode};
 use crate::load::FieldError;
 use crate::registry::{ClassBuild, ClassKind};
 use firmware::DeviceLogic;
+use geometry::{LocalFrame, Point, Polygon};
 use hardware::battery::PowerOutcome;
 use hardware::collar::{Collar, CollarConfig, CollarSpec};
 use hardware::gnss::GnssOutcome;
 use hardware::radio::RadioProfile;
 use hardware::world::cow::{episodes, EpisodeKind};
-use hardware::world::geometry::{LocalFrame, Point, Polygon};
 use iot_messages::telemetry::FIELDS_MAX;
 use sim::{Dist, Seed, SimTime};
 
@@ -93,10 +93,8 @@ impl DeviceLogic for CollarClass {
         let (lat, lon) = if east.is_nan() {
             (f64::NAN, f64::NAN)
         } else {
-            self.frame.to_geo(Point {
-                east_m: east,
-                north_m: north,
-            })
+            self.frame
+                .to_geo(Point::new(f64::from(east), f64::from(north)))
         };
         out[FIELD_LAT] = lat;
         out[FIELD_LON] = lon;
@@ -157,14 +155,14 @@ impl DeviceClass for CollarClass {
 
     fn position(&self, device: u32) -> Option<(f64, f64)> {
         let p = self.collars[device as usize].cow().position();
-        Some((f64::from(p.east_m), f64::from(p.north_m)))
+        Some((p.east_m, p.north_m))
     }
 
     fn map_outline(&self) -> Vec<(f64, f64)> {
         self.pasture
             .vertices()
             .iter()
-            .map(|p| (f64::from(p.east_m), f64::from(p.north_m)))
+            .map(|v| (v[0], v[1]))
             .collect()
     }
 }
@@ -298,7 +296,11 @@ impl CollarParams {
         .map_err(|e| b.error("stuck_duration_h_min", e.to_string()))?;
         cfg.validate()
             .map_err(|e| FieldError::new(format!("classes.{}.params", b.name), e.to_string()))?;
-        let pasture = Polygon::rectangle("pasture", self.pasture_width_m, self.pasture_height_m)
+        let (w, h) = (
+            f64::from(self.pasture_width_m),
+            f64::from(self.pasture_height_m),
+        );
+        let pasture = Polygon::rectangle("pasture", w, h)
             .map_err(|e| b.error("pasture_width_m", e.to_string()))?;
         let frame = LocalFrame {
             origin_lat_deg: self.origin_lat,

@@ -5,7 +5,7 @@ use proptest::prelude::*;
 use sim::{Epoch, SimDuration, SimTime};
 use store::{DeviceIndex, IngestEvent, Schema};
 
-const M_PER_DEG: f64 = analytics::geo::M_PER_DEG;
+const M_PER_DEG: f64 = geometry::M_PER_DEG;
 
 fn engine(rules: &str) -> RuleEngine {
     let config: AnalyticsConfig = toml::from_str(rules).unwrap();
@@ -82,7 +82,7 @@ conditions = [{{ kind = "consecutive", column = "temp", op = "above", value = 39
 name = "stuck"
 conditions = [{ kind = "stuck", lat = "lat", lon = "lon", radius_m = 50.0, window_s = 43200 }]
 "#);
-        let cos = analytics::geo::cos_deg(46.9);
+        let cos = geometry::cos_deg(46.9);
         for (i, (n, east)) in offsets.iter().enumerate() {
             let at = SimTime::from_secs(i as u64 * 300);
             let lat = 46.9 + n / M_PER_DEG;
@@ -102,7 +102,7 @@ conditions = [{ kind = "stuck", lat = "lat", lon = "lon", radius_m = 50.0, windo
 name = "stuck"
 conditions = [{ kind = "stuck", lat = "lat", lon = "lon", radius_m = 50.0, window_s = 3600 }]
 "#);
-        let cos = analytics::geo::cos_deg(46.9);
+        let cos = geometry::cos_deg(46.9);
         let (mut n, mut east) = (0.0, 0.0);
         for (i, h) in headings.iter().enumerate() {
             match h {

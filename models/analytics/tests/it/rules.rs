@@ -7,7 +7,7 @@ use store::{ColumnSpec, DeviceIndex, IngestEvent, Schema};
 const LAT0: f64 = 46.95;
 const LON0: f64 = 7.45;
 /// Metres per degree of latitude (mean sphere), as the engine uses.
-const M_PER_DEG: f64 = analytics::geo::M_PER_DEG;
+const M_PER_DEG: f64 = geometry::M_PER_DEG;
 
 fn engine(toml_rules: &str) -> RuleEngine {
     let config: AnalyticsConfig = toml::from_str(toml_rules).expect("valid rules");
