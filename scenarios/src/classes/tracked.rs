@@ -138,6 +138,8 @@ pub struct TrackedClass {
     /// Faults: dropout, multipath, shortcut.
     faults: Vec<[bool; 3]>,
     next_check: Vec<SimTime>,
+    /// Per asset: its true position at the last check (for the report's map).
+    last_seen: Vec<(f32, f32)>,
     /// Per asset, per zone: where the open `in_<zone>` episode began.
     open: Vec<Vec<Option<SimTime>>>,
     episodes: Vec<Episode>,
@@ -187,6 +189,7 @@ impl TrackedClass {
             gnss_state: vec![GnssState::default(); n],
             faults: vec![[false; 3]; n],
             next_check: vec![SimTime::ZERO; n],
+            last_seen: vec![(0.0, 0.0); n],
             open: vec![vec![None; zones]; n],
             episodes: Vec::new(),
             zone_kinds: map
@@ -415,6 +418,7 @@ impl TrackedClass {
     /// Records asset `d`'s zones at `now` from its true position.
     fn check_truth(&mut self, d: usize, now: SimTime) {
         let p = self.true_position(d, now);
+        self.last_seen[d] = (p.east_m as f32, p.north_m as f32);
         for (z, zone) in self.map.zones().iter().enumerate() {
             let inside = zone.outline.contains_point(p);
             match (self.open[d][z], inside) {
@@ -613,14 +617,9 @@ impl DeviceClass for TrackedClass {
     }
 
     fn position(&self, device: u32) -> Option<(f64, f64)> {
-        let d = device as usize;
-        let p = if self.path[d].is_empty() {
-            self.map.position(self.at[d])
-        } else {
-            // The last checked way's start: positions at the end are for the map only.
-            self.map.position(self.path[d][self.way[d]])
-        };
-        Some((p.east_m, p.north_m))
+        // Where the last truth check saw it (at most `truth_check_s` old while it moves).
+        let (e, n) = self.last_seen[device as usize];
+        Some((f64::from(e), f64::from(n)))
     }
 
     fn report(&self, end: SimTime) -> ClassReport {
@@ -740,4 +739,102 @@ pub fn visitor_kind() -> ClassKind {
     .model("scenarios/dtdl/visitor.json", include_str!("../../dtdl/visitor.json"))
     .faults(FAULTS)
     .default_params(&TrackedParams::default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::class::DeviceAction;
+    use hardware::radio::RadioProfile;
+    use sim::{Epoch, Seed};
+
+    fn class(role: Role, count: u32) -> TrackedClass {
+        let table = toml::Table::new();
+        let radio = RadioProfile::wifi();
+        let fields: Vec<String> = ["lat", "lon", "x"].iter().map(|s| s.to_string()).collect();
+        let b = ClassBuild {
+            seed: Seed(9),
+            epoch: Epoch::default(),
+            name: "asset",
+            count,
+            telemetry: &fields,
+            radio: &radio,
+            params: &table,
+        };
+        TrackedClass::new(&b, role, TrackedParams::default()).unwrap()
+    }
+
+    fn run_to(c: &mut TrackedClass, end: SimTime) {
+        for d in 0..c.len() {
+            while let Some(t) = c.poll_timeout(d).filter(|t| *t <= end) {
+                c.handle_timeout(d, t);
+            }
+        }
+    }
+
+    #[test]
+    fn forklifts_keep_out_of_the_pedestrian_zone_unless_their_drivers_cut_through() {
+        let mut c = class(Role::Forklift, 20);
+        let end = SimTime::from_secs(4 * 3_600);
+        run_to(&mut c, end);
+        let inside = |c: &TrackedClass| {
+            c.truth(end)
+                .iter()
+                .filter(|e| e.kind == "in_pedestrian_zone")
+                .count()
+        };
+        assert_eq!(inside(&c), 0);
+        let mut c = class(Role::Forklift, 20);
+        for d in 0..20 {
+            c.on_fault(d, SimTime::ZERO, "shortcut", true);
+        }
+        run_to(&mut c, end);
+        // Trips between the workshop and warehouse A's side take the plaza's footpath.
+        assert!(inside(&c) >= 5, "{}", inside(&c));
+        // A forklift moves at a truck's speed on the roads, and no faster anywhere.
+        let mut out = [0.0; FIELDS_MAX];
+        for d in 0..20 {
+            c.sample(d, end, &mut out);
+            assert!((0.0..=4.2 + 1e-9).contains(&out[2]), "{}", out[2]);
+        }
+    }
+
+    #[test]
+    fn a_visitor_asks_for_directions_walks_to_reception_and_its_fixes_are_near_its_track() {
+        let mut c = class(Role::Visitor, 5);
+        let end = SimTime::from_secs(6 * 3_600);
+        run_to(&mut c, end);
+        let mut asks = 0;
+        while let Some(a) = c.poll_action() {
+            if let DeviceAction::Publish { values, len, .. } = a {
+                assert_eq!(len, 3);
+                assert_eq!(values[2], 1.0);
+                asks += 1;
+            }
+        }
+        assert!(asks >= 5, "{asks}");
+        // Every visit is inside the visitor area from the start: one episode begins at zero.
+        let truth = c.truth(end);
+        for d in 0..5 {
+            assert!(truth
+                .iter()
+                .any(|e| e.device == d && e.kind == "in_visitor_area" && e.start == SimTime::ZERO));
+        }
+        let mut out = [0.0; FIELDS_MAX];
+        let (mut near, mut fixes) = (0, 0);
+        for k in 0..200 {
+            let t = end + SimDuration::from_secs(10 * k);
+            c.sample(0, t, &mut out);
+            if out[0].is_nan() {
+                continue;
+            }
+            fixes += 1;
+            let q = c.map.frame.to_local(out[0], out[1]);
+            let p = c.true_position(0, t);
+            if q.distance_m(p) < 25.0 {
+                near += 1;
+            }
+        }
+        assert!(fixes > 100 && near * 100 >= fixes * 95, "{near} of {fixes}");
+    }
 }
