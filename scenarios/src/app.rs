@@ -9,7 +9,9 @@
 //!   patch a twin's desired properties), each with a [`CommandId`] its result comes back by:
 //!   replies by correlation id, not `await` (house style);
 //! - at the end, [`App::report`]: figures the summary holds and invariants can judge
-//!   (`{ kind = "figure", of = "<app>", figure, min, max }`), and charts for the report.
+//!   (`{ kind = "figure", of = "<app>", figure, min, max }`), and charts for the report; or
+//!   [`App::report_scored`], which is also handed every class's ground truth, for an app that
+//!   raises alerts of its own and scores them (the facility's geofence alerts).
 //!
 //! ```
 //! use scenarios::app::{App, AppCtx, CommandOutcome, CommandResult};
