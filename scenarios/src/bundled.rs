@@ -27,6 +27,12 @@ Bundled {
     text: include_str!("../tank.toml"),
 },
 Bundled {
+    name: "tank-edge",
+    summary: "the mixing tanks behind an IoT Edge gateway per plant: store and forward through uplink outages (two-hour time-to-live), the rules also run on site",
+    file: "scenarios/tank-edge.toml",
+    text: include_str!("../tank-edge.toml"),
+},
+Bundled {
     name: "thermostat",
     summary: "home thermostats: a room model and a heat pump per home, setpoints as desired properties and temperature queries as direct methods from a web portal",
     file: "scenarios/thermostat.toml",

@@ -6,7 +6,7 @@
 use super::slab::Slab;
 use super::{
     build_err, BuildError, ClassConfig, NetworkConfig, SolutionWorld, DEVICE_LINK_DOWN, DEVICE_RX,
-    DPS_ENTITY, DPS_RX, HUB_BASE, HUB_RX, RETRANSMIT,
+    DPS_ENTITY, DPS_RX, GW_RX, HUB_BASE, HUB_RX, RETRANSMIT,
 };
 use firmware::{DisconnectReason, Peer};
 use iot_messages::Msg;
@@ -75,11 +75,13 @@ pub(crate) struct Transport {
 }
 
 impl Transport {
-    /// One duplex link per device to the cloud node, with its class's profile.
+    /// One duplex link per device, with its class's profile: to the cloud node, or for a
+    /// device behind an IoT Edge gateway to its gateway's node.
     pub(crate) fn new(
         seed: Seed,
         cfg: &NetworkConfig,
         classes: &[ClassConfig],
+        edge: &super::edge::Gateways,
     ) -> Result<Transport, BuildError> {
         let mut net = Network::new(seed.derive(StreamKey::new("network", 0, "links")));
         let devices: u32 = classes.iter().map(|c| c.count).sum();
@@ -94,7 +96,8 @@ impl Transport {
                 .map_err(|e| build_err(&format!("classes[{c}].link"), e))?;
             min_latency.push((g, class.link.latency.min));
             for _ in 0..class.count {
-                net.add_duplex(NodeId(g), cloud, profile)
+                let far = edge.parent(g).map_or(cloud, NodeId);
+                net.add_duplex(NodeId(g), far, profile)
                     .map_err(|e| build_err("network", e))?;
                 g += 1;
             }
@@ -146,6 +149,17 @@ impl Transport {
         } else {
             (v, Peer::Hub)
         })
+    }
+
+    /// Device `g`'s current connection to the hub (or, behind a gateway, to its edgeHub);
+    /// 0 for none.
+    pub(crate) fn current_hub_conn(&self, g: u32) -> u32 {
+        self.conns[g as usize].hub
+    }
+
+    /// Device `g`'s own link to the cloud, both ways (for an uplink fault).
+    pub(crate) fn links_of(&self, g: u32) -> [LinkId; 2] {
+        [self.uplink(g), self.downlink(g)]
     }
 
     /// Whether `conn` is device `device`'s current connection to the hub.
@@ -305,7 +319,9 @@ impl SolutionWorld {
             self.break_connection(k, p.device, p.conn, p.peer);
             return;
         }
+        let parent = self.edge.parent(p.device);
         let (target, kind) = match (p.up, p.peer) {
+            (true, Peer::Hub) if parent.is_some() => (EntityId(parent.expect("checked")), GW_RX),
             (true, Peer::Hub) => (
                 EntityId(HUB_BASE - hub.expect("checked above") as u32),
                 HUB_RX,

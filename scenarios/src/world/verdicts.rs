@@ -156,9 +156,17 @@ pub(crate) fn notifications(
 }
 
 /// Every class's and app's report, by name.
-pub(crate) fn reports(w: &SolutionWorld, end: SimTime) -> Vec<(String, ClassReport)> {
+pub(crate) fn reports(
+    w: &SolutionWorld,
+    truth: &[TruthEpisode],
+    end: SimTime,
+) -> Vec<(String, ClassReport)> {
     let mut out: Vec<(String, ClassReport)> = (0..w.fleet.class_count())
-        .map(|c| (w.cfg.classes[c].name.clone(), w.fleet.class(c).report(end)))
+        .map(|c| {
+            let mut r = w.fleet.class(c).report(end);
+            w.gateway_report(truth, &mut r, c);
+            (w.cfg.classes[c].name.clone(), r)
+        })
         .collect();
     for a in 0..w.service.app_count() {
         out.push((w.service.names[a].clone(), w.service.app(a).report(end)));
