@@ -21,6 +21,12 @@ pub const BUNDLED: &[Bundled] = &[Bundled {
     text: include_str!("../herd.toml"),
 },
 Bundled {
+    name: "herd-lora",
+    summary: "the herd's design alternative: 20,000 LoRaWAN collars (EU868 duty cycle) through IoT Edge gateways in 40 barns, store and forward through barn uplink outages",
+    file: "scenarios/herd-lora.toml",
+    text: include_str!("../herd-lora.toml"),
+},
+Bundled {
     name: "tank",
     summary: "mixing tanks at four plants: batch temperature and headspace pressure every minute, range and over-pressure alerts by SMS and e-mail, welded heaters and clogged vents",
     file: "scenarios/tank.toml",

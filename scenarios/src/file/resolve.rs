@@ -345,6 +345,7 @@ fn resolve_class(
             .as_ref()
             .map(|t| serde_json::to_value(t).expect("TOML converts to JSON")),
         link: link(c, &radio)?,
+        radio: radio.clone(),
         fields: fields.clone(),
         stream: c.name.clone(),
         timestamp_field: fields.len(),

@@ -131,6 +131,9 @@ pub struct ClassConfig {
     pub initial_twin: Option<serde_json::Value>,
     /// Device ↔ cloud link (radio and backhaul together).
     pub link: LinkProfile,
+    /// The radio the link was made from: a LoRaWAN class behind an IoT Edge gateway sends
+    /// LoRaWAN frames under the duty cycle (`transport.rs`).
+    pub radio: hardware::radio::RadioProfile,
     /// The stream-key name of the class's boot and provisioning draws.
     pub stream: String,
     /// The class's telemetry fields, in order, without the timestamp.

@@ -9,6 +9,7 @@ use super::{
     DPS_ENTITY, DPS_RX, GW_RX, HUB_BASE, HUB_RX, RETRANSMIT,
 };
 use firmware::{DisconnectReason, Peer};
+use hardware::radio::{DutyCycle, RadioProfile, RadioTech, TxDecision, EU868_DUTY_CYCLE};
 use iot_messages::Msg;
 use sim::net::{LinkId, Network, NodeId, SendOutcome};
 use sim::{EntityId, Event, Kernel, Seed, SimDuration, SimTime, StreamKey};
@@ -72,6 +73,26 @@ pub(crate) struct Transport {
     min_latency: Vec<(u32, SimDuration)>,
     pub(crate) retransmits: u64,
     pub(crate) broken: u64,
+    /// Per class: its radio, if it is a LoRaWAN class behind an IoT Edge gateway.
+    lora: Vec<Option<RadioProfile>>,
+    /// Per device (empty without LoRaWAN children): its sub-band's duty cycle.
+    duty: Vec<DutyCycle>,
+    /// Per class: uplinks its LoRaWAN devices held back for their duty cycle.
+    pub(crate) duty_deferred: Vec<u64>,
+}
+
+/// The LoRaWAN application payload standing for an MQTT packet of a device behind a
+/// gateway: the LoRaWAN network server on the gateway turns frames into the device's edgeHub
+/// session (as the Azure IoT Edge LoRaWAN starter kit does), so on air a reading is its
+/// values as 4-byte integers and an acknowledgement is the ACK bit of an empty downlink; the
+/// session's other packets stand for the join and MAC exchanges, a join request's 10 bytes
+/// **[simplification]**.
+fn lora_payload_bytes(msg: &Msg) -> u32 {
+    match msg {
+        Msg::Telemetry { values, .. } => 4 * u32::from(values.len),
+        Msg::PubAck { .. } => 0,
+        _ => 10,
+    }
 }
 
 impl Transport {
@@ -89,12 +110,18 @@ impl Transport {
         let cloud = net.add_node();
         let uplinks_base = net.link_count() as u32;
         let mut min_latency = Vec::with_capacity(classes.len());
+        let mut lora = Vec::with_capacity(classes.len());
         let mut g = 0;
         for (c, class) in classes.iter().enumerate() {
             let profile = net
                 .add_profile(class.link.clone())
                 .map_err(|e| build_err(&format!("classes[{c}].link"), e))?;
             min_latency.push((g, class.link.latency.min));
+            let behind = class.count > 0 && edge.parent(g).is_some();
+            lora.push(
+                (behind && matches!(class.radio.tech, RadioTech::LoRaWan(_)))
+                    .then(|| class.radio.clone()),
+            );
             for _ in 0..class.count {
                 let far = edge.parent(g).map_or(cloud, NodeId);
                 net.add_duplex(NodeId(g), far, profile)
@@ -113,6 +140,13 @@ impl Transport {
             min_latency,
             retransmits: 0,
             broken: 0,
+            duty: if lora.iter().any(Option::is_some) {
+                vec![DutyCycle::default(); devices as usize]
+            } else {
+                Vec::new()
+            },
+            duty_deferred: vec![0; lora.len()],
+            lora,
         })
     }
 
@@ -155,6 +189,11 @@ impl Transport {
     /// 0 for none.
     pub(crate) fn current_hub_conn(&self, g: u32) -> u32 {
         self.conns[g as usize].hub
+    }
+
+    /// Whether class `c` sends LoRaWAN frames under the duty cycle.
+    pub(crate) fn is_lora(&self, c: usize) -> bool {
+        self.lora[c].is_some()
     }
 
     /// Device `g`'s own link to the cloud, both ways (for an uplink fault).
@@ -305,12 +344,32 @@ impl SolutionWorld {
         } else {
             self.transport.downlink(p.device)
         };
-        let size = p
-            .msg
-            .encoded_len(&self.fleet.firmware(p.device).schemas)
-            .unwrap_or(64) as u32;
+        let (c, local) = self.fleet.locate(p.device);
+        let size = match &self.transport.lora[c] {
+            Some(radio) => {
+                let bytes = lora_payload_bytes(&p.msg);
+                if p.up {
+                    // A LoRaWAN device may not transmit before its sub-band's off-time has
+                    // passed (EU868 1 %): the frame waits, it is not lost.
+                    let airtime = radio.airtime(bytes);
+                    let duty = &mut self.transport.duty[p.device as usize];
+                    if let TxDecision::Deferred { until } =
+                        duty.handle_transmit(k.now(), airtime, EU868_DUTY_CYCLE)
+                    {
+                        self.transport.duty_deferred[c] += 1;
+                        let slot = self.transport.slab.insert(p);
+                        k.schedule(until, Event::new(EntityId(0), RETRANSMIT, slot));
+                        return;
+                    }
+                }
+                bytes
+            }
+            None => p
+                .msg
+                .encoded_len(&self.fleet.firmware(p.device).schemas)
+                .unwrap_or(64) as u32,
+        };
         if p.up {
-            let (c, local) = self.fleet.locate(p.device);
             self.fleet.class_mut(c).on_transmit(local, k.now(), size);
         }
         let hub = self.cloud.hub_of(p.device);

@@ -165,6 +165,10 @@ pub(crate) fn reports(
         .map(|c| {
             let mut r = w.fleet.class(c).report(end);
             w.gateway_report(truth, &mut r, c);
+            if w.transport.is_lora(c) {
+                let n = w.transport.duty_deferred[c] as f64;
+                r.figures.push(crate::app::figure("lora_duty_deferred", n));
+            }
             (w.cfg.classes[c].name.clone(), r)
         })
         .collect();

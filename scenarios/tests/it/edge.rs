@@ -164,3 +164,43 @@ fn a_gateway_refuses_what_it_cannot_run_with_the_field_named() {
         "{e}"
     );
 }
+
+fn battery_life_days(s: &Summary) -> f64 {
+    s.battery.projected_life_days_p50
+}
+
+#[test]
+fn lorawan_collars_through_barn_gateways_outlast_lte_m_and_hold_the_herds_invariants() {
+    for seed in [1, 2] {
+        let sets = [&format!("seed={seed}") as &str, "devices=2000", "hours=6"];
+        let lora = run_bundled("herd-lora", &sets).summary_core;
+        assert!(failed(&lora).is_empty(), "seed {seed}: {:?}", failed(&lora));
+        let lte = run_bundled("herd", &sets).summary_core;
+        // The same cows: the same ground truth and the same fever alerts.
+        let fever = |s: &Summary| {
+            s.alerts
+                .rules
+                .iter()
+                .find(|r| r.rule == "fever")
+                .unwrap()
+                .clone()
+        };
+        assert_eq!(fever(&lora).true_episodes, fever(&lte).true_episodes);
+        // A LoRa frame costs a fraction of an LTE-M session: the collar lasts far longer.
+        assert!(
+            battery_life_days(&lora) > 2.0 * battery_life_days(&lte),
+            "{} vs {} days",
+            battery_life_days(&lora),
+            battery_life_days(&lte)
+        );
+        // The duty cycle holds frames back: a retransmission waits for the sub-band.
+        let deferred = lora
+            .figures
+            .iter()
+            .find(|f| f.of == "collar" && f.name == "lora_duty_deferred")
+            .unwrap()
+            .value;
+        assert!(deferred > 0.0);
+        insta::assert_yaml_snapshot!(format!("herd_lora_2000_cows_seed_{seed}"), lora);
+    }
+}
