@@ -344,8 +344,13 @@ impl SolutionWorld {
         } else {
             self.transport.downlink(p.device)
         };
-        let (c, local) = self.fleet.locate(p.device);
-        let size = match &self.transport.lora[c] {
+        // Only LoRaWAN children need their class looked up before the packet is sized.
+        let lora_class = if self.transport.duty.is_empty() {
+            None
+        } else {
+            Some(self.fleet.locate(p.device).0)
+        };
+        let size = match lora_class.and_then(|c| self.transport.lora[c].as_ref()) {
             Some(radio) => {
                 let bytes = lora_payload_bytes(&p.msg);
                 if p.up {
@@ -356,7 +361,7 @@ impl SolutionWorld {
                     if let TxDecision::Deferred { until } =
                         duty.handle_transmit(k.now(), airtime, EU868_DUTY_CYCLE)
                     {
-                        self.transport.duty_deferred[c] += 1;
+                        self.transport.duty_deferred[lora_class.expect("a LoRaWAN class")] += 1;
                         let slot = self.transport.slab.insert(p);
                         k.schedule(until, Event::new(EntityId(0), RETRANSMIT, slot));
                         return;
@@ -370,6 +375,7 @@ impl SolutionWorld {
                 .unwrap_or(64) as u32,
         };
         if p.up {
+            let (c, local) = self.fleet.locate(p.device);
             self.fleet.class_mut(c).on_transmit(local, k.now(), size);
         }
         let hub = self.cloud.hub_of(p.device);

@@ -218,6 +218,21 @@ fn broken_toml_syntax_is_located() {
         e.starts_with(&format!("bad.toml:{}:", line_of(&src, "seed = = 1"))),
         "{e}"
     );
+    assert!(
+        !e.contains("``"),
+        "a syntax error names no empty field: {e}"
+    );
+    // A table written twice is named by its line.
+    let src = with("[classes.link]", "[classes.link]\n[classes.link]");
+    let e = error(&src, &[]);
+    assert!(
+        e.starts_with(&format!(
+            "bad.toml:{}:",
+            line_of(&src, "[classes.link]") + 1
+        )) && e.contains("duplicate key")
+            && !e.contains("``"),
+        "{e}"
+    );
 }
 
 #[test]
