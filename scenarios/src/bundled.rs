@@ -27,10 +27,22 @@ Bundled {
     text: include_str!("../herd.toml"),
 },
 Bundled {
+    name: "herd-lora",
+    summary: "the herd's design alternative: 20,000 LoRaWAN collars (EU868 duty cycle) through IoT Edge gateways in 40 barns, store and forward through barn uplink outages",
+    file: "scenarios/herd-lora.toml",
+    text: include_str!("../herd-lora.toml"),
+},
+Bundled {
     name: "tank",
     summary: "mixing tanks at four plants: batch temperature and headspace pressure every minute, range and over-pressure alerts by SMS and e-mail, welded heaters and clogged vents",
     file: "scenarios/tank.toml",
     text: include_str!("../tank.toml"),
+},
+Bundled {
+    name: "tank-edge",
+    summary: "the mixing tanks behind an IoT Edge gateway per plant: store and forward through uplink outages (two-hour time-to-live), the rules also run on site",
+    file: "scenarios/tank-edge.toml",
+    text: include_str!("../tank-edge.toml"),
 },
 Bundled {
     name: "thermostat",

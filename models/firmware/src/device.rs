@@ -566,8 +566,14 @@ impl Device {
         self.rid
     }
 
+    /// Packet ids run 1 to 0x7FFF: the upper half is left to an IoT Edge gateway's edgeHub,
+    /// which sends its children's messages on the gateway's own connection.
     fn next_pkid(&mut self) -> u16 {
-        self.pkid = self.pkid.checked_add(1).unwrap_or(1);
+        self.pkid = if self.pkid >= 0x7FFF {
+            1
+        } else {
+            self.pkid + 1
+        };
         self.pkid
     }
 

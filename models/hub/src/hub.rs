@@ -320,6 +320,9 @@ pub struct Hub {
     by_id: FxHashMap<Arc<str>, u32>,
     /// Connection → device. A map, not a vector: worlds encode a connection epoch in the id.
     conn_dev: FxHashMap<u32, u32>,
+    /// Child device → its parent (an IoT Edge gateway, reference §3); looked up, never
+    /// iterated.
+    parents: FxHashMap<u32, u32>,
     /// Devices with a connection.
     connected: usize,
     /// Connections to check at each sweep time, as (device index, `Dev::filed`): each
@@ -456,6 +459,7 @@ impl Hub {
             keys: Vec::new(),
             by_id: FxHashMap::default(),
             conn_dev: FxHashMap::default(),
+            parents: FxHashMap::default(),
             connected: 0,
             sweep_due: BTreeMap::new(),
             filings: 0,
@@ -596,6 +600,35 @@ impl Hub {
     /// username, reference §6), as the twin's `modelId` shows it.
     pub fn device_model(&self, ix: u32) -> Option<&Arc<str>> {
         self.model_id(self.devs.get(ix as usize)?.model)
+    }
+
+    /// Makes `child` a child device of `parent`, an IoT Edge gateway (reference §3: a child
+    /// has one parent, so this replaces any earlier one): the hub then accepts the child's
+    /// messages on the parent's connection. False if either is not registered.
+    pub fn set_parent(&mut self, child: &str, parent: &str) -> bool {
+        let (Some(&c), Some(&p)) = (self.by_id.get(child), self.by_id.get(parent)) else {
+            return false;
+        };
+        self.parents.insert(c, p);
+        true
+    }
+
+    /// The parent of device `ix`, if it is a child device.
+    pub fn parent_of(&self, ix: u32) -> Option<u32> {
+        self.parents.get(&ix).copied()
+    }
+
+    /// A gateway's edgeHub opened child `child`'s session with the CONNECT `username` the
+    /// child gave it: the model id it announces (IoT Plug and Play, reference §6) is the one
+    /// the hub stamps on the child's messages, as on a direct connection. IoT Edge carries
+    /// the child's identity upstream on the parent's connection; the call stands for that
+    /// part of the upstream protocol **[simplification]**.
+    pub fn handle_child_session(&mut self, child: &str, username: &str) {
+        let Some(&c) = self.by_id.get(child) else {
+            return;
+        };
+        let model = self.model_index(username);
+        self.devs[c as usize].model = model;
     }
 
     /// The model id of index `model` ([`EndpointMessage::model`]; 0: none).
@@ -1033,13 +1066,22 @@ impl Hub {
         ix: u32,
         topic_device: &str,
         body_len: usize,
-    ) -> Option<SimTime> {
+    ) -> Option<(SimTime, u32)> {
         let id = &self.ids[ix as usize];
-        if !(Arc::as_ptr(id) as *const u8 == topic_device.as_ptr() || **id == *topic_device) {
-            self.counters.unauthorized_topic += 1;
-            self.drop_connection(now, ix, Some(HubError::UnauthorizedTopic));
-            return None;
-        }
+        let sender =
+            if Arc::as_ptr(id) as *const u8 == topic_device.as_ptr() || **id == *topic_device {
+                ix
+            } else {
+                // A parent may publish on its children's topics (reference §3).
+                match self.by_id.get(topic_device) {
+                    Some(&child) if self.parents.get(&child) == Some(&ix) => child,
+                    _ => {
+                        self.counters.unauthorized_topic += 1;
+                        self.drop_connection(now, ix, Some(HubError::UnauthorizedTopic));
+                        return None;
+                    }
+                }
+            };
         if body_len > D2C_BYTES_MAX {
             self.counters.d2c_too_large += 1;
             self.drop_connection(now, ix, Some(HubError::MessageTooLarge));
@@ -1066,7 +1108,7 @@ impl Hub {
         self.quota_used += chunks;
         self.counters.messages_metered += chunks;
         self.counters.d2c_accepted += 1;
-        Some(at)
+        Some((at, sender))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1091,7 +1133,7 @@ impl Hub {
             self.drop_connection(now, ix, Some(HubError::BadRequest));
             return;
         };
-        let Some(at) = self.d2c_gate(now, ix, device, body_len) else {
+        let Some((at, sender)) = self.d2c_gate(now, ix, device, body_len) else {
             return;
         };
         let mask = {
@@ -1113,7 +1155,7 @@ impl Hub {
         };
         self.deliver(
             at,
-            ix,
+            sender,
             mask,
             Payload::Compact {
                 schema,
@@ -1133,7 +1175,7 @@ impl Hub {
         bag: &Arc<str>,
         body: &Arc<[u8]>,
     ) {
-        let Some(at) = self.d2c_gate(now, ix, device, body.len()) else {
+        let Some((at, sender)) = self.d2c_gate(now, ix, device, body.len()) else {
             return;
         };
         let mask = {
@@ -1152,7 +1194,7 @@ impl Hub {
         };
         self.deliver(
             at,
-            ix,
+            sender,
             mask,
             Payload::Raw {
                 bag: bag.clone(),

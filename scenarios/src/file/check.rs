@@ -103,6 +103,7 @@ impl Validate for SolutionFile {
         self.check_fleet_size()?;
         self.check_id_patterns()?;
         self.check_backend_and_faults()?;
+        super::edge::check(self)?;
         self.check_apps_and_commands()?;
         self.check_invariants()
     }

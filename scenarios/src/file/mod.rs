@@ -18,6 +18,7 @@
 //! ```
 
 pub mod check;
+pub mod edge;
 mod models;
 pub mod resolve;
 
@@ -226,6 +227,12 @@ pub struct ClassEntry {
     pub enrollment: EnrollmentSection,
     /// The kind's own parameters (see the kind's documentation).
     pub params: toml::Table,
+    /// The class of IoT Edge gateways its devices reach IoT Hub through (each device
+    /// through one, its parent; reference §3); empty: straight to the hub.
+    pub gateway: String,
+    /// Present: the class's devices are IoT Edge gateways, with this deployment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub edge: Option<edge::EdgeSection>,
 }
 
 impl Default for ClassEntry {
@@ -243,6 +250,8 @@ impl Default for ClassEntry {
             link: LinkSection::default(),
             enrollment: EnrollmentSection::default(),
             params: toml::Table::new(),
+            gateway: String::new(),
+            edge: None,
         }
     }
 }
@@ -452,6 +461,7 @@ pub struct FaultSection {
     pub crashes: Vec<CrashEntry>,
     pub hardware: Vec<HardwareFaultEntry>,
     pub clock: Vec<ClockFaultEntry>,
+    pub uplinks: Vec<edge::UplinkFaultEntry>,
 }
 
 /// At `at_h` the clocks of a share of a class's devices step by `step_s` and from then on run

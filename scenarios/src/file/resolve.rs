@@ -124,6 +124,8 @@ pub fn resolve(file: &SolutionFile, registry: &Registry) -> Result<Resolved, Fie
         sample_interval: SimDuration::from_mins(15),
         schedule: schedule(file, seed)?,
         notifiers: notifiers(file)?,
+        gateways: super::edge::gateways(file, &schemas)?,
+        uplink_faults: uplink_faults(file, seed),
     };
     let apps = file
         .apps
@@ -343,6 +345,7 @@ fn resolve_class(
             .as_ref()
             .map(|t| serde_json::to_value(t).expect("TOML converts to JSON")),
         link: link(c, &radio)?,
+        radio: radio.clone(),
         fields: fields.clone(),
         stream: c.name.clone(),
         timestamp_field: fields.len(),
@@ -664,6 +667,30 @@ fn clock_faults(file: &SolutionFile, seed: Seed) -> Vec<crate::world::ClockFault
                 at: SimTime::ZERO + hours(e.at_h),
                 drift_ppm: e.drift_ppm,
                 step_ns: (e.step_s * 1e9).round() as i64,
+            }
+        })
+        .collect()
+}
+
+/// The file's `[[faults.uplinks]]`, with their devices picked ([`select`]).
+fn uplink_faults(file: &SolutionFile, seed: Seed) -> Vec<super::edge::UplinkFault> {
+    file.faults
+        .uplinks
+        .iter()
+        .enumerate()
+        .map(|(i, u)| {
+            let class = file
+                .classes
+                .iter()
+                .position(|k| k.name == u.class)
+                .expect("checked");
+            let key = sim::StreamKey::new("uplink-fault", i as u64, "pick");
+            let start = SimTime::ZERO + hours(u.at_h);
+            super::edge::UplinkFault {
+                class,
+                devices: select(seed, key, u.ratio, file.classes[class].count, &u.devices),
+                start,
+                end: start + SimDuration::from_secs_f64(u.duration_min * 60.0),
             }
         })
         .collect()

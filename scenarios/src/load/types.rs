@@ -58,7 +58,8 @@ impl fmt::Display for Location {
 pub enum LoadError {
     #[error("{origin}: cannot read: {message}")]
     Read { origin: String, message: String },
-    #[error("{at}: `{field}`: {message}")]
+    /// `field` is empty for a syntax error, which has no field yet.
+    #[error("{at}: {}{message}", field_prefix(.field))]
     Invalid {
         at: Location,
         field: String,
@@ -80,6 +81,14 @@ pub enum LoadError {
     },
     #[error("no bundled scenario named `{name}`; bundled: {bundled}")]
     UnknownScenario { name: String, bundled: String },
+}
+
+fn field_prefix(field: &str) -> String {
+    if field.is_empty() {
+        String::new()
+    } else {
+        format!("`{field}`: ")
+    }
 }
 
 /// A semantic error found after parsing: a dotted field path and what is wrong with it.

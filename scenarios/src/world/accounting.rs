@@ -40,6 +40,16 @@ impl SeqBitmaps {
         fresh
     }
 
+    /// Removes the pair (the exactly-once check no longer expects it stored).
+    pub(crate) fn unset(&mut self, device: u32, seq: u32) {
+        let w = seq as usize / 64;
+        if w >= self.words_per_device {
+            self.beyond.remove(&(device, seq));
+            return;
+        }
+        self.bits[device as usize * self.words_per_device + w] &= !(1u64 << (seq % 64));
+    }
+
     /// The (device, seq) pairs in `self` but not in `other` (same shape): how many, and the
     /// first.
     pub(crate) fn missing_from(&self, other: &SeqBitmaps) -> (u64, Option<(u32, u32)>) {
@@ -82,7 +92,7 @@ pub(crate) struct Ids {
     sampled: CounterId,
     acked: CounterId,
     stored: CounterId,
-    lost: CounterId,
+    pub(crate) lost: CounterId,
     pub(crate) throttled: CounterId,
     quota_used: GaugeId,
     connected: GaugeId,
@@ -207,6 +217,7 @@ impl SolutionWorld {
         let connected: usize = self.cloud.hubs.iter().map(|h| h.connected_count()).sum();
         a.metrics.set(a.ids.connected, connected as f64);
         k.schedule(now + a.sample_interval, Event::new(SAMPLER, SAMPLE, 0));
+        self.sample_gateways(now);
     }
 }
 

@@ -89,6 +89,7 @@ impl SolutionWorld {
     /// The service side of device `g`'s connection `conn` to `peer` is gone.
     pub(super) fn close_service_side(&mut self, now: SimTime, g: u32, conn: u32, peer: Peer) {
         match peer {
+            Peer::Hub if self.child_session_lost(g) => {}
             Peer::Hub => {
                 if let Some(h) = self.cloud.hub_of(g) {
                     self.cloud.hubs[h].handle_connection_lost(now, hub::ConnId(conn));
@@ -402,7 +403,7 @@ fn twin_from_json(v: &serde_json::Value) -> hub::Twin {
 }
 
 /// A digest of a telemetry reading for the trace hash.
-fn values_digest(device: u32, v: &iot_messages::Values) -> u64 {
+pub(crate) fn values_digest(device: u32, v: &iot_messages::Values) -> u64 {
     let mut h = (u64::from(device) << 32) | u64::from(v.seq);
     for x in &v.v[..usize::from(v.len)] {
         h = sim::rng::mix64(h ^ x.to_bits());

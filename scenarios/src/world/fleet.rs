@@ -347,6 +347,9 @@ impl SolutionWorld {
                 let Some(p) = self.transport.arrive_down(ev.payload) else {
                     return;
                 };
+                if self.gateway_ack(k, g, &p.msg) {
+                    return;
+                }
                 self.fleet
                     .with_device(g, |d, ctx| d.handle_msg(now, p.peer, &p.msg, ctx));
             }
@@ -368,6 +371,7 @@ impl SolutionWorld {
                 self.fleet
                     .with_device(g, |d, ctx| d.handle_disconnected(now, reason, ctx));
             }
+            super::GW_RX | super::GW_WAKE => return self.on_gateway_event(k, ev),
             other => unreachable!("device event of kind {other:?}"),
         }
         self.settle(k, g);
@@ -380,6 +384,7 @@ impl SolutionWorld {
         let (c, _) = self.fleet.locate(g);
         self.run_actions(k, c);
         self.fleet.arm_class(k, g);
+        self.after_gateway_firmware(k, g);
     }
 
     /// Carries out the actions class `c` queued, through each device's firmware.
@@ -453,6 +458,7 @@ impl SolutionWorld {
         self.fleet.with_device(g, |d, ctx| d.crash(now, ctx));
         let (c, local) = self.fleet.locate(g);
         self.fleet.class_mut(c).on_crash(local, now);
+        self.gateway_crashed(g);
         for peer in [Peer::Hub, Peer::Dps] {
             if let Some(conn) = self.transport.forget(g, peer) {
                 self.close_service_side(now, g, conn, peer);

@@ -47,6 +47,7 @@
 pub mod accounting;
 pub mod backend;
 pub mod cloud;
+pub mod edge;
 pub mod faults;
 pub mod fleet;
 pub mod ids;
@@ -103,6 +104,10 @@ pub struct WorldConfig {
     pub schedule: Vec<service::Scheduled>,
     /// How the e-mail, SMS and webhook channels deliver (in [`notify::CHANNELS`] order).
     pub notifiers: [notify::ChannelDelivery; 3],
+    /// The classes of IoT Edge gateways and the classes behind them.
+    pub gateways: Vec<crate::file::edge::GatewaySpec>,
+    /// Devices' own links to the cloud cut for a while (a gateway's: the site's uplink).
+    pub uplink_faults: Vec<crate::file::edge::UplinkFault>,
 }
 
 /// One device class as the world runs it (its behaviour is the [`DeviceClass`] object).
@@ -126,6 +131,9 @@ pub struct ClassConfig {
     pub initial_twin: Option<serde_json::Value>,
     /// Device ↔ cloud link (radio and backhaul together).
     pub link: LinkProfile,
+    /// The radio the link was made from: a LoRaWAN class behind an IoT Edge gateway sends
+    /// LoRaWAN frames under the duty cycle (`transport.rs`).
+    pub radio: hardware::radio::RadioProfile,
     /// The stream-key name of the class's boot and provisioning draws.
     pub stream: String,
     /// The class's telemetry fields, in order, without the timestamp.
@@ -282,6 +290,11 @@ const APP_START: EventKind = EventKind(15);
 const APP_WAKE: EventKind = EventKind(16);
 const COMMAND_RESULT: EventKind = EventKind(17);
 const HARDWARE_FAULT: EventKind = EventKind(18);
+/// A packet for a gateway's edgeHub from a child (payload: the parked packet).
+const GW_RX: EventKind = EventKind(19);
+/// A gateway's store-and-forward expiry timer (payload: the time it was armed for).
+const GW_WAKE: EventKind = EventKind(20);
+const UPLINK_FAULT: EventKind = EventKind(21);
 
 const DPS_ENTITY: EntityId = EntityId(u32::MAX - 1);
 const BACKEND: EntityId = EntityId(u32::MAX - 2);
@@ -306,6 +319,7 @@ pub struct SolutionWorld {
     acct: Accounting,
     service: service::Service,
     notifier: notify::Notifier,
+    edge: edge::Gateways,
 }
 
 impl SolutionWorld {
@@ -320,7 +334,9 @@ impl SolutionWorld {
         let fleet = Fleet::new(seed, cfg.epoch, &cfg.classes, classes)?;
         let n = fleet.len();
         let cloud = Cloud::new(&cfg)?;
-        let transport = Transport::new(seed, &cfg.network, &cfg.classes)?;
+        let bases: Vec<u32> = (0..cfg.classes.len()).map(|c| fleet.base(c)).collect();
+        let edge = edge::Gateways::new(&cfg, &bases)?;
+        let transport = Transport::new(seed, &cfg.network, &cfg.classes, &edge)?;
         let plan = faults::build(seed, &cfg, &fleet);
         let backend = Backend::new(&cfg, &cloud, &fleet)?;
         let acct = Accounting::new(&cfg, n);
@@ -354,8 +370,10 @@ impl SolutionWorld {
             acct,
             service,
             notifier,
+            edge,
         };
         world.preprovision();
+        world.adopt_children()?;
         Ok(world)
     }
 
@@ -381,6 +399,11 @@ impl SolutionWorld {
             k.schedule(f.start, Event::new(FAULTS, HARDWARE_FAULT, i << 1 | 1));
             k.schedule(f.end, Event::new(FAULTS, HARDWARE_FAULT, i << 1));
         }
+        for (i, f) in self.cfg.uplink_faults.iter().enumerate() {
+            let i = i as u64;
+            k.schedule(f.start, Event::new(FAULTS, UPLINK_FAULT, i << 1 | 1));
+            k.schedule(f.end, Event::new(FAULTS, UPLINK_FAULT, i << 1));
+        }
         k.schedule(
             SimTime::ZERO + self.cfg.backend.poll,
             Event::new(BACKEND, BACKEND_POLL, 0),
@@ -403,6 +426,7 @@ impl World for SolutionWorld {
             DPS_ENTITY => self.on_dps_event(k, ev),
             BACKEND => self.on_backend_poll(k),
             FAULTS if ev.kind == HARDWARE_FAULT => self.on_hardware_fault(k, ev.payload),
+            FAULTS if ev.kind == UPLINK_FAULT => self.on_uplink_fault(ev.payload),
             FAULTS => self.on_fault(k, ev.payload),
             APPS => self.on_app_event(k, ev),
             EntityId(t) if t > HUB_BASE - HUBS_MAX as u32 && t <= HUB_BASE => {
@@ -460,6 +484,7 @@ pub fn run(
     let events = sim.kernel().events_processed();
     let mut world = sim.into_world();
     world.drain_back_end(end);
+    world.forgive_gateway_readings();
     let outcome = scoring::finish(&mut world, end, events, trace.clone());
     Ok((outcome, trace))
 }

@@ -71,7 +71,7 @@ pub(crate) fn finish(
     let truth = truth_of(w, end);
     let scores = w.backend.engine.score(&truth, w.cfg.score_grace);
     w.service.close();
-    let reports = verdicts::reports(w, end);
+    let reports = verdicts::reports(w, &truth, end);
     let mut summary_core = summary_of(w, end, events, trace, &scores, Vec::new());
     summary_core.commands = verdicts::commands(w);
     summary_core.notifications = verdicts::notifications(w, &truth, &scores);
@@ -358,6 +358,33 @@ fn summary_of(
         d2c_throttled += hc.d2c_throttled;
         quota_rejections += hc.d2c_quota_exceeded;
     }
+    // A gateway's losses are listed only in scenarios that have gateways.
+    let mut gateway_lost = [0u64; 2];
+    for class in &w.edge.classes {
+        gateway_lost[0] += class.lost[0];
+        gateway_lost[1] += class.lost[1];
+    }
+    let mut lost_by_reason = vec![
+        Count {
+            name: "buffer_overflow".into(),
+            count: c.dropped_overflow,
+        },
+        Count {
+            name: "reboot".into(),
+            count: c.dropped_reboot,
+        },
+    ];
+    if !w.edge.classes.is_empty() {
+        for (reason, n) in [edge::LossReason::Ttl, edge::LossReason::Overflow]
+            .iter()
+            .zip(gateway_lost)
+        {
+            lost_by_reason.push(Count {
+                name: reason.as_str().into(),
+                count: n,
+            });
+        }
+    }
     let batteries = batteries(w, end);
     let mut socs: Vec<f64> = batteries.iter().map(|b| b.charge_ratio).collect();
     let mut lives: Vec<f64> = batteries
@@ -404,20 +431,11 @@ fn summary_of(
             acknowledged: c.acked,
             delivered: c.delivered,
             stored: c.stored,
-            lost: c.dropped_overflow + c.dropped_reboot,
-            lost_by_reason: vec![
-                Count {
-                    name: "buffer_overflow".into(),
-                    count: c.dropped_overflow,
-                },
-                Count {
-                    name: "reboot".into(),
-                    count: c.dropped_reboot,
-                },
-            ],
+            lost: c.dropped_overflow + c.dropped_reboot + gateway_lost.iter().sum::<u64>(),
+            lost_by_reason,
             duplicates_dropped: w.backend.stats().duplicates_dropped,
             throttled: d2c_throttled,
-            in_flight_at_end: w.fleet.buffered(),
+            in_flight_at_end: w.fleet.buffered() + w.edge.held(),
         },
         latency_ms: summary::Latency {
             p50: lat.p50 as f64,

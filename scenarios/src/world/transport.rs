@@ -6,9 +6,10 @@
 use super::slab::Slab;
 use super::{
     build_err, BuildError, ClassConfig, NetworkConfig, SolutionWorld, DEVICE_LINK_DOWN, DEVICE_RX,
-    DPS_ENTITY, DPS_RX, HUB_BASE, HUB_RX, RETRANSMIT,
+    DPS_ENTITY, DPS_RX, GW_RX, HUB_BASE, HUB_RX, RETRANSMIT,
 };
 use firmware::{DisconnectReason, Peer};
+use hardware::radio::{DutyCycle, RadioProfile, RadioTech, TxDecision, EU868_DUTY_CYCLE};
 use iot_messages::Msg;
 use sim::net::{LinkId, Network, NodeId, SendOutcome};
 use sim::{EntityId, Event, Kernel, Seed, SimDuration, SimTime, StreamKey};
@@ -72,14 +73,36 @@ pub(crate) struct Transport {
     min_latency: Vec<(u32, SimDuration)>,
     pub(crate) retransmits: u64,
     pub(crate) broken: u64,
+    /// Per class: its radio, if it is a LoRaWAN class behind an IoT Edge gateway.
+    lora: Vec<Option<RadioProfile>>,
+    /// Per device (empty without LoRaWAN children): its sub-band's duty cycle.
+    duty: Vec<DutyCycle>,
+    /// Per class: uplinks its LoRaWAN devices held back for their duty cycle.
+    pub(crate) duty_deferred: Vec<u64>,
+}
+
+/// The LoRaWAN application payload standing for an MQTT packet of a device behind a
+/// gateway: the LoRaWAN network server on the gateway turns frames into the device's edgeHub
+/// session (as the Azure IoT Edge LoRaWAN starter kit does), so on air a reading is its
+/// values as 4-byte integers and an acknowledgement is the ACK bit of an empty downlink; the
+/// session's other packets stand for the join and MAC exchanges, a join request's 10 bytes
+/// **[simplification]**.
+fn lora_payload_bytes(msg: &Msg) -> u32 {
+    match msg {
+        Msg::Telemetry { values, .. } => 4 * u32::from(values.len),
+        Msg::PubAck { .. } => 0,
+        _ => 10,
+    }
 }
 
 impl Transport {
-    /// One duplex link per device to the cloud node, with its class's profile.
+    /// One duplex link per device, with its class's profile: to the cloud node, or for a
+    /// device behind an IoT Edge gateway to its gateway's node.
     pub(crate) fn new(
         seed: Seed,
         cfg: &NetworkConfig,
         classes: &[ClassConfig],
+        edge: &super::edge::Gateways,
     ) -> Result<Transport, BuildError> {
         let mut net = Network::new(seed.derive(StreamKey::new("network", 0, "links")));
         let devices: u32 = classes.iter().map(|c| c.count).sum();
@@ -87,14 +110,21 @@ impl Transport {
         let cloud = net.add_node();
         let uplinks_base = net.link_count() as u32;
         let mut min_latency = Vec::with_capacity(classes.len());
+        let mut lora = Vec::with_capacity(classes.len());
         let mut g = 0;
         for (c, class) in classes.iter().enumerate() {
             let profile = net
                 .add_profile(class.link.clone())
                 .map_err(|e| build_err(&format!("classes[{c}].link"), e))?;
             min_latency.push((g, class.link.latency.min));
+            let behind = class.count > 0 && edge.parent(g).is_some();
+            lora.push(
+                (behind && matches!(class.radio.tech, RadioTech::LoRaWan(_)))
+                    .then(|| class.radio.clone()),
+            );
             for _ in 0..class.count {
-                net.add_duplex(NodeId(g), cloud, profile)
+                let far = edge.parent(g).map_or(cloud, NodeId);
+                net.add_duplex(NodeId(g), far, profile)
                     .map_err(|e| build_err("network", e))?;
                 g += 1;
             }
@@ -110,6 +140,13 @@ impl Transport {
             min_latency,
             retransmits: 0,
             broken: 0,
+            duty: if lora.iter().any(Option::is_some) {
+                vec![DutyCycle::default(); devices as usize]
+            } else {
+                Vec::new()
+            },
+            duty_deferred: vec![0; lora.len()],
+            lora,
         })
     }
 
@@ -146,6 +183,22 @@ impl Transport {
         } else {
             (v, Peer::Hub)
         })
+    }
+
+    /// Device `g`'s current connection to the hub (or, behind a gateway, to its edgeHub);
+    /// 0 for none.
+    pub(crate) fn current_hub_conn(&self, g: u32) -> u32 {
+        self.conns[g as usize].hub
+    }
+
+    /// Whether class `c` sends LoRaWAN frames under the duty cycle.
+    pub(crate) fn is_lora(&self, c: usize) -> bool {
+        self.lora[c].is_some()
+    }
+
+    /// Device `g`'s own link to the cloud, both ways (for an uplink fault).
+    pub(crate) fn links_of(&self, g: u32) -> [LinkId; 2] {
+        [self.uplink(g), self.downlink(g)]
     }
 
     /// Whether `conn` is device `device`'s current connection to the hub.
@@ -291,10 +344,36 @@ impl SolutionWorld {
         } else {
             self.transport.downlink(p.device)
         };
-        let size = p
-            .msg
-            .encoded_len(&self.fleet.firmware(p.device).schemas)
-            .unwrap_or(64) as u32;
+        // Only LoRaWAN children need their class looked up before the packet is sized.
+        let lora_class = if self.transport.duty.is_empty() {
+            None
+        } else {
+            Some(self.fleet.locate(p.device).0)
+        };
+        let size = match lora_class.and_then(|c| self.transport.lora[c].as_ref()) {
+            Some(radio) => {
+                let bytes = lora_payload_bytes(&p.msg);
+                if p.up {
+                    // A LoRaWAN device may not transmit before its sub-band's off-time has
+                    // passed (EU868 1 %): the frame waits, it is not lost.
+                    let airtime = radio.airtime(bytes);
+                    let duty = &mut self.transport.duty[p.device as usize];
+                    if let TxDecision::Deferred { until } =
+                        duty.handle_transmit(k.now(), airtime, EU868_DUTY_CYCLE)
+                    {
+                        self.transport.duty_deferred[lora_class.expect("a LoRaWAN class")] += 1;
+                        let slot = self.transport.slab.insert(p);
+                        k.schedule(until, Event::new(EntityId(0), RETRANSMIT, slot));
+                        return;
+                    }
+                }
+                bytes
+            }
+            None => p
+                .msg
+                .encoded_len(&self.fleet.firmware(p.device).schemas)
+                .unwrap_or(64) as u32,
+        };
         if p.up {
             let (c, local) = self.fleet.locate(p.device);
             self.fleet.class_mut(c).on_transmit(local, k.now(), size);
@@ -305,7 +384,9 @@ impl SolutionWorld {
             self.break_connection(k, p.device, p.conn, p.peer);
             return;
         }
+        let parent = self.edge.parent(p.device);
         let (target, kind) = match (p.up, p.peer) {
+            (true, Peer::Hub) if parent.is_some() => (EntityId(parent.expect("checked")), GW_RX),
             (true, Peer::Hub) => (
                 EntityId(HUB_BASE - hub.expect("checked above") as u32),
                 HUB_RX,

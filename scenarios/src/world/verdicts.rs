@@ -156,9 +156,21 @@ pub(crate) fn notifications(
 }
 
 /// Every class's and app's report, by name.
-pub(crate) fn reports(w: &SolutionWorld, end: SimTime) -> Vec<(String, ClassReport)> {
+pub(crate) fn reports(
+    w: &SolutionWorld,
+    truth: &[TruthEpisode],
+    end: SimTime,
+) -> Vec<(String, ClassReport)> {
     let mut out: Vec<(String, ClassReport)> = (0..w.fleet.class_count())
-        .map(|c| (w.cfg.classes[c].name.clone(), w.fleet.class(c).report(end)))
+        .map(|c| {
+            let mut r = w.fleet.class(c).report(end);
+            w.gateway_report(truth, &mut r, c);
+            if w.transport.is_lora(c) {
+                let n = w.transport.duty_deferred[c] as f64;
+                r.figures.push(crate::app::figure("lora_duty_deferred", n));
+            }
+            (w.cfg.classes[c].name.clone(), r)
+        })
         .collect();
     if w.service.app_count() == 0 {
         return out;

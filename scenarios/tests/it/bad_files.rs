@@ -218,6 +218,21 @@ fn broken_toml_syntax_is_located() {
         e.starts_with(&format!("bad.toml:{}:", line_of(&src, "seed = = 1"))),
         "{e}"
     );
+    assert!(
+        !e.contains("``"),
+        "a syntax error names no empty field: {e}"
+    );
+    // A table written twice is named by its line.
+    let src = with("[classes.link]", "[classes.link]\n[classes.link]");
+    let e = error(&src, &[]);
+    assert!(
+        e.starts_with(&format!(
+            "bad.toml:{}:",
+            line_of(&src, "[classes.link]") + 1
+        )) && e.contains("duplicate key")
+            && !e.contains("``"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -264,7 +279,7 @@ fn an_unknown_bundled_scenario_lists_the_bundled_ones() {
     let e = source("hurd").err().unwrap().to_string();
     assert_eq!(
         e,
-        "no bundled scenario named `hurd`; bundled: facility, herd, tank, thermostat"
+        "no bundled scenario named `hurd`; bundled: facility, herd, herd-lora, tank, tank-edge, thermostat"
     );
 }
 

@@ -2,6 +2,7 @@
 
 mod bad_files;
 mod commands;
+mod edge;
 mod facility;
 mod herd;
 mod models;

@@ -220,3 +220,46 @@ fn a_plug_and_play_device_announces_its_model_id_and_its_messages_carry_it() {
         ]
     );
 }
+
+#[test]
+fn a_gateway_publishes_for_its_children_only_and_their_messages_are_theirs() {
+    let mut h = hub_with(HubConfig::s1("hub-a"), 3);
+    let t = SimTime::from_secs(1);
+    online(&mut h, t, 0, SubFilters::default());
+    assert!(h.set_parent(&id(1), &id(0)));
+    assert!(!h.set_parent("cow-99", &id(0)), "an unknown child");
+    assert_eq!(h.parent_of(1), Some(0));
+    h.handle_child_session(
+        &id(1),
+        "hub-a.azure-devices.net/cow-1/?api-version=2021-04-12&model-id=dtmi:x:Collar;1",
+    );
+    // The gateway (cow-0) publishes cow-1's reading on its own connection.
+    h.handle_packet(t, ConnId(0), &telemetry(1, 0x8001, 5, 38.0));
+    let out = drain(&mut h);
+    assert!(out.contains(&HubOutput::ToDevice {
+        at: t,
+        conn: ConnId(0),
+        msg: Msg::PubAck { pkid: 0x8001 }
+    }));
+    let e = &h.endpoints()[0];
+    let m = e
+        .partitions
+        .iter()
+        .flat_map(|p| p.read_from(0))
+        .next()
+        .expect("routed");
+    assert_eq!(
+        h.device_id(m.device).map(|d| &**d),
+        Some("cow-1"),
+        "the child's message"
+    );
+    assert_eq!(h.model_id(m.model).map(|d| &**d), Some("dtmi:x:Collar;1"));
+    // cow-2 is no child of cow-0: its reading on cow-0's connection is refused.
+    h.handle_packet(t, ConnId(0), &telemetry(2, 0x8002, 1, 38.0));
+    assert!(drain(&mut h).contains(&HubOutput::Disconnect {
+        at: t,
+        conn: ConnId(0),
+        reason: HubError::UnauthorizedTopic
+    }));
+    assert_eq!(h.counters().unauthorized_topic, 1);
+}
