@@ -21,6 +21,12 @@ pub const BUNDLED: &[Bundled] = &[Bundled {
     text: include_str!("../herd.toml"),
 },
 Bundled {
+    name: "doors",
+    summary: "an office building's door locks: 100 controllers (reed switch, deadbolt) report every change, phone users unlock under an access list with idempotent retries, the back end's door states scored against the truth after each heal",
+    file: "scenarios/doors.toml",
+    text: include_str!("../doors.toml"),
+},
+Bundled {
     name: "tank",
     summary: "mixing tanks at four plants: batch temperature and headspace pressure every minute, range and over-pressure alerts by SMS and e-mail, welded heaters and clogged vents",
     file: "scenarios/tank.toml",

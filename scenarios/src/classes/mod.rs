@@ -1,6 +1,7 @@
 //! The device classes fleetsim bundles, registered by [`register`].
 
 pub mod collar;
+pub mod doors;
 pub mod tank;
 pub mod thermostat;
 
@@ -9,6 +10,7 @@ use crate::registry::Registry;
 /// Adds the bundled classes to `registry`.
 pub fn register(registry: &mut Registry) {
     registry.add_class(collar::kind());
+    registry.add_class(doors::kind());
     registry.add_class(tank::kind());
     registry.add_class(thermostat::kind());
 }

@@ -3,7 +3,7 @@
 //! ground truth), the rules' scores against the classes' ground truth, the summary and the
 //! report's data.
 
-use super::{verdicts, InvariantSpec, SolutionWorld};
+use super::{convergence, verdicts, InvariantSpec, SolutionWorld};
 use crate::summary::{self, Count, Invariant, RuleScore, Summary};
 use analytics::{Score, TruthEpisode};
 use hardware::battery::EnergyUse;
@@ -76,8 +76,41 @@ pub(crate) fn finish(
     summary_core.commands = verdicts::commands(w);
     summary_core.notifications = verdicts::notifications(w, &truth, &scores);
     summary_core.figures = verdicts::figures(&reports);
+    // The states_converged invariants first: their figures join the summary's, where a
+    // `figure` invariant may judge them.
+    let mut converged = Vec::new();
+    let mut converged_figures = Vec::new();
+    for spec in &w.cfg.invariants {
+        if let InvariantSpec::StatesConverged {
+            class,
+            app,
+            after,
+            window,
+            min,
+        } = spec
+        {
+            let spec = convergence::Spec {
+                class: *class,
+                app,
+                after: *after,
+                window: *window,
+                min: *min,
+            };
+            let (invariant, figures) = convergence::judge(w, &spec, end);
+            converged_figures.extend(figures);
+            converged.push(invariant);
+        }
+    }
+    summary_core
+        .figures
+        .extend(converged_figures.iter().cloned());
+    let mut converged = converged.into_iter();
     let mut invariants = fleet_invariants(w);
     for spec in &w.cfg.invariants {
+        if let InvariantSpec::StatesConverged { .. } = spec {
+            invariants.extend(converged.next());
+            continue;
+        }
         invariants.push(
             verdicts::judge(spec, &summary_core, &scores, w)
                 .unwrap_or_else(|| scenario_invariant(w, spec, &truth, &scores, end)),
@@ -86,6 +119,18 @@ pub(crate) fn finish(
     summary_core.invariants = invariants;
     let mut report = report_of(w, &truth, end);
     report.reports = reports;
+    // The convergence counts show beside the app's own figures.
+    for f in summary_core
+        .figures
+        .iter()
+        .filter(|f| f.name.starts_with("converged_"))
+    {
+        if let Some((_, r)) = report.reports.iter_mut().find(|(of, _)| *of == f.of) {
+            if !r.figures.iter().any(|(n, _)| *n == f.name) {
+                r.figures.push((f.name.clone(), f.value));
+            }
+        }
+    }
     super::Outcome {
         summary_core,
         report,

@@ -264,7 +264,7 @@ fn an_unknown_bundled_scenario_lists_the_bundled_ones() {
     let e = source("hurd").err().unwrap().to_string();
     assert_eq!(
         e,
-        "no bundled scenario named `hurd`; bundled: herd, tank, thermostat"
+        "no bundled scenario named `hurd`; bundled: herd, doors, tank, thermostat"
     );
 }
 
