@@ -21,8 +21,10 @@
 //!   does not act again. The unlock latency runs from the user's request to the 200 reply.
 //!
 //! **Assumed**: the office day's shape of `hardware::world::door` for the requests, a 10 s
-//! method timeout and three retries 5, 10 and 20 s apart. With `enforce_acl = false` (a broken
-//! variant) the check is skipped and unauthorised requests reach the locks.
+//! method timeout and three retries 5, 10 and 20 s apart. Broken variants: with
+//! `enforce_acl = false` the check is skipped and unauthorised requests reach the locks; with
+//! `by_event_time = false` the record takes every reading in the order it arrives, so a late,
+//! older one overwrites a newer one.
 
 use crate::app::Reading;
 use crate::app::{App, AppCtx, AppReport, ClassRef, CommandId, CommandOutcome, CommandResult};
@@ -49,8 +51,10 @@ pub struct DoorsParams {
     pub method_timeout_s: u32,
     pub retries: u32,
     pub retry_backoff_s: f64,
-    /// Check the access list before calling (false: the broken variant).
+    /// Check the access list before calling (false: a broken variant).
     pub enforce_acl: bool,
+    /// Keep the record last-writer by event time (false: by arrival, a broken variant).
+    pub by_event_time: bool,
 }
 
 impl Default for DoorsParams {
@@ -65,6 +69,7 @@ impl Default for DoorsParams {
             retries: 3,
             retry_backoff_s: 5.0,
             enforce_acl: true,
+            by_event_time: true,
         }
     }
 }
@@ -270,7 +275,7 @@ impl DoorsApp {
     /// A reading of door `d` with event time `at`: last writer by event time.
     fn on_door(&mut self, now: SimTime, d: usize, at: SimTime, open: bool, locked: bool) {
         self.readings += 1;
-        if at < self.record_at[d] {
+        if self.p.by_event_time && at < self.record_at[d] {
             self.stale_ignored += 1;
             return;
         }

@@ -913,4 +913,41 @@ mod tests {
         assert_eq!(status, 500);
         assert_eq!(c.actuations.len(), 1);
     }
+
+    #[test]
+    fn the_device_model_declares_what_the_controller_sends_and_answers() {
+        let model = crate::dtdl::Interface::parse(
+            "doorlock.json",
+            include_str!("../../dtdl/doorlock.json"),
+        )
+        .unwrap();
+        let telemetry: Vec<&str> = model.telemetry.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(telemetry, vec!["door_open", "locked", "ts"]);
+        let fields = |s: &crate::dtdl::Schema| match s {
+            crate::dtdl::Schema::Object(f) => f.iter().map(|(n, _)| n.clone()).collect(),
+            other => panic!("an object schema, not {other:?}"),
+        };
+        let mut c = class(1, "");
+        c.on_fault(0, SimTime::ZERO, "lock_jammed", true);
+        for (i, name) in ["unlock", "lock"].iter().enumerate() {
+            let cmd = model
+                .command(name)
+                .unwrap_or_else(|| panic!("no command {name}"));
+            let request: Vec<String> = fields(&cmd.request.as_ref().unwrap().1);
+            assert!(request.contains(&"request_id".to_string()));
+            // Every key of every answer the controller gives is in the response schema.
+            let response: Vec<String> = fields(&cmd.response.as_ref().unwrap().1);
+            let payload = format!(r#"{{"request_id":"m-{i}"}}"#);
+            let t = SimTime::from_secs(10 + 10 * i as u64);
+            c.on_method(0, t, call(i as u64, name, payload.as_bytes()));
+            run_until(&mut c, t + SimDuration::from_secs(2));
+            let answers = replies(&mut c);
+            assert_eq!(answers.len(), 1, "{name}");
+            for (_, _, body) in answers {
+                for key in body.as_object().unwrap().keys() {
+                    assert!(response.contains(key), "{name}: {key} not in {response:?}");
+                }
+            }
+        }
+    }
 }

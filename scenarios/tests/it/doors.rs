@@ -2,7 +2,9 @@
 //! truth after each heal, no lock actuates twice for one request, and every unauthorised
 //! request is refused; the broken variants fail the invariant they should.
 
-use scenarios::bundled::run_bundled;
+use scenarios::bundled::{load, run_bundled, source};
+use scenarios::load::Override;
+use scenarios::registry::Registry;
 use scenarios::summary::Summary;
 
 fn figure(s: &Summary, of: &str, name: &str) -> f64 {
@@ -89,6 +91,22 @@ fn an_app_that_skips_the_access_list_calls_locks_for_unauthorised_users_and_fail
 }
 
 #[test]
+fn a_back_end_that_takes_readings_in_arrival_order_believes_stale_states_and_fails() {
+    // Retransmitted readings overtaken by later ones overwrite them: doors are believed in
+    // states they left long before a judged moment.
+    let o = run_bundled("doors", &["apps.access.params.by_event_time=false"]);
+    let s = &o.summary_core;
+    assert_eq!(figure(s, "access", "stale_readings_ignored"), 0.0);
+    let inv = s
+        .invariants
+        .iter()
+        .find(|i| i.name.starts_with("access believes doors's states"))
+        .unwrap();
+    assert!(!inv.passed, "{}", inv.detail);
+    assert_eq!(failed(s).len(), 1, "{:?}", failed(s));
+}
+
+#[test]
 fn judged_the_moment_the_uplink_returns_the_back_end_has_not_caught_up() {
     // The controllers need their reconnection backoff (up to 5 minutes) and a flush before
     // the back end knows their doors again: judged at once, the convergence invariant fails.
@@ -116,4 +134,32 @@ fn the_same_seed_replays_and_another_does_not() {
     let c = run_bundled("doors", &["hours=10", "seed=4"]).summary_core;
     assert_eq!(a, b);
     assert_ne!(a.trace_hash, c.trace_hash);
+}
+
+#[test]
+fn a_convergence_invariant_naming_no_app_or_a_bad_window_is_refused_at_its_field() {
+    let src = source("doors").unwrap();
+    for (set, field, expected) in [
+        (
+            "invariants[0].app=nobody",
+            "invariants[0].app",
+            "expected the name of an app",
+        ),
+        (
+            "invariants[0].class=lifts",
+            "invariants[0].class",
+            "expected the name of a class",
+        ),
+        (
+            "invariants[0].window_s=-1",
+            "invariants[0].window_s",
+            "expected 0 to 86400 s",
+        ),
+    ] {
+        let e = load(&src, &[Override::parse(set).unwrap()], &Registry::bundled())
+            .err()
+            .unwrap_or_else(|| panic!("{set} loads"))
+            .to_string();
+        assert!(e.contains(field) && e.contains(expected), "{set}: {e}");
+    }
 }
