@@ -14,18 +14,21 @@
 //!   [`Actions`] outbox, with the controller's clock as the event time) on every change the
 //!   controller sees: the reed switch after a `debounce_ms` debounce, the lock's position when
 //!   the bolt arrives, is turned by hand, jams or is blocked; again at every connection (after
-//!   an outage or a restart); and every `telemetry.interval_s` as a heartbeat.
+//!   an outage or a restart); and every `telemetry.interval_s` as a heartbeat (the heartbeat
+//!   pattern of reference §1.4: the hub's own connection state may lag by minutes).
 //! - **Direct methods** `unlock` and `lock` (reference §1.7), payload
 //!   `{"request_id": "…", "user": "…"}`. The reply waits until the bolt has moved
 //!   ([`MethodReply::Later`]): 200 `{"request_id", "position"}`, 500 if it jammed, 409 if the
 //!   door stood open (lock) or another request is moving the bolt. The controller remembers
 //!   the last `request_memory` request ids it executed (in flash: a restart keeps them) and
 //!   answers a repeated id with its first answer without actuating again (idempotency by
-//!   request id); a repeat while the first is still moving the bolt is answered with it. With
-//!   `idempotent = false` (the broken variant) every call actuates.
+//!   request id: §1.7 gives a caller whose call timed out with 504101 no way to tell whether
+//!   the device acted, so a retry must be safe); a repeat while the first is still moving the
+//!   bolt is answered with it. With `idempotent = false` (the broken variant) every call
+//!   actuates.
 //! - **Ground truth**: every true change of each door (its open bit and lock bit,
 //!   [`DeviceClass::states`], code `open + 2 × unlocked`), and every actuation by request id;
-//!   `duplicate_actuations` counts the requests that actuated a lock more than once.
+//!   `duplicate_actuations` counts the actuations beyond each request id's first.
 //! - **Hardware fault** `lock_jammed`: the bolt's motor stalls (the thumb-turn still works).
 //! - **Crash**: the controller's MCU restarts; the door and the bolt's motor run on, a reply
 //!   not yet sent is lost, and the relock waits until the firmware runs again.
