@@ -163,3 +163,22 @@ fn a_convergence_invariant_naming_no_app_or_a_bad_window_is_refused_at_its_field
         assert!(e.contains(field) && e.contains(expected), "{set}: {e}");
     }
 }
+
+#[test]
+fn the_files_commands_may_call_the_models_unlock_but_no_method_it_lacks() {
+    let src = source("doors").unwrap();
+    let with = |name: &str| {
+        let set = format!(
+            r#"commands=[{{ at_h = 10.0, kind = "method", class = "doors", devices = [0], name = "{name}", payload = {{ request_id = "ops-1" }} }}]"#
+        );
+        load(
+            &src,
+            &[Override::parse(&set).unwrap()],
+            &Registry::bundled(),
+        )
+    };
+    assert!(with("unlock").is_ok());
+    assert!(with("lock").is_ok());
+    let e = with("open").err().unwrap().to_string();
+    assert!(e.contains("commands[0].name") && e.contains("open"), "{e}");
+}
