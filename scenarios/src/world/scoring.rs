@@ -120,15 +120,9 @@ pub(crate) fn finish(
     let mut report = report_of(w, &truth, end);
     report.reports = reports;
     // The convergence counts show beside the app's own figures.
-    for f in summary_core
-        .figures
-        .iter()
-        .filter(|f| f.name.starts_with("converged_"))
-    {
+    for f in converged_figures {
         if let Some((_, r)) = report.reports.iter_mut().find(|(of, _)| *of == f.of) {
-            if !r.figures.iter().any(|(n, _)| *n == f.name) {
-                r.figures.push((f.name.clone(), f.value));
-            }
+            r.figures.push((f.name, f.value));
         }
     }
     super::Outcome {
