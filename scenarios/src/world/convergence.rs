@@ -9,7 +9,8 @@
 //! `window` before `J` (a change that young may still be on its way: the normal delivery
 //! latency). A device the app holds no belief about has not converged. The invariant holds
 //! when at least `min` of the devices converged at every moment; each moment's count is a
-//! figure of the app (`converged_after_heal_<n>`, `converged_at_end`) in `summary.json`.
+//! figure of the app (`converged_after_heal_<n>`, `converged_at_end`) in `summary.json`, and a
+//! bar chart in the app's section of the report.
 //!
 //! [`DeviceClass::states`]: crate::class::DeviceClass::states
 //! [`App::believed_states`]: crate::app::App::believed_states
@@ -79,8 +80,13 @@ fn truly_had(truth: &[(SimTime, u64)], believed: u64, from: SimTime, to: SimTime
             .any(|(at, s)| *at > from && *at <= to && *s == believed)
 }
 
-/// Judges the invariant; returns it and the app's figures (one per moment).
-pub(crate) fn judge(w: &SolutionWorld, spec: &Spec<'_>, end: SimTime) -> (Invariant, Vec<Figure>) {
+/// Judges the invariant; returns it, the app's figures (one per moment) and the same counts
+/// labelled by the moment's hour, for the report's chart.
+pub(crate) fn judge(
+    w: &SolutionWorld,
+    spec: &Spec<'_>,
+    end: SimTime,
+) -> (Invariant, Vec<Figure>, Vec<(String, f64)>) {
     let cfg = &w.cfg.classes[spec.class];
     let name = format!(
         "{} believes {}'s states for >= {} of its devices after each heal and at the end",
@@ -94,6 +100,7 @@ pub(crate) fn judge(w: &SolutionWorld, spec: &Spec<'_>, end: SimTime) -> (Invari
                 passed: false,
                 detail,
             },
+            Vec::new(),
             Vec::new(),
         );
     };
@@ -110,6 +117,7 @@ pub(crate) fn judge(w: &SolutionWorld, spec: &Spec<'_>, end: SimTime) -> (Invari
     judged.push(("converged_at_end".into(), end));
     let mut passed = true;
     let mut figures = Vec::new();
+    let mut bars = Vec::new();
     let mut parts = Vec::new();
     let mut first_miss = None;
     for (figure, t) in &judged {
@@ -147,6 +155,10 @@ pub(crate) fn judge(w: &SolutionWorld, spec: &Spec<'_>, end: SimTime) -> (Invari
             name: figure.clone(),
             value: f64::from(converged),
         });
+        bars.push((
+            format!("{:.2} h", t.as_secs_f64() / 3_600.0),
+            f64::from(converged),
+        ));
     }
     let detail = format!(
         "{} (within {} s of a change){}",
@@ -161,6 +173,7 @@ pub(crate) fn judge(w: &SolutionWorld, spec: &Spec<'_>, end: SimTime) -> (Invari
             detail,
         },
         figures,
+        bars,
     )
 }
 

@@ -80,6 +80,7 @@ pub(crate) fn finish(
     // `figure` invariant may judge them.
     let mut converged = Vec::new();
     let mut converged_figures = Vec::new();
+    let mut converged_bars = Vec::new();
     for spec in &w.cfg.invariants {
         if let InvariantSpec::StatesConverged {
             class,
@@ -96,8 +97,9 @@ pub(crate) fn finish(
                 window: *window,
                 min: *min,
             };
-            let (invariant, figures) = convergence::judge(w, &spec, end);
+            let (invariant, figures, bars) = convergence::judge(w, &spec, end);
             converged_figures.extend(figures);
+            converged_bars.push((app.clone(), bars));
             converged.push(invariant);
         }
     }
@@ -119,10 +121,20 @@ pub(crate) fn finish(
     summary_core.invariants = invariants;
     let mut report = report_of(w, &truth, end);
     report.reports = reports;
-    // The convergence counts show beside the app's own figures.
+    // The convergence counts show beside the app's own figures, and as a chart.
     for f in converged_figures {
         if let Some((_, r)) = report.reports.iter_mut().find(|(of, _)| *of == f.of) {
             r.figures.push((f.name, f.value));
+        }
+    }
+    for (of, bars) in converged_bars {
+        if let Some((_, r)) = report.reports.iter_mut().find(|(name, _)| *name == of) {
+            r.charts.push(crate::class::Chart::bars(
+                "Devices whose state the app believed rightly, after each heal and at the end",
+                "judged at (hours from the start)",
+                "devices",
+                bars,
+            ));
         }
     }
     super::Outcome {
