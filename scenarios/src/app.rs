@@ -36,7 +36,7 @@
 //! }
 //! ```
 
-use crate::class::ClassReport;
+use crate::class::{ClassReport, StateChange};
 use serde_json::Value;
 use sim::SimTime;
 use std::sync::Arc;
@@ -250,6 +250,14 @@ pub trait App {
     /// Figures and series at the end of the run.
     fn report(&self, _end: SimTime) -> AppReport {
         AppReport::default()
+    }
+    /// What the app came to believe about the states of class `class`'s devices: every
+    /// change of its belief, at the simulated time it changed, in time order (the
+    /// `states_converged` invariant compares it with the class's [`DeviceClass::states`]).
+    ///
+    /// [`DeviceClass::states`]: crate::class::DeviceClass::states
+    fn believed_states(&self, _class: u16) -> Vec<StateChange> {
+        Vec::new()
     }
 }
 

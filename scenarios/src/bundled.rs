@@ -15,6 +15,12 @@ pub struct Bundled {
 }
 
 pub const BUNDLED: &[Bundled] = &[Bundled {
+    name: "doors",
+    summary: "an office building's door locks: 100 controllers (reed switch, deadbolt) report every change, phone users unlock under an access list with idempotent retries, the back end's door states scored against the truth after each heal",
+    file: "scenarios/doors.toml",
+    text: include_str!("../doors.toml"),
+},
+Bundled {
     name: "herd",
     summary: "the rancher's herd: 100,000 collars (GPS + temperature every 5 min) through DPS and IoT Hub to a store that flags fever and stuck cows",
     file: "scenarios/herd.toml",

@@ -303,6 +303,7 @@ pub(crate) fn judge(
         }
         InvariantSpec::Recall { .. }
         | InvariantSpec::NoAlertWithoutEpisode { .. }
-        | InvariantSpec::FlaggedBeforeEnd { .. } => return None,
+        | InvariantSpec::FlaggedBeforeEnd { .. }
+        | InvariantSpec::StatesConverged { .. } => return None,
     })
 }
