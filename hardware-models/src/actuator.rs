@@ -14,7 +14,10 @@
 //! its old position. A manual override (key or thumb-turn) changes the position at once, even
 //! when the motor is jammed, and is reported as such so the back end can tell it from a
 //! commanded change (seed: "an electronic door lock could be triggered from your mobile
-//! phone"; the office building tracks door and lock state).
+//! phone"; the office building tracks door and lock state). The lock has a door-position
+//! input ([`Lock::handle_door`], the reed switch's contact): the bolt cannot be thrown while
+//! the door stands open, so a command to lock then, or a throw that would end with the door
+//! open (it was forced during the motion), reports `Blocked` and leaves the bolt retracted.
 //!
 //! **Heater** ([`TankHeater`]). An immersion heater driven at a power level between 0 and 1
 //! (burst-fired SSR), energy integrated.
@@ -180,6 +183,8 @@ pub enum LockEvent {
     Jammed { at: SimTime, position: LockPosition },
     /// Someone turned the key or thumb-turn.
     ManualOverride { at: SimTime, position: LockPosition },
+    /// A throw refused because the door stands open; the bolt stayed where it was.
+    Blocked { at: SimTime, position: LockPosition },
 }
 
 /// Assumed actuation latency bounds (module docs).
@@ -192,6 +197,7 @@ pub struct Lock {
     position: LockPosition,
     moving: Option<(SimTime, LockPosition)>,
     jam_fault: bool,
+    door_open: bool,
     events: std::collections::VecDeque<LockEvent>,
 }
 
@@ -201,6 +207,7 @@ impl Lock {
             position,
             moving: None,
             jam_fault: false,
+            door_open: false,
             events: std::collections::VecDeque::new(),
         }
     }
@@ -217,10 +224,25 @@ impl Lock {
         self.jam_fault = jammed;
     }
 
+    /// The door-position input: the door is `open` (or shut) from `now`.
+    pub fn handle_door(&mut self, now: SimTime, open: bool) {
+        self.handle_timeout(now);
+        self.door_open = open;
+    }
+
     /// Commands the bolt to `target` at `now`. A command to the current position with no
-    /// motion under way completes at once.
+    /// motion under way completes at once; a command to lock while the door is open is
+    /// refused at once (`Blocked`).
     pub fn handle_command(&mut self, now: SimTime, target: LockPosition, rng: &mut impl RngCore) {
         self.handle_timeout(now);
+        if target == LockPosition::Locked && self.door_open {
+            self.moving = None;
+            self.events.push_back(LockEvent::Blocked {
+                at: now,
+                position: self.position,
+            });
+            return;
+        }
         if self.moving.is_none() && target == self.position {
             self.events.push_back(LockEvent::Reached {
                 at: now,
@@ -252,7 +274,12 @@ impl Lock {
         if let Some((at, target)) = self.moving {
             if at <= now {
                 self.moving = None;
-                if self.jam_fault {
+                if target == LockPosition::Locked && self.door_open {
+                    self.events.push_back(LockEvent::Blocked {
+                        at,
+                        position: self.position,
+                    });
+                } else if self.jam_fault {
                     self.events.push_back(LockEvent::Jammed {
                         at,
                         position: self.position,
@@ -392,6 +419,42 @@ mod tests {
             Some(LockEvent::ManualOverride { .. })
         ));
         assert_eq!(l.poll_event(), None);
+    }
+
+    #[test]
+    fn the_bolt_is_not_thrown_while_the_door_stands_open() {
+        let mut rng = CompactRng::from_seed_u64(2);
+        let mut l = Lock::new(LockPosition::Unlocked);
+        l.handle_door(SimTime::from_secs(1), true);
+        l.handle_command(SimTime::from_secs(2), LockPosition::Locked, &mut rng);
+        assert_eq!(
+            l.poll_event(),
+            Some(LockEvent::Blocked {
+                at: SimTime::from_secs(2),
+                position: LockPosition::Unlocked
+            })
+        );
+        assert!(!l.is_moving());
+        // The door shuts, a throw starts, and the door is forced open before it ends.
+        l.handle_door(SimTime::from_secs(3), false);
+        l.handle_command(SimTime::from_secs(4), LockPosition::Locked, &mut rng);
+        let done = l.poll_timeout().unwrap();
+        l.handle_door(SimTime::from_secs(4), true);
+        l.handle_timeout(done);
+        assert_eq!(
+            l.poll_event(),
+            Some(LockEvent::Blocked {
+                at: done,
+                position: LockPosition::Unlocked
+            })
+        );
+        assert_eq!(l.position(), LockPosition::Unlocked);
+        // Shut, it locks.
+        l.handle_door(SimTime::from_secs(6), false);
+        l.handle_command(SimTime::from_secs(6), LockPosition::Locked, &mut rng);
+        let done = l.poll_timeout().unwrap();
+        l.handle_timeout(done);
+        assert_eq!(l.position(), LockPosition::Locked);
     }
 
     #[test]

@@ -38,7 +38,7 @@
 //! }
 //! ```
 
-use crate::class::{ClassReport, Episode};
+use crate::class::{ClassReport, Episode, StateChange};
 use serde_json::Value;
 use sim::SimTime;
 use std::sync::Arc;
@@ -252,6 +252,14 @@ pub trait App {
     /// Figures and series at the end of the run.
     fn report(&self, _end: SimTime) -> AppReport {
         AppReport::default()
+    }
+    /// What the app came to believe about the states of class `class`'s devices: every
+    /// change of its belief, at the simulated time it changed, in time order (the
+    /// `states_converged` invariant compares it with the class's [`DeviceClass::states`]).
+    ///
+    /// [`DeviceClass::states`]: crate::class::DeviceClass::states
+    fn believed_states(&self, _class: u16) -> Vec<StateChange> {
+        Vec::new()
     }
     /// Figures scored against the classes' ground truth, at the end of the run (an app that
     /// raises its own alerts, such as geofence alerts, scores them here). By default the

@@ -15,6 +15,12 @@ pub struct Bundled {
 }
 
 pub const BUNDLED: &[Bundled] = &[Bundled {
+    name: "doors",
+    summary: "an office building's door locks: 100 controllers (reed switch, deadbolt) report every change, phone users unlock under an access list with idempotent retries, the back end's door states scored against the truth after each heal",
+    file: "scenarios/doors.toml",
+    text: include_str!("../doors.toml"),
+},
+Bundled {
     name: "facility",
     summary: "a logistics yard on Azure Maps: forklifts and visitors' phones report GNSS positions; geofence alerts from Event Grid enter/exit events and directions to the main office, scored against the true tracks and the yard's shortest paths",
     file: "scenarios/facility.toml",

@@ -254,6 +254,17 @@ pub struct Episode {
     pub end: SimTime,
 }
 
+/// A change of one device's state, as a class knows it truly happened or as an app came to
+/// believe it: from `at`, device `device` (class-local) is in `state`, a code the class and
+/// the app agree on (a door's open bit and lock bit). Judged by the `states_converged`
+/// invariant, which compares a class's true states with an app's belief.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct StateChange {
+    pub at: SimTime,
+    pub device: u32,
+    pub state: u64,
+}
+
 /// A device's battery at the end of a run.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct BatteryState {
@@ -291,6 +302,13 @@ pub trait DeviceClass: DeviceLogic {
     /// The ground truth from the start to `end`, for scoring the back end's rules: every
     /// episode whose `kind` names a rule's `truth`.
     fn truth(&self, _end: SimTime) -> Vec<Episode> {
+        Vec::new()
+    }
+
+    /// Every change of each device's true state from the start (each device's state at time
+    /// zero included), in time order, for the `states_converged` invariant; empty for a class
+    /// that keeps no such states.
+    fn states(&self) -> Vec<StateChange> {
         Vec::new()
     }
 

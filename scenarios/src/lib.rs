@@ -28,7 +28,7 @@ pub mod prelude {
     };
     pub use crate::class::{
         quantile, Actions, BatteryState, Chart, ChartBody, ClassReport, DeviceAction, DeviceClass,
-        Episode,
+        Episode, StateChange,
     };
     pub use crate::load::FieldError;
     pub use crate::registry::{AppBuild, AppKind, ClassBuild, ClassKind, Registry};

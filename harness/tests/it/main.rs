@@ -198,3 +198,34 @@ fn list_names_the_bundled_scenarios() {
         "each kind's device model: {stdout}"
     );
 }
+
+#[test]
+fn the_door_locks_without_idempotency_exit_1_with_a_repro_command() {
+    let (code, stdout, _) = fleetsim(&["list"]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("\n  doors "), "{stdout}");
+    assert!(
+        stdout.contains("device model dtmi:fleetsim:building:DoorLock;1"),
+        "{stdout}"
+    );
+    let out = tmp("doors-broken");
+    let (code, stdout, stderr) = fleetsim(&[
+        "run",
+        "doors",
+        "--set",
+        "classes.doors.params.idempotent=false",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("[FAILED] doors duplicate_actuations in [-inf, 0]"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("repro: fleetsim run doors --set classes.doors.params.idempotent=false"),
+        "{stderr}"
+    );
+    let summary = std::fs::read_to_string(out.join("summary.json")).unwrap();
+    assert!(summary.contains("\"duplicate_actuations\""), "{summary}");
+}

@@ -562,6 +562,32 @@ impl SolutionFile {
                         ));
                     }
                 }
+                InvariantEntry::StatesConverged {
+                    class,
+                    app,
+                    after_s,
+                    window_s,
+                    min,
+                } => {
+                    ratio(&f("min"), *min)?;
+                    for (key, v) in [("after_s", *after_s), ("window_s", *window_s)] {
+                        if !(v.is_finite() && (0.0..=86_400.0).contains(&v)) {
+                            return Err(bad(f(key), format!("{v}: expected 0 to 86400 s")));
+                        }
+                    }
+                    if !self.classes.iter().any(|c| &c.name == class) {
+                        return Err(bad(
+                            f("class"),
+                            format!("{class:?}: expected the name of a class"),
+                        ));
+                    }
+                    if !self.apps.iter().any(|a| &a.name == app) {
+                        return Err(bad(
+                            f("app"),
+                            format!("{app:?}: expected the name of an app"),
+                        ));
+                    }
+                }
                 InvariantEntry::Figure { of, min, max, .. } => {
                     let known = self.classes.iter().any(|c| &c.name == of)
                         || self.apps.iter().any(|a| &a.name == of);

@@ -582,6 +582,33 @@ pub enum InvariantEntry {
         #[serde(default = "pos_inf")]
         max: f64,
     },
+    /// The app's belief about the class's device states matches their true states
+    /// ([`crate::class::DeviceClass::states`], [`crate::app::App::believed_states`]) for at
+    /// least `min` of the devices, `after_s` after each outage heals and each crash entry's
+    /// devices restart, and at the end; a device whose true state changed within `window_s`
+    /// before such a moment may be believed in any state it had in that window.
+    StatesConverged {
+        class: String,
+        app: String,
+        #[serde(default = "converged_after_s")]
+        after_s: f64,
+        #[serde(default = "converged_window_s")]
+        window_s: f64,
+        #[serde(default = "one_f64")]
+        min: f64,
+    },
+}
+
+fn converged_after_s() -> f64 {
+    60.0
+}
+
+fn converged_window_s() -> f64 {
+    30.0
+}
+
+fn one_f64() -> f64 {
+    1.0
 }
 
 fn neg_inf() -> f64 {

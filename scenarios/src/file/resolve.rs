@@ -582,6 +582,23 @@ fn invariant(file: &SolutionFile, e: &InvariantEntry) -> InvariantSpec {
             min: *min,
             max: *max,
         },
+        InvariantEntry::StatesConverged {
+            class,
+            app,
+            after_s,
+            window_s,
+            min,
+        } => InvariantSpec::StatesConverged {
+            class: file
+                .classes
+                .iter()
+                .position(|c| &c.name == class)
+                .expect("checked"),
+            app: app.clone(),
+            after: SimDuration::from_secs_f64(*after_s),
+            window: SimDuration::from_secs_f64(*window_s),
+            min: *min,
+        },
         InvariantEntry::Recall {
             rule,
             min,

@@ -47,6 +47,7 @@
 pub mod accounting;
 pub mod backend;
 pub mod cloud;
+mod convergence;
 pub mod edge;
 pub mod faults;
 pub mod fleet;
@@ -254,6 +255,15 @@ pub enum InvariantSpec {
         figure: String,
         min: f64,
         max: f64,
+    },
+    /// App `app`'s belief about class `class`'s device states matches their true states for
+    /// at least `min` of the devices, `after` each heal and at the end ([`convergence`]).
+    StatesConverged {
+        class: usize,
+        app: String,
+        after: SimDuration,
+        window: SimDuration,
+        min: f64,
     },
 }
 

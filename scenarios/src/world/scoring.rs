@@ -3,7 +3,7 @@
 //! ground truth), the rules' scores against the classes' ground truth, the summary and the
 //! report's data.
 
-use super::{verdicts, InvariantSpec, SolutionWorld};
+use super::{convergence, verdicts, InvariantSpec, SolutionWorld};
 use crate::summary::{self, Count, Invariant, RuleScore, Summary};
 use analytics::{Score, TruthEpisode};
 use hardware::battery::EnergyUse;
@@ -76,8 +76,43 @@ pub(crate) fn finish(
     summary_core.commands = verdicts::commands(w);
     summary_core.notifications = verdicts::notifications(w, &truth, &scores);
     summary_core.figures = verdicts::figures(&reports);
+    // The states_converged invariants first: their figures join the summary's, where a
+    // `figure` invariant may judge them.
+    let mut converged = Vec::new();
+    let mut converged_figures = Vec::new();
+    let mut converged_bars = Vec::new();
+    for spec in &w.cfg.invariants {
+        if let InvariantSpec::StatesConverged {
+            class,
+            app,
+            after,
+            window,
+            min,
+        } = spec
+        {
+            let spec = convergence::Spec {
+                class: *class,
+                app,
+                after: *after,
+                window: *window,
+                min: *min,
+            };
+            let (invariant, figures, bars) = convergence::judge(w, &spec, end);
+            converged_figures.extend(figures);
+            converged_bars.push((app.clone(), bars));
+            converged.push(invariant);
+        }
+    }
+    summary_core
+        .figures
+        .extend(converged_figures.iter().cloned());
+    let mut converged = converged.into_iter();
     let mut invariants = fleet_invariants(w);
     for spec in &w.cfg.invariants {
+        if let InvariantSpec::StatesConverged { .. } = spec {
+            invariants.extend(converged.next());
+            continue;
+        }
         invariants.push(
             verdicts::judge(spec, &summary_core, &scores, w)
                 .unwrap_or_else(|| scenario_invariant(w, spec, &truth, &scores, end)),
@@ -86,6 +121,22 @@ pub(crate) fn finish(
     summary_core.invariants = invariants;
     let mut report = report_of(w, &truth, end);
     report.reports = reports;
+    // The convergence counts show beside the app's own figures, and as a chart.
+    for f in converged_figures {
+        if let Some((_, r)) = report.reports.iter_mut().find(|(of, _)| *of == f.of) {
+            r.figures.push((f.name, f.value));
+        }
+    }
+    for (of, bars) in converged_bars {
+        if let Some((_, r)) = report.reports.iter_mut().find(|(name, _)| *name == of) {
+            r.charts.push(crate::class::Chart::bars(
+                "Devices whose state the app believed rightly, after each heal and at the end",
+                "judged at (hours from the start)",
+                "devices",
+                bars,
+            ));
+        }
+    }
     super::Outcome {
         summary_core,
         report,

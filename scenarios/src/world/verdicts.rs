@@ -175,7 +175,8 @@ pub(crate) fn reports(
     if w.service.app_count() == 0 {
         return out;
     }
-    let truth = crate::app::GroundTruth {
+    // Every class's episodes, for the apps that score their own alerts.
+    let ground = crate::app::GroundTruth {
         classes: (0..w.fleet.class_count())
             .map(|c| (w.cfg.classes[c].name.clone(), w.fleet.class(c).truth(end)))
             .collect(),
@@ -183,7 +184,7 @@ pub(crate) fn reports(
     for a in 0..w.service.app_count() {
         out.push((
             w.service.names[a].clone(),
-            w.service.app(a).report_scored(end, &truth),
+            w.service.app(a).report_scored(end, &ground),
         ));
     }
     out
@@ -314,6 +315,7 @@ pub(crate) fn judge(
         }
         InvariantSpec::Recall { .. }
         | InvariantSpec::NoAlertWithoutEpisode { .. }
-        | InvariantSpec::FlaggedBeforeEnd { .. } => return None,
+        | InvariantSpec::FlaggedBeforeEnd { .. }
+        | InvariantSpec::StatesConverged { .. } => return None,
     })
 }

@@ -279,7 +279,7 @@ fn an_unknown_bundled_scenario_lists_the_bundled_ones() {
     let e = source("hurd").err().unwrap().to_string();
     assert_eq!(
         e,
-        "no bundled scenario named `hurd`; bundled: facility, herd, herd-lora, tank, tank-edge, thermostat"
+        "no bundled scenario named `hurd`; bundled: doors, facility, herd, herd-lora, tank, tank-edge, thermostat"
     );
 }
 
