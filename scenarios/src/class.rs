@@ -215,6 +215,43 @@ impl Chart {
         }
     }
 
+    /// A histogram of `values` in seconds over bins ending at `edges_s` (ascending; the last
+    /// may be infinite: "> x s"), labelled `lo–hi s`.
+    ///
+    /// ```
+    /// use scenarios::class::{Chart, ChartBody};
+    /// let c = Chart::histogram_s("Latency", "requests", &[0.5, 1.5, 7.0], &[1.0, 2.0, f64::INFINITY]);
+    /// let ChartBody::Bars(bins) = c.body else { panic!() };
+    /// assert_eq!(bins, vec![("0–1 s".into(), 1.0), ("1–2 s".into(), 1.0), ("> 2 s".into(), 1.0)]);
+    /// ```
+    pub fn histogram_s(title: &str, y_label: &str, values: &[f64], edges_s: &[f64]) -> Chart {
+        let mut counts = vec![0.0; edges_s.len()];
+        for v in values {
+            let bin = edges_s
+                .iter()
+                .position(|e| v < e)
+                .unwrap_or(edges_s.len().saturating_sub(1));
+            if let Some(c) = counts.get_mut(bin) {
+                *c += 1.0;
+            }
+        }
+        let mut lo = 0.0;
+        let bins = edges_s
+            .iter()
+            .zip(counts)
+            .map(|(hi, n)| {
+                let label = if hi.is_finite() {
+                    format!("{lo}–{hi} s")
+                } else {
+                    format!("> {lo} s")
+                };
+                lo = *hi;
+                (label, n)
+            })
+            .collect();
+        Chart::bars(title, "seconds", y_label, bins)
+    }
+
     /// A bar chart of labelled `bins`.
     pub fn bars(title: &str, x_label: &str, y_label: &str, bins: Vec<(String, f64)>) -> Chart {
         Chart {

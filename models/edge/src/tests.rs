@@ -29,6 +29,16 @@ fn t(s: u64) -> SimTime {
     SimTime::from_secs(s)
 }
 
+/// The sequence numbers gateway `gw` sends upstream at `at`, as far as its window allows.
+fn sent_seqs(e: &mut EdgeHubs, at: SimTime, gw: u32) -> Vec<u32> {
+    std::iter::from_fn(|| e.poll_upstream(at, gw))
+        .map(|m| match m {
+            Msg::Telemetry { values, .. } => values.seq,
+            m => panic!("{m:?}"),
+        })
+        .collect()
+}
+
 #[test]
 fn a_child_is_acknowledged_locally_and_its_message_waits_for_the_uplink() {
     let mut e = hubs(EdgeConfig::default());
@@ -154,13 +164,7 @@ fn higher_priority_goes_first_and_order_holds_within_a_priority() {
         e.handle_child(t(seq.into()), 0, 1, &reading(seq, temp));
     }
     e.set_online(0, true);
-    let order: Vec<u32> = std::iter::from_fn(|| e.poll_upstream(t(10), 0))
-        .map(|m| match m {
-            Msg::Telemetry { values, .. } => values.seq,
-            _ => 0,
-        })
-        .collect();
-    assert_eq!(order, vec![2, 4, 1, 3]);
+    assert_eq!(sent_seqs(&mut e, t(10), 0), vec![2, 4, 1, 3]);
 }
 
 #[test]
@@ -179,13 +183,7 @@ fn a_lost_uplink_puts_the_messages_in_flight_back_in_order() {
     e.set_online(0, false);
     assert_eq!(e.depth(0), 3);
     e.set_online(0, true);
-    let seqs: Vec<u32> = std::iter::from_fn(|| e.poll_upstream(t(2), 0))
-        .map(|m| match m {
-            Msg::Telemetry { values, .. } => values.seq,
-            _ => 0,
-        })
-        .collect();
-    assert_eq!(seqs, vec![1, 2]);
+    assert_eq!(sent_seqs(&mut e, t(2), 0), vec![1, 2]);
 }
 
 #[test]

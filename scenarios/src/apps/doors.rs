@@ -409,38 +409,12 @@ impl App for DoorsApp {
             ("readings".into(), self.readings as f64),
             ("stale_readings_ignored".into(), self.stale_ignored as f64),
         ]);
-        let edges = [
-            1_000.0,
-            2_000.0,
-            5_000.0,
-            10_000.0,
-            30_000.0,
-            60_000.0,
-            f64::INFINITY,
-        ];
-        let mut bins = vec![0.0; edges.len()];
-        for v in &ms {
-            bins[edges.iter().position(|e| v < e).unwrap_or(edges.len() - 1)] += 1.0;
-        }
-        let mut lo = 0.0;
-        let labelled = edges
-            .iter()
-            .zip(bins)
-            .map(|(hi, n)| {
-                let label = if hi.is_finite() {
-                    format!("{}–{} s", lo / 1e3, hi / 1e3)
-                } else {
-                    format!("> {} s", lo / 1e3)
-                };
-                lo = *hi;
-                (label, n)
-            })
-            .collect();
-        r.charts.push(Chart::bars(
+        let seconds: Vec<f64> = ms.iter().map(|v| v / 1e3).collect();
+        r.charts.push(Chart::histogram_s(
             "Unlock latency (the user's request → the lock's reply, retries included)",
-            "seconds",
             "unlocks",
-            labelled,
+            &seconds,
+            &[1.0, 2.0, 5.0, 10.0, 30.0, 60.0, f64::INFINITY],
         ));
         r
     }

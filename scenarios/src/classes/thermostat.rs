@@ -451,40 +451,21 @@ impl DeviceClass for ThermostatClass {
             "°C",
             lines,
         ));
-        let edges = [
-            1.0,
-            2.0,
-            5.0,
-            10.0,
-            30.0,
-            60.0,
-            300.0,
-            1_800.0,
-            f64::INFINITY,
-        ];
-        let mut bins = vec![0.0; edges.len()];
-        for v in &lat {
-            bins[edges.iter().position(|e| v < e).unwrap_or(edges.len() - 1)] += 1.0;
-        }
-        let mut lo = 0.0;
-        let labelled = edges
-            .iter()
-            .zip(bins)
-            .map(|(hi, n)| {
-                let label = if hi.is_finite() {
-                    format!("{lo}–{hi} s")
-                } else {
-                    format!("> {lo} s")
-                };
-                lo = *hi;
-                (label, n)
-            })
-            .collect();
-        r.charts.push(Chart::bars(
+        r.charts.push(Chart::histogram_s(
             "Setpoint apply latency (portal → thermostat)",
-            "seconds",
             "setpoints",
-            labelled,
+            &lat,
+            &[
+                1.0,
+                2.0,
+                5.0,
+                10.0,
+                30.0,
+                60.0,
+                300.0,
+                1_800.0,
+                f64::INFINITY,
+            ],
         ));
         r
     }
