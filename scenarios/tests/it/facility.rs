@@ -105,6 +105,24 @@ fn a_negative_search_buffer_is_refused_and_no_alert_is_ever_raised() {
 }
 
 #[test]
+fn alerts_raised_on_a_single_result_flicker_and_fail_the_precision_invariants() {
+    // The broken variant: no confirmation, so a noisy fix near a fence raises an alert.
+    let o = run_bundled("facility", &["apps.ops.params.alert_confirm_readings=1"]);
+    let s = &o.summary_core;
+    let f = failed(s);
+    assert!(
+        f.iter()
+            .any(|n| n.starts_with("ops visitor_left_visitor_area_alert_precision")),
+        "{f:?}"
+    );
+    // Recall does not gain from it: every crossing was caught already.
+    assert_eq!(
+        figure(s, "ops", "forklift_in_pedestrian_zone_alert_recall"),
+        1.0
+    );
+}
+
+#[test]
 fn asynchronous_queries_publish_later_and_still_catch_every_crossing() {
     let sync = run_bundled("facility", &["hours=4"]).summary_core;
     let r#async =
