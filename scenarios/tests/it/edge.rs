@@ -204,3 +204,16 @@ fn lorawan_collars_through_barn_gateways_outlast_lte_m_and_hold_the_herds_invari
         insta::assert_yaml_snapshot!(format!("herd_lora_2000_cows_seed_{seed}"), lora);
     }
 }
+
+#[test]
+fn a_barn_store_that_forgets_faster_than_its_uplink_returns_fails_its_invariant() {
+    // The broken variant: a 10-minute time-to-live against the barns' 40-minute outage.
+    let s = run_bundled(
+        "herd-lora",
+        &["devices=2000", "hours=12", "classes.barn.edge.ttl_s=600"],
+    )
+    .summary_core;
+    let f = failed(&s);
+    assert!(f.iter().any(|n| n.contains("edge_expired")), "{f:?}");
+    assert!(lost(&s, "gateway_ttl") > 0);
+}
