@@ -151,6 +151,18 @@ pub struct Telemetry {
     pub throttled: u64,
     /// Readings still buffered or unacknowledged when the run ended.
     pub in_flight_at_end: u64,
+    /// Readings an IoT Edge gateway acknowledged and gave up (`gateway_ttl`,
+    /// `gateway_overflow`, `gateway_unrouted` in `lost_by_reason`), never stored: after the
+    /// acknowledgement, so not in `lost`. Absent in scenarios without gateways.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub lost_at_gateways: u64,
+    /// Readings gateways acknowledged and still held, not stored, when the run ended.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub held_at_gateways_at_end: u64,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -12,8 +12,10 @@
 //!   At most `max_clients` children are connected at once (`MaxConnectedClients`, default
 //!   100); a further CONNECT is refused with "server unavailable".
 //! - **Routes** ([`route`]): each message is matched against every route; a `$upstream`
-//!   route stores it for IoT Hub with the route's priority and time-to-live, a module route
-//!   hands it to a local module ([`EdgeOutput::ToModule`]).
+//!   route stores it for IoT Hub with the route's priority and time-to-live (several: once,
+//!   with the highest priority and the longest life **[assumption]**), a module route hands it
+//!   to a local module once ([`EdgeOutput::ToModule`]), and a message no `$upstream` route
+//!   takes is acknowledged and dropped ([`LossReason::Unrouted`]).
 //! - **Store and forward.** edgeHub acknowledges the child once it has the message
 //!   (at-least-once), keeps it until IoT Hub acknowledges it upstream or its time-to-live
 //!   (`storeAndForwardConfiguration.timeToLiveSecs`, default 7,200 s) passes, and forwards
@@ -98,6 +100,10 @@ pub enum EdgeConfigError {
     Priority { index: usize, priority: u8 },
     #[error("{field}: must be at least 1")]
     Zero { field: &'static str },
+    #[error("routes: {0} local modules; at most 64")]
+    Modules(usize),
+    #[error("window: {0} is more than the 32,768 upstream packet ids edgeHub has")]
+    Window(u16),
 }
 
 /// Why edgeHub gave a message up.
@@ -107,6 +113,9 @@ pub enum LossReason {
     Ttl,
     /// The store was full (`gateway_overflow`).
     Overflow,
+    /// No `$upstream` route took it (`gateway_unrouted`): edgeHub acknowledges a message no
+    /// route matches and drops it; one only a local module takes stays on site.
+    Unrouted,
 }
 
 impl LossReason {
@@ -114,6 +123,7 @@ impl LossReason {
         match self {
             LossReason::Ttl => "gateway_ttl",
             LossReason::Overflow => "gateway_overflow",
+            LossReason::Unrouted => "gateway_unrouted",
         }
     }
 }
@@ -124,7 +134,7 @@ pub enum EdgeOutput {
     /// A packet to child `child` of gateway `gw`.
     ToChild { gw: u32, child: u32, msg: Msg },
     /// A child's telemetry for local module `module` (an index into
-    /// [`EdgeHubs::modules`]) on input `input`.
+    /// [`EdgeHubs::modules`]), once however many of its routes take it.
     ToModule {
         gw: u32,
         module: u16,
@@ -165,6 +175,7 @@ pub struct EdgeCounters {
     pub expired: u64,
     pub overflowed: u64,
     pub to_modules: u64,
+    pub unrouted: u64,
     pub refused_clients: u64,
     /// The most messages the store held at once.
     pub peak_depth: u64,
@@ -177,6 +188,7 @@ impl EdgeCounters {
         self.expired += o.expired;
         self.overflowed += o.overflowed;
         self.to_modules += o.to_modules;
+        self.unrouted += o.unrouted;
         self.refused_clients += o.refused_clients;
         self.peak_depth = self.peak_depth.max(o.peak_depth);
     }
@@ -185,6 +197,9 @@ impl EdgeCounters {
 #[derive(Clone, Debug, Default)]
 struct Gateway {
     online: bool,
+    /// Whether the gateway has reached IoT Hub once (its initial sync): only then does it
+    /// authenticate children locally.
+    synced: bool,
     /// The children connected, ascending.
     sessions: Vec<u32>,
     queues: [VecDeque<Held>; PRIORITIES],
@@ -207,7 +222,7 @@ struct Compiled {
 pub struct EdgeHubs {
     cfg: EdgeConfig,
     routes: Vec<Compiled>,
-    modules: Vec<(String, String)>,
+    modules: Vec<String>,
     gws: Vec<Gateway>,
     out: VecDeque<EdgeOutput>,
     schemas: SchemaSet,
@@ -229,7 +244,10 @@ impl EdgeHubs {
                 return Err(EdgeConfigError::Zero { field });
             }
         }
-        let mut modules: Vec<(String, String)> = Vec::new();
+        if u32::from(cfg.window) > u32::from(UPSTREAM_PKID_BIT) {
+            return Err(EdgeConfigError::Window(cfg.window));
+        }
+        let mut modules: Vec<String> = Vec::new();
         let mut routes = Vec::with_capacity(cfg.routes.len());
         for (index, spec) in cfg.routes.iter().enumerate() {
             let r = Route::parse(&spec.route)
@@ -242,12 +260,12 @@ impl EdgeHubs {
             }
             let sink = match &r.sink {
                 Sink::Upstream => None,
-                Sink::Module { module, input } => {
-                    let key = (module.clone(), input.clone());
-                    Some(match modules.iter().position(|m| *m == key) {
+                // A module is one, whatever input a route feeds.
+                Sink::Module { module, .. } => {
+                    Some(match modules.iter().position(|m| m == module) {
                         Some(i) => i as u16,
                         None => {
-                            modules.push(key);
+                            modules.push(module.clone());
                             (modules.len() - 1) as u16
                         }
                     })
@@ -267,6 +285,9 @@ impl EdgeHubs {
                 ttl: spec.ttl.unwrap_or(cfg.ttl),
             });
         }
+        if modules.len() > 64 {
+            return Err(EdgeConfigError::Modules(modules.len()));
+        }
         Ok(EdgeHubs {
             gws: (0..gateways)
                 .map(|_| Gateway {
@@ -282,9 +303,9 @@ impl EdgeHubs {
         })
     }
 
-    /// The local modules the routes feed, as (module, input), in the order
-    /// [`EdgeOutput::ToModule`] numbers them.
-    pub fn modules(&self) -> &[(String, String)] {
+    /// The local modules the routes feed, in the order [`EdgeOutput::ToModule`] numbers
+    /// them.
+    pub fn modules(&self) -> &[String] {
         &self.modules
     }
 
@@ -343,6 +364,11 @@ impl EdgeHubs {
             Msg::Connect { .. } => {
                 let g = &mut self.gws[gw as usize];
                 let code = match g.sessions.binary_search(&child) {
+                    // Before its first sync with IoT Hub a gateway knows no children.
+                    _ if !g.synced => {
+                        g.counters.refused_clients += 1;
+                        ConnectCode::ServerUnavailable
+                    }
                     // A child reconnecting replaces its own session.
                     Ok(_) => ConnectCode::Accepted,
                     Err(at) if (g.sessions.len() as u32) < self.cfg.max_clients => {
@@ -445,6 +471,7 @@ impl EdgeHubs {
         // Each upstream message is stored once, at the highest priority (and longest life)
         // of the upstream routes that take it.
         let mut upstream: Option<(u8, SimDuration)> = None;
+        let mut fed = 0u64;
         for i in 0..self.routes.len() {
             let r = &self.routes[i];
             if !r.leaf {
@@ -465,7 +492,8 @@ impl EdgeHubs {
                         None => (r.priority, r.ttl),
                     })
                 }
-                Some(module) => {
+                Some(module) if module < 64 && fed & (1 << module) == 0 => {
+                    fed |= 1 << module;
                     self.gws[gw as usize].counters.to_modules += 1;
                     self.out.push_back(EdgeOutput::ToModule {
                         gw,
@@ -475,10 +503,20 @@ impl EdgeHubs {
                         values,
                     });
                 }
+                Some(_) => {}
             }
         }
-        if let Some((priority, ttl)) = upstream {
-            self.store(now, gw, child, priority, ttl, msg.clone());
+        match upstream {
+            Some((priority, ttl)) => self.store(now, gw, child, priority, ttl, msg.clone()),
+            None => {
+                self.gws[gw as usize].counters.unrouted += 1;
+                self.out.push_back(EdgeOutput::Lost {
+                    gw,
+                    child,
+                    seq: values.seq,
+                    reason: LossReason::Unrouted,
+                });
+            }
         }
     }
 
@@ -543,6 +581,7 @@ impl EdgeHubs {
     pub fn set_online(&mut self, gw: u32, online: bool) {
         let g = &mut self.gws[gw as usize];
         g.online = online;
+        g.synced |= online;
         if !online {
             for (_, h) in g.inflight.drain(..).rev() {
                 g.queues[usize::from(h.priority)].push_front(h);

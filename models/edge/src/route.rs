@@ -66,11 +66,33 @@ pub enum RouteError {
     Condition(#[from] ConditionError),
 }
 
-/// The byte offset of keyword `kw` (case-insensitive, between spaces) in `text`.
-fn keyword(text: &str, kw: &str) -> Option<usize> {
-    let upper = text.to_ascii_uppercase();
-    let pat = format!(" {kw} ");
-    upper.find(&pat).map(|i| i + 1)
+/// The byte offset of keyword `kw` (case-insensitive, between whitespace, outside quoted
+/// literals) in `text`: its first occurrence, or its last with `last`.
+fn keyword(text: &str, kw: &str, last: bool) -> Option<usize> {
+    let b = text.as_bytes();
+    let n = kw.len();
+    let mut quote: Option<u8> = None;
+    let mut found = None;
+    for i in 0..b.len() {
+        match quote {
+            Some(q) if b[i] == q => quote = None,
+            Some(_) => {}
+            None if b[i] == b'\'' || b[i] == b'"' => quote = Some(b[i]),
+            None => {
+                let word = b.get(i + 1..i + 1 + n);
+                if b[i].is_ascii_whitespace()
+                    && word.is_some_and(|w| w.eq_ignore_ascii_case(kw.as_bytes()))
+                    && b.get(i + 1 + n).is_some_and(|c| c.is_ascii_whitespace())
+                {
+                    found = Some(i + 1);
+                    if !last {
+                        return found;
+                    }
+                }
+            }
+        }
+    }
+    found
 }
 
 impl Route {
@@ -82,10 +104,11 @@ impl Route {
         }
         let body = &t[5..];
         let padded = format!(" {body} ");
-        let into = keyword(&padded, "INTO").ok_or_else(shape)?;
+        // The sink holds no whitespace: the last INTO outside quotes ends the condition.
+        let into = keyword(&padded, "INTO", true).ok_or_else(shape)?;
         let head = &padded[..into];
         let sink = padded[into + 4..].trim();
-        let (source, condition) = match keyword(head, "WHERE") {
+        let (source, condition) = match keyword(head, "WHERE", false) {
             Some(w) => (head[..w].trim(), Some(head[w + 5..].trim())),
             None => (head.trim(), None),
         };
@@ -179,6 +202,20 @@ mod tests {
         )
         .unwrap();
         assert!(w.condition.is_some());
+    }
+
+    #[test]
+    fn keywords_inside_a_quoted_literal_are_not_keywords() {
+        let r = Route::parse(
+            "FROM /messages/* WHERE $body.note = 'poured into tank where hot' INTO $upstream",
+        )
+        .unwrap();
+        assert_eq!(r.sink, Sink::Upstream);
+        assert!(r.condition.is_some());
+        assert!(
+            Route::parse("FROM /*\tINTO $upstream").is_ok(),
+            "any whitespace separates"
+        );
     }
 
     #[test]

@@ -187,6 +187,33 @@ fn a_lost_uplink_puts_the_messages_in_flight_back_in_order() {
 }
 
 #[test]
+fn two_inputs_of_one_module_are_one_module_fed_once() {
+    let mut e = hubs(EdgeConfig {
+        routes: vec![
+            spec(
+                r#"FROM /* INTO BrokeredEndpoint("/modules/alarm/inputs/a")"#,
+                0,
+                None,
+            ),
+            spec(
+                r#"FROM /messages/* INTO BrokeredEndpoint("/modules/alarm/inputs/b")"#,
+                0,
+                None,
+            ),
+            spec("FROM /messages/* INTO $upstream", 0, None),
+        ],
+        ..EdgeConfig::default()
+    });
+    assert_eq!(e.modules().len(), 1);
+    e.handle_child(t(0), 0, 1, &reading(1, 70.0));
+    let fed = outputs(&mut e)
+        .iter()
+        .filter(|o| matches!(o, EdgeOutput::ToModule { .. }))
+        .count();
+    assert_eq!(fed, 1);
+}
+
+#[test]
 fn a_module_route_feeds_the_module_and_not_the_store() {
     let mut e = hubs(EdgeConfig {
         routes: vec![spec(
@@ -196,15 +223,31 @@ fn a_module_route_feeds_the_module_and_not_the_store() {
         )],
         ..EdgeConfig::default()
     });
-    assert_eq!(e.modules(), &[("alarm".to_string(), "in".to_string())]);
+    assert_eq!(e.modules(), &["alarm".to_string()]);
     e.handle_child(t(0), 0, 1, &reading(1, 60.0));
     e.handle_child(t(0), 0, 1, &reading(2, 70.0));
-    let to_module: Vec<_> = outputs(&mut e)
-        .into_iter()
+    let out = outputs(&mut e);
+    let to_module = out
+        .iter()
         .filter(|o| matches!(o, EdgeOutput::ToModule { .. }))
-        .collect();
-    assert_eq!(to_module.len(), 1);
+        .count();
+    assert_eq!(to_module, 1);
     assert_eq!(e.depth(0), 0);
+    // Neither went upstream: both are dropped as unrouted (the module's stays on site).
+    let unrouted = out
+        .iter()
+        .filter(|o| {
+            matches!(
+                o,
+                EdgeOutput::Lost {
+                    reason: LossReason::Unrouted,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(unrouted, 2);
+    assert_eq!(e.counters(0).unrouted, 2);
 }
 
 #[test]
@@ -219,6 +262,20 @@ fn the_client_limit_refuses_one_child_too_many() {
         password: "p".into(),
         keep_alive_s: 60,
     };
+    // Before its first sync with IoT Hub the gateway refuses every child.
+    e.handle_child(t(0), 0, 1, &connect);
+    assert!(matches!(
+        outputs(&mut e).as_slice(),
+        [EdgeOutput::ToChild {
+            msg: Msg::ConnAck {
+                code: ConnectCode::ServerUnavailable
+            },
+            ..
+        }]
+    ));
+    e.set_online(0, true);
+    e.set_online(0, false);
+    // Synced once, it authenticates children offline.
     e.handle_child(t(0), 0, 1, &connect);
     e.handle_child(t(0), 0, 2, &connect);
     let codes: Vec<_> = outputs(&mut e)
@@ -273,5 +330,13 @@ fn a_bad_deployment_is_refused_with_the_route_named() {
             spec("INTO $upstream", 0, None)
         ]),
         Err(EdgeConfigError::Route { index: 1, .. })
+    ));
+    let wide = EdgeConfig {
+        window: 0x8001,
+        ..EdgeConfig::default()
+    };
+    assert!(matches!(
+        EdgeHubs::new(wide, 1, schemas()),
+        Err(EdgeConfigError::Window(0x8001))
     ));
 }

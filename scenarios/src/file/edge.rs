@@ -126,10 +126,20 @@ pub(crate) fn check(file: &SolutionFile) -> Result<(), FieldError> {
                     "an IoT Edge class behind another gateway (nested edge) is not modelled",
                 ));
             }
-            if e.ttl_s == 0 || e.ttl_s > u64::from(u32::MAX) {
+            // §3: timeToLiveSecs is at most about 2^31.
+            if e.ttl_s == 0 || e.ttl_s > i32::MAX as u64 {
                 return Err(bad(
                     f("edge.ttl_s"),
-                    format!("{}: expected 1 to 2^32 - 1 s", e.ttl_s),
+                    format!("{}: expected 1 to 2^31 - 1 s", e.ttl_s),
+                ));
+            }
+            if c.provisioned_ratio != 1.0 {
+                return Err(bad(
+                    f("provisioned_ratio"),
+                    format!(
+                        "{}: a class of gateways must be provisioned before the run (1.0): its children's identities are created with it as their parent",
+                        c.provisioned_ratio
+                    ),
                 ));
             }
             for (m, module) in e.modules.iter().enumerate() {
@@ -250,9 +260,11 @@ pub(crate) fn gateways(
                     bad(f(&format!("routes[{index}].priority")), err.to_string())
                 }
                 edge::EdgeConfigError::Zero { field } => bad(f(field), err.to_string()),
+                edge::EdgeConfigError::Window(_) => bad(f("window"), err.to_string()),
+                edge::EdgeConfigError::Modules(_) => bad(f("modules"), err.to_string()),
             })?;
         let mut modules = Vec::new();
-        for (module, _input) in compiled.modules() {
+        for module in compiled.modules() {
             let Some(entry) = e.modules.iter().find(|m| &m.name == module) else {
                 return Err(bad(
                     f("routes"),

@@ -40,6 +40,15 @@ impl SeqBitmaps {
         fresh
     }
 
+    /// Whether the pair is in the set.
+    pub(crate) fn contains(&self, device: u32, seq: u32) -> bool {
+        let w = seq as usize / 64;
+        if w >= self.words_per_device {
+            return self.beyond.contains(&(device, seq));
+        }
+        self.bits[device as usize * self.words_per_device + w] & (1u64 << (seq % 64)) != 0
+    }
+
     /// Removes the pair (the exactly-once check no longer expects it stored).
     pub(crate) fn unset(&mut self, device: u32, seq: u32) {
         let w = seq as usize / 64;

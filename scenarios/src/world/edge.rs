@@ -51,8 +51,7 @@ pub(crate) struct GatewayClass {
     pub(crate) modules: Vec<Module>,
     /// Per module, whether the module runs the back end's rules class (else it ignores).
     rules_class: usize,
-    /// The children's readings lost per reason, for the summary.
-    pub(crate) lost: [u64; 2],
+
     /// Per metrics sample: (hours, held, forwarded, expired or dropped, online).
     series: Vec<(f64, f64, f64, f64, f64)>,
 }
@@ -63,9 +62,21 @@ pub(crate) struct Gateways {
     parent: Vec<u32>,
     /// Per device: `class << 24 | local` of the gateway it is, or [`NONE`].
     gateway: Vec<u32>,
-    /// Readings a gateway gave up, as (device, seq), which the end-of-run check forgives.
-    pub(crate) forgiven: Vec<(u32, u32)>,
+    /// Readings a gateway gave up, as (device, seq, reason): at the end, those the store
+    /// does not hold are lost after acknowledgement.
+    forgiven: Vec<(u32, u32, LossReason)>,
+    /// At the end: readings acknowledged by a gateway and lost there, by reason (in
+    /// [`LOSS_REASONS`] order), never stored.
+    pub(crate) lost: [u64; 3],
+    /// At the end: readings acknowledged by a gateway, held there and not stored.
+    pub(crate) held_at_end: u64,
+    /// Per device link, how many uplink faults cut it now (empty without uplink faults).
+    cuts: Vec<u16>,
 }
+
+/// The reasons a gateway gives a reading up, in the summary's order.
+pub(crate) const LOSS_REASONS: [LossReason; 3] =
+    [LossReason::Ttl, LossReason::Overflow, LossReason::Unrouted];
 
 impl Gateways {
     /// The gateway classes of `cfg`, whose classes start at `bases` in the fleet.
@@ -83,6 +94,13 @@ impl Gateways {
             parent: Vec::new(),
             gateway: Vec::new(),
             forgiven: Vec::new(),
+            lost: [0; 3],
+            held_at_end: 0,
+            cuts: if cfg.uplink_faults.is_empty() {
+                Vec::new()
+            } else {
+                vec![0; n as usize]
+            },
         };
         if specs.is_empty() {
             return Ok(g);
@@ -122,7 +140,6 @@ impl Gateways {
                 wake: vec![SimTime::MAX; gws as usize],
                 modules,
                 rules_class,
-                lost: [0; 2],
                 series: Vec::new(),
             });
         }
@@ -138,18 +155,6 @@ impl Gateways {
     pub(crate) fn gateway(&self, g: u32) -> Option<(usize, u32)> {
         let v = *self.gateway.get(g as usize)?;
         (v != NONE).then_some(((v >> 24) as usize, v & 0xFF_FFFF))
-    }
-
-    /// Readings the gateways still hold, for the summary's in-flight count.
-    pub(crate) fn held(&self) -> u64 {
-        self.classes
-            .iter()
-            .map(|c| {
-                (0..c.hubs.len())
-                    .map(|gw| u64::from(c.hubs.depth(gw)))
-                    .sum::<u64>()
-            })
-            .sum()
     }
 }
 
@@ -173,6 +178,10 @@ impl SolutionWorld {
             let Some(p) = self.transport.arrive_up(ev.payload) else {
                 return;
             };
+            // A gateway that is off (not yet booted, or crashed) answers nothing.
+            if self.fleet.devices[g as usize].is_off() {
+                return;
+            }
             if let Msg::Connect { username, .. } = &p.msg {
                 // edgeHub carries the child's session, and its model id, upstream.
                 if let Some(h) = self.cloud.hub_of(p.device) {
@@ -206,8 +215,12 @@ impl SolutionWorld {
             };
             match self.transport.open_or_current(g, Peer::Hub, msg) {
                 Some(p) => self.transmit(k, p),
-                // `sync_uplink` saw a connection: there is one.
-                None => unreachable!("edgeHub sent on a connection the transport does not have"),
+                // A send just now broke the connection (TCP gave up): edgeHub goes offline
+                // and takes the message back.
+                None => {
+                    self.sync_uplink(kc, gw);
+                    break;
+                }
             }
         }
         while let Some(o) = self.edge.classes[kc].hubs.poll_output() {
@@ -273,12 +286,7 @@ impl SolutionWorld {
             EdgeOutput::Lost {
                 child, seq, reason, ..
             } => {
-                let class = &mut self.edge.classes[kc];
-                class.lost[match reason {
-                    LossReason::Ttl => 0,
-                    LossReason::Overflow => 1,
-                }] += 1;
-                self.edge.forgiven.push((child, seq));
+                self.edge.forgiven.push((child, seq, reason));
                 self.acct.metrics.inc(self.acct.ids.lost);
             }
             EdgeOutput::ToModule {
@@ -354,9 +362,21 @@ impl SolutionWorld {
     }
 
     /// Gateway `g` crashed: its children's sessions are gone with its RAM.
-    pub(super) fn gateway_crashed(&mut self, g: u32) {
-        if let Some((kc, gw)) = self.edge.gateway(g) {
-            self.edge.classes[kc].hubs.handle_crash(gw);
+    pub(super) fn gateway_crashed(&mut self, k: &mut Kernel, g: u32) {
+        let Some((kc, gw)) = self.edge.gateway(g) else {
+            return;
+        };
+        self.edge.classes[kc].hubs.handle_crash(gw);
+        // Each child hears its connection is gone, as from a hub that dropped it.
+        let now = k.now();
+        for child in 0..self.fleet.len() {
+            if self.edge.parent(child) != Some(g) {
+                continue;
+            }
+            let conn = self.transport.current_hub_conn(child);
+            if conn != 0 {
+                self.transport.service_closed(k, child, conn, now, 0);
+            }
         }
     }
 
@@ -407,6 +427,18 @@ impl SolutionWorld {
         let cut = payload & 1 == 1;
         let base = self.fleet.base(f.class);
         for &d in &f.devices {
+            // Overlapping faults on one device: its link is restored when the last ends.
+            let n = &mut self.edge.cuts[(base + d) as usize];
+            let act = if cut {
+                *n += 1;
+                *n == 1
+            } else {
+                *n -= 1;
+                *n == 0
+            };
+            if !act {
+                continue;
+            }
             for link in self.transport.links_of(base + d) {
                 if cut {
                     self.transport.net_mut().cut(link);
@@ -420,14 +452,32 @@ impl SolutionWorld {
     /// Before the end-of-run check: the readings the gateways gave up, and those they still
     /// hold, were acknowledged to their devices by edgeHub and are accounted for as lost or
     /// in flight, not as missing.
+    /// A reading given up that the store holds anyway (sent before an uplink cut, its
+    /// acknowledgement lost, then expired) was not lost.
     pub(super) fn forgive_gateway_readings(&mut self) {
-        let mut pairs = std::mem::take(&mut self.edge.forgiven);
+        let forgiven = std::mem::take(&mut self.edge.forgiven);
+        for (g, seq, reason) in forgiven {
+            if self.acct.stored_bits.contains(g, seq) || !self.acct.acked_bits.contains(g, seq) {
+                continue;
+            }
+            let r = LOSS_REASONS
+                .iter()
+                .position(|x| *x == reason)
+                .expect("listed");
+            self.edge.lost[r] += 1;
+            self.acct.acked_bits.unset(g, seq);
+        }
+        let mut held = Vec::new();
         for class in &self.edge.classes {
             for gw in 0..class.hubs.len() {
-                pairs.extend(class.hubs.held(gw));
+                held.extend(class.hubs.held(gw));
             }
         }
-        for (g, seq) in pairs {
+        for (g, seq) in held {
+            if self.acct.stored_bits.contains(g, seq) || !self.acct.acked_bits.contains(g, seq) {
+                continue;
+            }
+            self.edge.held_at_end += 1;
             self.acct.acked_bits.unset(g, seq);
         }
     }
@@ -472,6 +522,7 @@ impl SolutionWorld {
             figure("edge_forwarded", t.forwarded as f64),
             figure("edge_expired", t.expired as f64),
             figure("edge_overflowed", t.overflowed as f64),
+            figure("edge_unrouted", t.unrouted as f64),
             figure("edge_peak_store_depth", t.peak_depth as f64),
             figure("edge_refused_clients", t.refused_clients as f64),
         ]);
@@ -481,10 +532,10 @@ impl SolutionWorld {
                 report.figures.push((name("alerts"), s.alerts as f64));
                 report
                     .figures
-                    .push((name("recall"), s.recall.unwrap_or(0.0)));
+                    .push((name("recall"), s.recall.unwrap_or(1.0)));
                 report
                     .figures
-                    .push((name("precision"), s.precision.unwrap_or(0.0)));
+                    .push((name("precision"), s.precision.unwrap_or(1.0)));
                 let secs = |d: Option<sim::SimDuration>| d.map_or(0.0, |d| d.as_secs_f64());
                 report
                     .figures

@@ -458,7 +458,7 @@ impl SolutionWorld {
         self.fleet.with_device(g, |d, ctx| d.crash(now, ctx));
         let (c, local) = self.fleet.locate(g);
         self.fleet.class_mut(c).on_crash(local, now);
-        self.gateway_crashed(g);
+        self.gateway_crashed(k, g);
         for peer in [Peer::Hub, Peer::Dps] {
             if let Some(conn) = self.transport.forget(g, peer) {
                 self.close_service_side(now, g, conn, peer);

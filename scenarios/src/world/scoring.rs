@@ -410,11 +410,7 @@ fn summary_of(
         quota_rejections += hc.d2c_quota_exceeded;
     }
     // A gateway's losses are listed only in scenarios that have gateways.
-    let mut gateway_lost = [0u64; 2];
-    for class in &w.edge.classes {
-        gateway_lost[0] += class.lost[0];
-        gateway_lost[1] += class.lost[1];
-    }
+    let gateway_lost = w.edge.lost;
     let mut lost_by_reason = vec![
         Count {
             name: "buffer_overflow".into(),
@@ -426,10 +422,7 @@ fn summary_of(
         },
     ];
     if !w.edge.classes.is_empty() {
-        for (reason, n) in [edge::LossReason::Ttl, edge::LossReason::Overflow]
-            .iter()
-            .zip(gateway_lost)
-        {
+        for (reason, n) in super::edge::LOSS_REASONS.iter().zip(gateway_lost) {
             lost_by_reason.push(Count {
                 name: reason.as_str().into(),
                 count: n,
@@ -482,11 +475,13 @@ fn summary_of(
             acknowledged: c.acked,
             delivered: c.delivered,
             stored: c.stored,
-            lost: c.dropped_overflow + c.dropped_reboot + gateway_lost.iter().sum::<u64>(),
+            lost: c.dropped_overflow + c.dropped_reboot,
             lost_by_reason,
             duplicates_dropped: w.backend.stats().duplicates_dropped,
             throttled: d2c_throttled,
-            in_flight_at_end: w.fleet.buffered() + w.edge.held(),
+            in_flight_at_end: w.fleet.buffered(),
+            lost_at_gateways: gateway_lost.iter().sum(),
+            held_at_gateways_at_end: w.edge.held_at_end,
         },
         latency_ms: summary::Latency {
             p50: lat.p50 as f64,
