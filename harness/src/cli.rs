@@ -13,6 +13,9 @@
 //!
 //! With no subcommand, `fleetsim` runs its main job: `fleetsim run herd`.
 //!
+//! Logs: `RUST_LOG=info` (or `debug` for progress every 10 simulated minutes) writes records
+//! to stderr, each with its simulated time; `--log-format json` writes them as JSON lines.
+//!
 //! Exit codes: 0 all invariants held; 1 an invariant failed or a replay did not match;
 //! 2 bad input.
 
@@ -30,6 +33,17 @@ use std::process::ExitCode;
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// How log records (`RUST_LOG=info`, `debug`) are written to stderr: `text` (coloured
+    /// only on a terminal) or `json`, one object per line. Each record of a run carries
+    /// its simulated time (`sim`, e.g. `day 1 17:24:11.120`).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand, Debug)]
@@ -94,10 +108,16 @@ pub fn main_with(registry: Registry) -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        // No colour codes in a file or a pipe.
+        LogFormat::Text => logs
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        LogFormat::Json => logs.json().init(),
+    }
     let result = match cli.command {
         Some(Command::List) => {
             run::list(&registry);

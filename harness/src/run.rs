@@ -126,7 +126,7 @@ fn execute(registry: &Registry, args: &RunArgs) -> Result<(Summary, PathBuf)> {
         .out
         .clone()
         .unwrap_or_else(|| default_out(&name, seed, &args.set));
-    tracing::info!(scenario = %name, seed, devices, "starting");
+    tracing::info!(sim = %sim::SimTime::ZERO, scenario = %name, seed, devices, "starting");
     eprintln!(
         "fleetsim: {} — {} devices, {:.1} simulated hours, seed {seed}",
         name,
@@ -155,7 +155,7 @@ fn execute(registry: &Registry, args: &RunArgs) -> Result<(Summary, PathBuf)> {
                 p.events as f64 / secs / 1e6
             ));
         }
-        tracing::debug!(sim_s = p.now.as_secs(), events = p.events, "progress");
+        tracing::debug!(sim = %p.now, events = p.events, "progress");
     };
     let description = file.scenario.description.clone();
     let resolved = loaded.resolved;

@@ -238,9 +238,29 @@ impl fmt::Debug for SimTime {
     }
 }
 
+/// Formats as the run's clock, day 1 being the first 24 hours from time zero, to the
+/// millisecond (truncated): `day 1 17:24:11.120`. (With the default epoch, midnight UTC, this
+/// is also the UTC time of day.) `{:?}` gives the exact nanoseconds.
+///
+/// ```
+/// use sim::SimTime;
+/// assert_eq!(SimTime::from_millis(62_651_120).to_string(), "day 1 17:24:11.120");
+/// assert_eq!(SimTime::from_secs(86_400 + 5).to_string(), "day 2 00:00:05.000");
+/// ```
 impl fmt::Display for SimTime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self, f)
+        let ms = self.0 / 1_000_000;
+        let day = ms / 86_400_000;
+        let in_day = ms % 86_400_000;
+        write!(
+            f,
+            "day {} {:02}:{:02}:{:02}.{:03}",
+            day + 1,
+            in_day / 3_600_000,
+            in_day / 60_000 % 60,
+            in_day / 1_000 % 60,
+            in_day % 1_000
+        )
     }
 }
 

@@ -229,3 +229,48 @@ fn the_door_locks_without_idempotency_exit_1_with_a_repro_command() {
     let summary = std::fs::read_to_string(out.join("summary.json")).unwrap();
     assert!(summary.contains("\"duplicate_actuations\""), "{summary}");
 }
+
+/// Runs the binary with `RUST_LOG=debug`: its stderr.
+fn logs(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_fleetsim"))
+        .args(args)
+        .env("RUST_LOG", "debug")
+        .output()
+        .expect("the binary runs");
+    assert_eq!(out.status.code(), Some(0));
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn logs_carry_the_simulated_time_without_colour_codes_in_a_pipe_and_as_json_lines() {
+    let out = tmp("logs");
+    let o = out.to_str().unwrap();
+    let text = logs(&["run", "tank", "--set", "hours=1", "--out", o]);
+    assert!(
+        !text.contains('\u{1b}'),
+        "no ANSI codes into a pipe: {text}"
+    );
+    assert!(text.contains("progress sim=day 1 00:10:00.000"), "{text}");
+    let json = logs(&[
+        "run",
+        "tank",
+        "--set",
+        "hours=1",
+        "--log-format",
+        "json",
+        "--out",
+        o,
+    ]);
+    let records: Vec<serde_json::Value> = json
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    let progress: Vec<&str> = records
+        .iter()
+        .filter(|r| r["fields"]["message"] == "progress")
+        .map(|r| r["fields"]["sim"].as_str().unwrap())
+        .collect();
+    assert_eq!(progress.len(), 6, "{json}");
+    assert_eq!(progress[5], "day 1 01:00:00.000");
+}

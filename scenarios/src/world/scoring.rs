@@ -319,7 +319,7 @@ fn recall_invariant(
             missed.len(),
             missed
                 .first()
-                .map(|e| format!(", first {} from {:?}", device_id(w, e.device.0), e.start))
+                .map(|e| format!(", first {} from {}", device_id(w, e.device.0), e.start))
                 .unwrap_or_default(),
             f.episodes.saturating_sub(judged)
         ),
@@ -351,10 +351,10 @@ fn flagged_before_end(
         .collect();
     let first_missed = missed.first().map(|e| {
         let alerts: Vec<String> = alerts_of(e.device)
-            .map(|a| format!("{:?}", a.raised_at))
+            .map(|a| a.raised_at.to_string())
             .collect();
         format!(
-            "; first missed: {} {} {:?}..{:?}, its {} alerts: [{}]",
+            "; first missed: {} {} {} to {}, its {} alerts: [{}]",
             device_id(w, e.device.0),
             s.truth,
             e.start,
