@@ -4,6 +4,8 @@
 
 mod charts;
 mod cli;
+#[cfg(test)]
+mod golden;
 pub mod hugepages;
 mod report;
 mod run;
