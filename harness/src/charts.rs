@@ -8,6 +8,34 @@ use scenarios::class::{LayerKind, MapLayer};
 const W: u32 = 760;
 const H: u32 = 300;
 
+/// An axis tick as a person reads it: whole numbers with thousands separators (`1,200,000`,
+/// not `1200000.0`), fractions to a tick's precision (`39.5`, `2.25`, `0.0125`).
+pub fn tick(v: f64) -> String {
+    if !v.is_finite() {
+        return String::new();
+    }
+    if v.abs() >= 100.0 || v.fract() == 0.0 {
+        let n = v.round() as i64;
+        let digits = n.unsigned_abs().to_string();
+        let mut out = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        return if n < 0 { format!("-{out}") } else { out };
+    }
+    let s = if v.abs() >= 10.0 {
+        format!("{v:.1}")
+    } else if v.abs() >= 1.0 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.4}")
+    };
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
 /// A line chart of one or more named series over x (e.g. hours).
 pub fn lines(
     title: &str,
@@ -51,6 +79,8 @@ pub fn lines(
             .configure_mesh()
             .x_desc(x_label)
             .y_desc(y_label)
+            .x_label_formatter(&|v| tick(*v))
+            .y_label_formatter(&|v| tick(*v))
             .light_line_style(RGBColor(235, 235, 235))
             .draw()
             .ok();
@@ -101,6 +131,7 @@ pub fn bars(title: &str, x_label: &str, y_label: &str, bins: &[(String, f64)]) -
             .y_desc(y_label)
             .x_labels(n.min(12))
             .x_label_formatter(&|i| labels.get(*i).cloned().unwrap_or_default())
+            .y_label_formatter(&|v| tick(*v))
             .light_line_style(RGBColor(235, 235, 235))
             .draw()
             .ok();
@@ -414,6 +445,21 @@ pub fn timeline(title: &str, duration_h: f64, rows: &[TimelineRow]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::tick;
+    #[test]
+    fn ticks_read_as_numbers_a_person_writes() {
+        assert_eq!(tick(1_200_000.0), "1,200,000");
+        assert_eq!(tick(1_234.56), "1,235");
+        assert_eq!(tick(-45_000.0), "-45,000");
+        assert_eq!(tick(40.0), "40");
+        assert_eq!(tick(39.55), "39.5");
+        assert_eq!(tick(0.25), "0.25");
+        assert_eq!(tick(0.5), "0.5");
+        assert_eq!(tick(0.0), "0");
+        assert_eq!(tick(0.0125), "0.0125");
+        assert_eq!(tick(0.005), "0.005");
+    }
+
     #[test]
     fn a_line_chart_is_svg_with_its_title_and_legend() {
         let svg = super::lines(
