@@ -109,6 +109,51 @@ pub fn lines(
 
 /// A bar chart of labelled bins (a histogram whose bins the caller has made).
 pub fn bars(title: &str, x_label: &str, y_label: &str, bins: &[(String, f64)]) -> String {
+    bars_scaled(title, x_label, y_label, bins, false)
+}
+
+/// A bar chart whose counts span orders of magnitude, on a log scale: a tail of a few
+/// readings stays visible beside a bin of millions. The axis is labelled at powers of ten.
+pub fn bars_log(title: &str, x_label: &str, y_label: &str, bins: &[(String, f64)]) -> String {
+    let logged: Vec<(String, f64)> = bins
+        .iter()
+        .map(|(l, n)| {
+            (
+                l.clone(),
+                if *n > 0.0 {
+                    (n.log10() + 1.0).max(0.0)
+                } else {
+                    0.0
+                },
+            )
+        })
+        .collect();
+    bars_scaled(
+        title,
+        x_label,
+        &format!("{y_label} (log scale)"),
+        &logged,
+        true,
+    )
+}
+
+/// The label of a log-scale tick at `v` (a bar of one reading is 1 high): powers of ten only.
+fn log_tick(v: f64) -> String {
+    let e = v - 1.0;
+    if v >= 1.0 && (e - e.round()).abs() < 1e-6 {
+        tick(10f64.powi(e.round() as i32))
+    } else {
+        String::new()
+    }
+}
+
+fn bars_scaled(
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    bins: &[(String, f64)],
+    log_y: bool,
+) -> String {
     let mut buf = String::new();
     {
         let root = SVGBackend::with_string(&mut buf, (W, H)).into_drawing_area();
@@ -116,6 +161,7 @@ pub fn bars(title: &str, x_label: &str, y_label: &str, bins: &[(String, f64)]) -
         let n = bins.len().max(1);
         let y1 = bins.iter().map(|b| b.1).fold(0.0, f64::max);
         let y1 = if y1 > 0.0 { y1 * 1.1 } else { 1.0 };
+        let y_tick = |v: &f64| if log_y { log_tick(*v) } else { tick(*v) };
         let mut chart = ChartBuilder::on(&root)
             .caption(title, ("sans-serif", 18))
             .margin(10)
@@ -131,7 +177,7 @@ pub fn bars(title: &str, x_label: &str, y_label: &str, bins: &[(String, f64)]) -
             .y_desc(y_label)
             .x_labels(n.min(12))
             .x_label_formatter(&|i| labels.get(*i).cloned().unwrap_or_default())
-            .y_label_formatter(&|v| tick(*v))
+            .y_label_formatter(&y_tick)
             .light_line_style(RGBColor(235, 235, 235))
             .draw()
             .ok();
@@ -458,6 +504,10 @@ mod tests {
         assert_eq!(tick(0.0), "0");
         assert_eq!(tick(0.0125), "0.0125");
         assert_eq!(tick(0.005), "0.005");
+        // On the log scale a bar of one reading is 1 high, of a thousand 4.
+        assert_eq!(super::log_tick(1.0), "1");
+        assert_eq!(super::log_tick(4.0), "1,000");
+        assert_eq!(super::log_tick(2.5), "");
     }
 
     #[test]

@@ -333,29 +333,26 @@ pub fn html(s: &Summary, r: &ReportData, description: &str) -> String {
     while bins.last().is_some_and(|b| b.1 == 0.0) {
         bins.pop();
     }
-    let latency = charts::bars(
+    let latency = charts::bars_log(
         "Delivery latency (sample → stored)",
         "seconds",
         "readings",
         &bins,
     );
     let hub = charts::lines(
-        "IoT Hub: quota and throttling",
+        "IoT Hub: daily quota used",
         "hour",
-        "% of daily quota · throttles / hour ÷ 100",
-        &[
-            (
-                "quota used %",
-                series_points(r, "hub.quota_used_ratio", 100.0),
-            ),
-            (
-                "throttled / hour ÷ 100",
-                hourly_rates(r, "hub.throttled")
-                    .into_iter()
-                    .map(|(x, y)| (x, y / 100.0))
-                    .collect(),
-            ),
-        ],
+        "% of the daily quota",
+        &[(
+            "quota used",
+            series_points(r, "hub.quota_used_ratio", 100.0),
+        )],
+    );
+    let throttled = charts::lines(
+        "IoT Hub: requests throttled (429)",
+        "hour",
+        "requests / hour",
+        &[("throttled", hourly_rates(r, "hub.throttled"))],
     );
     let connected = charts::lines(
         "Connected devices",
@@ -449,7 +446,7 @@ pub fn html(s: &Summary, r: &ReportData, description: &str) -> String {
     h.push_str(&markdown_to_html(&md));
     let _ = write!(
         h,
-        "<h2>Charts</h2>\n<div class=\"charts\">\n<div>{msgs}</div>\n<div>{latency}</div>\n<div>{hub}</div>\n<div>{connected}</div>\n{extra}{battery}{map}{timeline}</div>\n</body></html>\n"
+        "<h2>Charts</h2>\n<div class=\"charts\">\n<div>{msgs}</div>\n<div>{latency}</div>\n<div>{hub}</div>\n<div>{throttled}</div>\n<div>{connected}</div>\n{extra}{battery}{map}{timeline}</div>\n</body></html>\n"
     );
     h
 }
