@@ -24,6 +24,18 @@ fn thousands(n: u64) -> String {
 }
 
 /// The report as Markdown: the figures a person wants first.
+/// What the alert table's figures mean, under it.
+const ALERT_DEFINITIONS: &str =
+    "\n*Definitions.* An **episode** is a stretch of a device's true state (its class's ground \
+truth) of the kind the rule's `truth` names. An alert for that device raised during an episode \
+or within `scoring.grace_min` after it **detects** it: the first is a true alert, later ones in \
+the same episode are duplicates, and an alert in no episode is false. **Precision** = true / \
+(true + false), 1 when the rule raised none; **recall** = detected / all episodes, 1 when there \
+were none (the `recall` invariant judges only episodes that began `min_age_h` before the end). \
+**Latency** runs from the episode's onset to its first detecting alert, so it includes what the \
+condition waits for (a fever's ramp, a stuck window) as well as the readings' end-to-end \
+latency, itself including the store's `queryable_delay_s`.\n";
+
 pub fn markdown(s: &Summary, r: &ReportData, description: &str) -> String {
     let mut m = String::new();
     let t = &s.telemetry;
@@ -141,6 +153,7 @@ pub fn markdown(s: &Summary, r: &ReportData, description: &str) -> String {
             r.latency_s_max / 60.0
         );
     }
+    m.push_str(ALERT_DEFINITIONS);
     let b = &s.battery;
     if r.battery_soc.is_empty() {
         return dashboard_md(m, r);
