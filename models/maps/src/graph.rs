@@ -193,6 +193,23 @@ impl FacilityMap {
     pub fn zones(&self) -> &[Area] {
         &self.zones
     }
+    /// The zones as geofences to upload (§5.2): each zone's outline in latitude and
+    /// longitude, named by the zone, valid always.
+    pub fn zone_fences(&self) -> Vec<crate::geofence::FenceFeature> {
+        self.zones
+            .iter()
+            .map(|z| crate::geofence::FenceFeature {
+                geometry_id: z.name.clone(),
+                ring: z
+                    .outline
+                    .points()
+                    .iter()
+                    .map(|&p| self.frame.to_geo(p))
+                    .collect(),
+                validity: None,
+            })
+            .collect()
+    }
     /// The place named `name`.
     pub fn place(&self, name: &str) -> Option<usize> {
         self.places.iter().position(|p| p.name == name)

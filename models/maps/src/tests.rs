@@ -21,20 +21,7 @@ fn fences() -> (FacilityMap, GeofenceService, u32) {
         CompactRng::from_seed_u64(3),
     )
     .unwrap();
-    let features: Vec<FenceFeature> = map
-        .zones()
-        .iter()
-        .map(|z| FenceFeature {
-            geometry_id: z.name.clone(),
-            ring: z
-                .outline
-                .points()
-                .iter()
-                .map(|&p| map.frame.to_geo(p))
-                .collect(),
-            validity: None,
-        })
-        .collect();
+    let features = map.zone_fences();
     let udid = svc.upload(&features).unwrap();
     (map, svc, udid)
 }

@@ -28,9 +28,7 @@ use crate::classes::tracked::{site, site_layers};
 use crate::load::FieldError;
 use crate::registry::{AppBuild, AppKind};
 use geometry::Point;
-use maps::geofence::{
-    EventType, FenceFeature, GeofenceConfig, GeofenceMode, GeofenceQuery, GeofenceService,
-};
+use maps::geofence::{EventType, GeofenceConfig, GeofenceMode, GeofenceQuery, GeofenceService};
 use maps::graph::{Access, FacilityMap, RouteType, TravelMode};
 use maps::route::{to_local, RouteConfig, RouteRequest, RouteService};
 use maps::site::{FORKLIFT_STOPS, MAIN_OFFICE};
@@ -298,20 +296,7 @@ impl FacilityOps {
             rng("geofence"),
         )
         .expect("latencies checked");
-        let features: Vec<FenceFeature> = map
-            .zones()
-            .iter()
-            .map(|z| FenceFeature {
-                geometry_id: z.name.clone(),
-                ring: z
-                    .outline
-                    .points()
-                    .iter()
-                    .map(|&q| map.frame.to_geo(q))
-                    .collect(),
-                validity: None,
-            })
-            .collect();
+        let features = map.zone_fences();
         let udid = geofence
             .upload(&features)
             .expect("the site's zones are valid fences");

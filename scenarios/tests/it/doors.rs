@@ -2,26 +2,10 @@
 //! truth after each heal, no lock actuates twice for one request, and every unauthorised
 //! request is refused; the broken variants fail the invariant they should.
 
+use crate::common::{failed, figure};
 use scenarios::bundled::{load, run_bundled, source};
 use scenarios::load::Override;
 use scenarios::registry::Registry;
-use scenarios::summary::Summary;
-
-fn figure(s: &Summary, of: &str, name: &str) -> f64 {
-    s.figures
-        .iter()
-        .find(|f| f.of == of && f.name == name)
-        .unwrap_or_else(|| panic!("no figure {of} {name}: {:?}", s.figures))
-        .value
-}
-
-fn failed(s: &Summary) -> Vec<&str> {
-    s.invariants
-        .iter()
-        .filter(|i| !i.passed)
-        .map(|i| i.name.as_str())
-        .collect()
-}
 
 #[test]
 fn a_day_of_the_building_holds_every_invariant_and_is_pinned_for_two_seeds() {

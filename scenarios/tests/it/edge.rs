@@ -2,17 +2,15 @@
 //! store and forward through uplink outages, the local alarm module, the loss reasons, and
 //! the files a gateway refuses.
 
+use crate::common::{self, failed};
 use scenarios::bundled::{load, run_bundled, source};
 use scenarios::load::Override;
 use scenarios::registry::Registry;
 use scenarios::summary::Summary;
 
+/// A figure of the tank-edge gateways.
 fn figure(s: &Summary, name: &str) -> f64 {
-    s.figures
-        .iter()
-        .find(|f| f.of == "plant_gw" && f.name == name)
-        .unwrap_or_else(|| panic!("no figure {name}"))
-        .value
+    common::figure(s, "plant_gw", name)
 }
 
 fn lost(s: &Summary, reason: &str) -> u64 {
@@ -22,14 +20,6 @@ fn lost(s: &Summary, reason: &str) -> u64 {
         .find(|c| c.name == reason)
         .unwrap_or_else(|| panic!("no loss reason {reason}"))
         .count
-}
-
-fn failed(s: &Summary) -> Vec<&str> {
-    s.invariants
-        .iter()
-        .filter(|i| !i.passed)
-        .map(|i| i.name.as_str())
-        .collect()
 }
 
 #[test]

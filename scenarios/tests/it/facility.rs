@@ -3,24 +3,9 @@
 //! Route Directions answers directions, scored against the true tracks and the yard graph's
 //! shortest paths.
 
+use crate::common::{failed, figure};
 use scenarios::bundled::run_bundled;
 use scenarios::summary::Summary;
-
-fn figure(s: &Summary, of: &str, name: &str) -> f64 {
-    s.figures
-        .iter()
-        .find(|f| f.of == of && f.name == name)
-        .unwrap_or_else(|| panic!("no figure {of} {name}"))
-        .value
-}
-
-fn failed(s: &Summary) -> Vec<&str> {
-    s.invariants
-        .iter()
-        .filter(|i| !i.passed)
-        .map(|i| i.name.as_str())
-        .collect()
-}
 
 #[test]
 fn an_eight_hour_shift_holds_every_invariant_and_is_pinned_for_two_seeds() {

@@ -2,6 +2,7 @@
 
 mod bad_files;
 mod commands;
+mod common;
 mod doors;
 mod edge;
 mod facility;

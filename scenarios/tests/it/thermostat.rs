@@ -1,6 +1,7 @@
 //! The thermostat solution end to end at a small size: rooms held near their setpoints,
 //! setpoints applied through desired properties, temperatures read through direct methods.
 
+use crate::common::figure;
 use scenarios::bundled::{load, run_bundled};
 use scenarios::load::Override;
 use scenarios::registry::Registry;
@@ -17,14 +18,6 @@ fn thermostat(homes: u32, hours: f64, seed: u64, extra: &[&str]) -> Summary {
     sets.extend(extra.iter().map(|s| s.to_string()));
     let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
     run_bundled("thermostat", &sets).summary_core
-}
-
-fn figure(s: &Summary, of: &str, name: &str) -> f64 {
-    s.figures
-        .iter()
-        .find(|f| f.of == of && f.name == name)
-        .unwrap_or_else(|| panic!("no figure {of}.{name} in {:?}", s.figures))
-        .value
 }
 
 #[test]
