@@ -10,6 +10,10 @@
 //!   overrides appended when there are any).
 //! - `fleetsim replay DIR/summary.json`: runs the same scenario, seed and overrides again and
 //!   checks the trace hash matches; a replay of a run whose invariants failed fails too.
+//! - `fleetsim explain DIR/summary.json [--device ID]... [--invariant NAME] [--format json]`:
+//!   re-runs it (checking the trace hash) with the named devices watched, or those the
+//!   failed invariant names, and prints each one's episodes with why they were detected or
+//!   missed, then its timeline in simulated clock time (`day 1 17:24:11.120`).
 //!
 //! With no subcommand, `fleetsim` runs its main job: `fleetsim run herd`.
 //!
@@ -60,6 +64,9 @@ enum Command {
         /// A summary.json written by `fleetsim run`.
         summary: std::path::PathBuf,
     },
+    /// Re-run a summary.json's run with a few devices watched and print their stories:
+    /// why a failed invariant failed.
+    Explain(crate::explain::ExplainArgs),
 }
 
 /// A failure that is the user's input, not the simulation: exit code 2.
@@ -129,6 +136,7 @@ pub fn main_with(registry: Registry) -> ExitCode {
         }
         Some(Command::Run(args)) => run::run(&registry, &args),
         Some(Command::Replay { summary }) => run::replay(&registry, &summary),
+        Some(Command::Explain(args)) => crate::explain::explain(&registry, &args),
         None => run::run(&registry, &run::RunArgs::main_job()),
     };
     match result {

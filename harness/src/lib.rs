@@ -4,6 +4,7 @@
 
 mod charts;
 mod cli;
+mod explain;
 #[cfg(test)]
 mod golden;
 pub mod hugepages;

@@ -103,8 +103,11 @@ fn default_out(name: &str, seed: u64, sets: &[String]) -> PathBuf {
     PathBuf::from(format!("reports/out/{name}-{seed}-{:08x}", h >> 32))
 }
 
-/// Runs a scenario; returns its summary (already written to disk).
-fn execute(registry: &Registry, args: &RunArgs) -> Result<(Summary, PathBuf)> {
+/// Loads `args`' scenario with its overrides (the seed last, as `seed=N`).
+pub(crate) fn load(
+    registry: &Registry,
+    args: &RunArgs,
+) -> Result<(bundled::Loaded, Vec<Override>)> {
     let src = source(&args.scenario)?;
     let mut sets: Vec<Override> = Vec::new();
     for s in &args.set {
@@ -117,6 +120,12 @@ fn execute(registry: &Registry, args: &RunArgs) -> Result<(Summary, PathBuf)> {
         });
     }
     let loaded = bundled::load(&src, &sets, registry).map_err(|e| BadInput(e.to_string()))?;
+    Ok((loaded, sets))
+}
+
+/// Runs a scenario; returns its summary (already written to disk).
+fn execute(registry: &Registry, args: &RunArgs) -> Result<(Summary, PathBuf)> {
+    let (loaded, sets) = load(registry, args)?;
     let file = &loaded.file;
     let seed = file.scenario.seed;
     let name = file.scenario.name.clone();
@@ -291,7 +300,7 @@ fn print_summary(s: &Summary, out: &Path) {
 }
 
 /// The command that reruns `s`, ready to paste into a POSIX shell.
-fn repro(s: &Summary) -> String {
+pub(crate) fn repro(s: &Summary) -> String {
     let sets: String = s
         .overrides
         .iter()
@@ -351,11 +360,16 @@ pub fn run(registry: &Registry, args: &RunArgs) -> Result<()> {
     Ok(())
 }
 
-pub fn replay(registry: &Registry, path: &Path) -> Result<()> {
+/// A summary.json written by `fleetsim run`.
+pub(crate) fn read_summary(path: &Path) -> Result<Summary> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| BadInput(format!("{}: cannot read: {e}", path.display())))?;
-    let recorded = Summary::from_json(&text)
-        .map_err(|e| BadInput(format!("{}: not a fleetsim summary: {e}", path.display())))?;
+    Ok(Summary::from_json(&text)
+        .map_err(|e| BadInput(format!("{}: not a fleetsim summary: {e}", path.display())))?)
+}
+
+pub fn replay(registry: &Registry, path: &Path) -> Result<()> {
+    let recorded = read_summary(path)?;
     let args = RunArgs {
         scenario: recorded.scenario.clone(),
         seed: None,

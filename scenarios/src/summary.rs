@@ -270,6 +270,15 @@ pub struct Invariant {
     pub name: String,
     pub passed: bool,
     pub detail: String,
+    /// The devices a failed invariant names, first ones first (at most
+    /// [`Invariant::DEVICES_NAMED`]): `fleetsim explain --invariant` tells their stories.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<String>,
+}
+
+impl Invariant {
+    /// How many devices a failed invariant names at most.
+    pub const DEVICES_NAMED: usize = 5;
 }
 
 impl Summary {

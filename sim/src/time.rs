@@ -78,6 +78,42 @@ impl SimTime {
 }
 
 impl SimDuration {
+    /// For people: whole hours and minutes from a minute up (`3 h`, `6 h 35 min`,
+    /// `12 min`, a day and more as `2 d 4 h`), seconds with up to one decimal below
+    /// (`45 s`, `1.5 s`), milliseconds below a second (`250 ms`).
+    ///
+    /// ```
+    /// use sim::SimDuration;
+    /// assert_eq!(SimDuration::from_secs(10_800).human(), "3 h");
+    /// assert_eq!(SimDuration::from_secs(23_749).human(), "6 h 35 min");
+    /// assert_eq!(SimDuration::from_millis(1_500).human(), "1.5 s");
+    /// assert_eq!(SimDuration::from_millis(250).human(), "250 ms");
+    /// assert_eq!(SimDuration::from_secs(180_000).human(), "2 d 2 h");
+    /// ```
+    pub fn human(self) -> String {
+        let ns = self.0;
+        if ns < NANOS_PER_SEC {
+            return format!("{} ms", ns / NANOS_PER_MILLI);
+        }
+        if ns < 60 * NANOS_PER_SEC {
+            let tenths = ns / (NANOS_PER_SEC / 10);
+            return if tenths % 10 == 0 {
+                format!("{} s", tenths / 10)
+            } else {
+                format!("{}.{} s", tenths / 10, tenths % 10)
+            };
+        }
+        let mins = ns / (60 * NANOS_PER_SEC);
+        let (d, h, m) = (mins / 1_440, mins / 60 % 24, mins % 60);
+        match (d, h, m) {
+            (0, 0, m) => format!("{m} min"),
+            (0, h, 0) => format!("{h} h"),
+            (0, h, m) => format!("{h} h {m} min"),
+            (d, 0, _) => format!("{d} d"),
+            (d, h, _) => format!("{d} d {h} h"),
+        }
+    }
+
     pub const ZERO: SimDuration = SimDuration(0);
     pub const MAX: SimDuration = SimDuration(u64::MAX);
 

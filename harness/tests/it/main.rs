@@ -128,6 +128,77 @@ fn a_failed_invariant_exits_1_and_prints_a_repro_command() {
         stderr.contains("reproduces the recorded run's failed invariants: fever recall"),
         "{stderr}"
     );
+    explain_names_the_missed_fever_and_why(&out.join("summary.json"));
+}
+
+/// `fleetsim explain` on the mild-fever run: the devices the recall invariant names, each
+/// missed episode's cause (readings arrived, the rule never held), their timelines in
+/// clock time; the same as JSON lines; bad selections exit 2 naming what is wrong.
+fn explain_names_the_missed_fever_and_why(summary: &std::path::Path) {
+    let s = summary.to_str().unwrap();
+    let (code, stdout, stderr) = fleetsim(&["explain", s]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stdout.contains("matches the recorded run"), "{stdout}");
+    assert!(stdout.contains("[FAILED] fever recall"), "{stdout}");
+    let recorded = std::fs::read_to_string(summary).unwrap();
+    let first = recorded
+        .split("\"devices\": [")
+        .nth(1)
+        .and_then(|rest| rest.split('"').nth(1))
+        .expect("the failed recall invariant names its devices");
+    assert!(first.starts_with("cow-"), "{first}");
+    let header = format!("\n{first} (class collar)\n  fever from day 1 ");
+    assert!(stdout.contains(&header), "{stdout}");
+    assert!(stdout.contains(": MISSED by `fever`"), "{stdout}");
+    assert!(
+        stdout.contains("rule `fever` never held on the "),
+        "mild fevers reach the store but never cross the threshold: {stdout}"
+    );
+    for step in ["boot ", "sampled ", "publish ", "puback ", "stored "] {
+        assert!(
+            stdout.contains(&format!(" {step}")),
+            "no {step}step: {stdout}"
+        );
+    }
+    assert!(
+        stdout.contains("── fever begins (ground truth) ──"),
+        "{stdout}"
+    );
+
+    let (code, stdout, stderr) = fleetsim(&["explain", s, "--device", first, "--format", "json"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is a JSON object"))
+        .collect();
+    assert_eq!(lines[0]["type"], "run");
+    let episode = lines.iter().find(|l| l["type"] == "episode").unwrap();
+    assert_eq!(episode["device"], first);
+    assert_eq!(episode["detected"], false);
+    assert!(episode["readings"]["stored_in_time"].as_u64().unwrap() > 0);
+    let stored = lines
+        .iter()
+        .filter(|l| l["type"] == "event" && l["kind"] == "stored")
+        .count();
+    assert!(stored > 0, "{stdout}");
+
+    let (code, _, stderr) = fleetsim(&["explain", s, "--device", "cow-9999999"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains(
+            "no device `cow-9999999` in this scenario (class collar: cow-0000000 to cow-0000999)"
+        ),
+        "{stderr}"
+    );
+    let (code, _, stderr) = fleetsim(&["explain", s, "--invariant", "goats"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("--invariant goats: this run has no such invariant; it has `"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = fleetsim(&["explain", s, "--invariant", "exactly once"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("held in this run"), "{stderr}");
 }
 
 #[test]

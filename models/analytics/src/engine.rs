@@ -607,6 +607,25 @@ impl RuleEngine {
             _ => {}
         }
     }
+    /// The rules whose conditions hold for `device` on the readings processed so far: bit
+    /// `r` for rule `RuleId(r)` (the first 64 rules). For diagnosis (`fleetsim explain`),
+    /// not the hot path.
+    pub fn rules_holding(&self, device: DeviceIndex) -> u64 {
+        let d = device.0 as usize;
+        if d >= self.devices {
+            return 0;
+        }
+        let (record, flags) = self.record_and_flags(d);
+        let rec = &self.words[record];
+        let flags = &rec[flags];
+        self.rules
+            .iter()
+            .take(64)
+            .enumerate()
+            .filter(|(_, rule)| rule.holds(flags))
+            .fold(0, |m, (r, _)| m | 1 << r)
+    }
+
     /// Every alert raised so far, in order.
     pub fn alerts(&self) -> &[Alert] {
         &self.alerts

@@ -53,6 +53,24 @@ pub fn apply_overrides_with_defaults(
     apply(src, overrides, aliases, Some(&defaults))
 }
 
+/// `did you mean a, b? ` for the valid keys whose last segment is `key`'s (a key moved to
+/// another table, e.g. `network.loss_ratio` to `classes.collar.link.loss_ratio`); empty
+/// when there is none.
+fn did_you_mean(key: &str, valid: &[String]) -> String {
+    let last = key.rsplit('.').next().unwrap_or(key);
+    let close: Vec<&str> = valid
+        .iter()
+        .map(|v| v.split(" (= ").next().unwrap_or(v))
+        .filter(|v| *v != key && v.rsplit('.').next() == Some(last))
+        .take(4)
+        .collect();
+    if close.is_empty() {
+        String::new()
+    } else {
+        format!("did you mean {}? ", close.join(", "))
+    }
+}
+
 fn apply(
     src: &Source,
     overrides: &[Override],
@@ -94,6 +112,7 @@ fn apply(
             valid.extend(settable(&doc, defaults));
             return Err(LoadError::UnknownKey {
                 key: o.key.clone(),
+                hint: did_you_mean(&o.key, &valid),
                 valid: valid.join(", "),
             });
         }
@@ -310,6 +329,20 @@ mod tests {
                 "{e}"
             );
         }
+    }
+
+    #[test]
+    fn an_unknown_key_suggests_the_keys_that_end_as_it_does() {
+        let e = set(FLEET, &["outages.start_h=10"]).unwrap_err().to_string();
+        assert!(
+            e.starts_with(
+                "--set outages.start_h: no such key in this scenario; \
+                 did you mean network.outages[0].start_h? valid keys: "
+            ),
+            "{e}"
+        );
+        let e = set(FLEET, &["network.goats=1"]).unwrap_err().to_string();
+        assert!(!e.contains("did you mean"), "{e}");
     }
 
     #[test]

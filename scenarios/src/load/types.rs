@@ -67,8 +67,13 @@ pub enum LoadError {
     },
     #[error("--set {arg}: expected key=value")]
     BadOverride { arg: String },
-    #[error("--set {key}: no such key in this scenario; valid keys: {valid}")]
-    UnknownKey { key: String, valid: String },
+    /// `hint` is empty or `did you mean …? ` (keys that end as `key` does).
+    #[error("--set {key}: no such key in this scenario; {hint}valid keys: {valid}")]
+    UnknownKey {
+        key: String,
+        hint: String,
+        valid: String,
+    },
     /// A `--set` path that cannot be followed in the file: no entry of that name, an index
     /// past the end of an array, a key under a value that is not a table.
     #[error("--set {key}: {message}")]

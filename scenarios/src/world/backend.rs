@@ -4,7 +4,7 @@
 //! telemetry fields are its columns, reference §4), and runs the rules on each reading of the
 //! rules' class as the store indexes it.
 
-use super::{build_err, BuildError, SolutionWorld, WorldConfig, BACKEND, BACKEND_POLL};
+use super::{build_err, story, BuildError, SolutionWorld, WorldConfig, BACKEND, BACKEND_POLL};
 use crate::app::DeviceRef;
 use crate::world::cloud::Cloud;
 use crate::world::fleet::Fleet;
@@ -145,13 +145,20 @@ impl SolutionWorld {
                     else {
                         continue;
                     };
-                    let Some((c, local)) = self
-                        .cloud
-                        .device_of(h, m.device)
-                        .and_then(|g| b.store_of(g))
-                    else {
+                    let Some(g) = self.cloud.device_of(h, m.device) else {
                         continue;
                     };
+                    let Some((c, local)) = b.store_of(g) else {
+                        continue;
+                    };
+                    if story::watches(&self.story, g) {
+                        let detail = format!(
+                            "the back end reads reading {} from the hub's endpoint (partition {part}), {} after the hub enqueued it",
+                            values.seq,
+                            now.saturating_since(m.enqueued)
+                        );
+                        story::push(&mut self.story, now, g, "read", Some(values.seq), detail);
+                    }
                     self.acct.counts.delivered += 1;
                     b.templates.on_reading(hub, h, m.model, c);
                     let cs = &mut b.stores[c];
@@ -211,7 +218,21 @@ impl SolutionWorld {
             let Some(ev) = cs.store.index_next(now) else {
                 break;
             };
-            self.acct.on_stored(cs.base + ev.device.0, ev.seq);
+            let g = cs.base + ev.device.0;
+            self.acct.on_stored(g, ev.seq);
+            let watched = story::watches(&self.story, g);
+            if watched {
+                let detail = format!(
+                    "reading {} stored and queryable, {} after it was sampled: {}",
+                    ev.seq,
+                    now.saturating_since(ev.event_time),
+                    story::values_text(
+                        &self.cfg.classes[c].fields,
+                        &ev.values[..usize::from(columns)]
+                    )
+                );
+                story::push(&mut self.story, now, g, "stored", Some(ev.seq), detail);
+            }
             if self.service.has_apps() {
                 self.service.readings.push(PendingReading {
                     device: DeviceRef {
@@ -228,7 +249,19 @@ impl SolutionWorld {
             self.acct
                 .metrics
                 .record(self.acct.ids.e2e_ms, latency.as_millis());
-            if rules {
+            if rules && watched {
+                let before = (b.engine.rules_holding(ev.device), b.engine.alerts().len());
+                b.engine.handle_event(now, ev);
+                story::note_rules(
+                    &mut self.story,
+                    now,
+                    g,
+                    ev.seq,
+                    &b.engine,
+                    ev.device,
+                    before,
+                );
+            } else if rules {
                 b.engine.handle_event(now, ev);
             }
         }
@@ -237,6 +270,11 @@ impl SolutionWorld {
         }
         if rules {
             while let Some(n) = b.engine.poll_notification() {
+                let g = cs.base + n.device.0;
+                if story::watches(&self.story, g) {
+                    let detail = format!("{:?} notification to {}: {}", n.channel, n.to, n.subject);
+                    story::push(&mut self.story, now, g, "notified", None, detail);
+                }
                 self.notifier.handle_notification(now, &n);
             }
         }

@@ -111,6 +111,9 @@ impl SolutionWorld {
                     // value differs in its hash.
                     k.trace_digest(values_digest(p.device, values));
                 }
+                if self.traced(p.device) {
+                    self.note_arrival(now, &p, "hub");
+                }
                 self.cloud.hubs[h].handle_packet(now, hub::ConnId(p.conn), &p.msg);
             }
             HUB_WAKE => {
@@ -150,6 +153,9 @@ impl SolutionWorld {
                         attempts: 0,
                         msg,
                     };
+                    if at > now && self.traced(g) {
+                        self.note_held(now, &p, at);
+                    }
                     if at > now {
                         let target = EntityId(HUB_BASE - h as u32);
                         self.transport.park(k, at, target, HUB_DEFERRED, p);
@@ -169,6 +175,10 @@ impl SolutionWorld {
                         hub::HubError::Throttled | hub::HubError::QuotaExceeded
                     ) {
                         self.acct.metrics.inc(self.acct.ids.throttled);
+                    }
+                    if self.traced(g) {
+                        let detail = format!("the hub closes the connection: {reason}");
+                        self.note(now, g, "refused", None, detail);
                     }
                     self.transport
                         .service_closed(k, g, conn.0, at, reason.code());
@@ -198,6 +208,9 @@ impl SolutionWorld {
                 let Some(p) = self.transport.arrive_up(ev.payload) else {
                     return;
                 };
+                if self.traced(p.device) {
+                    self.note_arrival(now, &p, "DPS");
+                }
                 self.cloud
                     .dps
                     .handle_packet(now, dps::ConnId(p.conn), 0, &p.msg);

@@ -96,6 +96,7 @@ pub(crate) fn judge(
         let detail = format!("no app {:?}", spec.app);
         return (
             Invariant {
+                devices: Vec::new(),
                 name,
                 passed: false,
                 detail,
@@ -129,11 +130,12 @@ pub(crate) fn judge(
                 Some(b) if truly_had(&truth[d], b, from, *t) => converged += 1,
                 _ => {
                     first_miss.get_or_insert_with(|| {
+                        let state = |s: Option<u64>| s.map_or("nothing".into(), |v| v.to_string());
                         format!(
-                            "; first miss: {} at {:.3} h believed {believed:?}, truly {:?}",
+                            "; first miss: {} at {t} believed {}, truly {}",
                             cfg.ids.format(d as u32),
-                            t.as_secs_f64() / 3_600.0,
-                            state_at(&truth[d], *t)
+                            state(believed),
+                            state(state_at(&truth[d], *t))
                         )
                     });
                 }
@@ -168,6 +170,7 @@ pub(crate) fn judge(
     );
     (
         Invariant {
+            devices: Vec::new(),
             name,
             passed,
             detail,

@@ -334,6 +334,9 @@ impl SolutionWorld {
                     return;
                 }
                 self.acct.counts.boots += 1;
+                if self.traced(g) {
+                    self.note(now, g, "boot", None, "powers on".into());
+                }
                 self.fleet.with_device(g, |d, ctx| d.power_on(now, ctx));
             }
             DEVICE_WAKE => {
@@ -347,6 +350,9 @@ impl SolutionWorld {
                 let Some(p) = self.transport.arrive_down(ev.payload) else {
                     return;
                 };
+                if self.traced(g) {
+                    self.note_packet(now, g, p.peer, &p.msg, false);
+                }
                 if self.gateway_ack(k, g, &p.msg) {
                     return;
                 }
@@ -368,6 +374,23 @@ impl SolutionWorld {
                 ) else {
                     return;
                 };
+                if self.traced(g) {
+                    let why = match reason {
+                        firmware::DisconnectReason::Network => {
+                            "the network or the peer vanished".to_string()
+                        }
+                        firmware::DisconnectReason::Server(code) => {
+                            format!("the service closed it with {code}")
+                        }
+                    };
+                    self.note(
+                        now,
+                        g,
+                        "disconnected",
+                        None,
+                        format!("connection lost: {why}"),
+                    );
+                }
                 self.fleet
                     .with_device(g, |d, ctx| d.handle_disconnected(now, reason, ctx));
             }
@@ -432,6 +455,9 @@ impl SolutionWorld {
     /// its wake-up.
     pub(super) fn drain_device(&mut self, k: &mut Kernel, g: u32) {
         let mut out = std::mem::take(&mut self.fleet.out);
+        if self.traced(g) {
+            self.note_outputs(k.now(), g, &out);
+        }
         for o in out.drain(..) {
             match o {
                 DeviceOutput::Send { to, msg } => {
@@ -455,6 +481,10 @@ impl SolutionWorld {
     /// hardware state, and both of the device's connections close on the service side.
     pub(super) fn crash_device(&mut self, k: &mut Kernel, g: u32) {
         let now = k.now();
+        if self.traced(g) {
+            let detail = "crashes (fault plan): RAM and unsent readings in RAM are lost".into();
+            self.note(now, g, "crash", None, detail);
+        }
         self.fleet.with_device(g, |d, ctx| d.crash(now, ctx));
         let (c, local) = self.fleet.locate(g);
         self.fleet.class_mut(c).on_crash(local, now);

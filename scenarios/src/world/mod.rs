@@ -56,6 +56,7 @@ pub mod notify;
 pub mod scoring;
 pub mod service;
 mod slab;
+pub mod story;
 mod templates;
 pub mod transport;
 mod verdicts;
@@ -330,6 +331,8 @@ pub struct SolutionWorld {
     service: service::Service,
     notifier: notify::Notifier,
     edge: edge::Gateways,
+    /// The watched devices' stories (`fleetsim explain`); `None` in an ordinary run.
+    story: Option<story::Tracer>,
 }
 
 impl SolutionWorld {
@@ -381,6 +384,7 @@ impl SolutionWorld {
             service,
             notifier,
             edge,
+            story: None,
         };
         world.preprovision();
         world.adopt_children()?;
@@ -461,6 +465,26 @@ pub struct Progress {
 pub struct Outcome {
     pub summary_core: Summary,
     pub report: scoring::ReportData,
+    /// The watched devices' stories ([`run_watching`]); empty otherwise.
+    pub story: story::Story,
+}
+
+/// The classes' id patterns and sizes, for an error about an unknown device.
+fn known_ids(cfg: &WorldConfig) -> String {
+    let classes: Vec<String> = cfg
+        .classes
+        .iter()
+        .filter(|c| c.count > 0)
+        .map(|c| {
+            format!(
+                "class {}: {} to {}",
+                c.name,
+                c.ids.format(0),
+                c.ids.format(c.count - 1)
+            )
+        })
+        .collect();
+    classes.join("; ")
 }
 
 /// Builds and runs a world to its end, drains the back end, then checks the invariants and
@@ -471,10 +495,48 @@ pub fn run(
     apps: Vec<(String, Box<dyn App>)>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<(Outcome, String), BuildError> {
+    run_watching(cfg, classes, apps, progress, &[])
+}
+
+/// [`run`], telling the stories of the devices named in `watch` (device ids, any class):
+/// [`Outcome::story`]. The run is the same run: it has the same trace hash.
+///
+/// ```
+/// # use scenarios::{bundled, load::Override, registry::Registry};
+/// let registry = Registry::bundled();
+/// let sets = [Override::parse("devices=200").unwrap(), Override::parse("hours=1").unwrap()];
+/// let loaded = bundled::load(&bundled::source("herd").unwrap(), &sets, &registry).unwrap();
+/// let r = loaded.resolved;
+/// let (outcome, _hash) = scenarios::world::run_watching(
+///     r.world, r.classes, r.apps, &mut |_| {}, &["cow-0000007".to_string()],
+/// ).unwrap();
+/// let cow = &outcome.story.devices[0];
+/// assert_eq!(cow.id, "cow-0000007");
+/// assert!(outcome.story.of(cow.device).any(|e| e.kind == "stored"));
+/// ```
+pub fn run_watching(
+    cfg: WorldConfig,
+    classes: Vec<Box<dyn DeviceClass>>,
+    apps: Vec<(String, Box<dyn App>)>,
+    progress: &mut dyn FnMut(Progress),
+    watch: &[String],
+) -> Result<(Outcome, String), BuildError> {
     let seed = Seed(cfg.seed);
     let epoch = cfg.epoch;
     let end = SimTime::ZERO + cfg.duration;
-    let world = SolutionWorld::new(cfg, classes, apps)?;
+    let mut watched = Vec::with_capacity(watch.len());
+    for id in watch {
+        watched.push(story::device_index(&cfg, id).ok_or_else(|| {
+            build_err(
+                "--device",
+                format!("no device `{id}` in this scenario ({})", known_ids(&cfg)),
+            )
+        })?);
+    }
+    let mut world = SolutionWorld::new(cfg, classes, apps)?;
+    if !watched.is_empty() {
+        world.story = Some(story::Tracer::new(watched));
+    }
     let mut sim = sim::Sim::new(seed, epoch, world);
     let (kernel, world) = sim.parts_mut();
     world.schedule_start(kernel);

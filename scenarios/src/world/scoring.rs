@@ -137,15 +137,35 @@ pub(crate) fn finish(
             ));
         }
     }
+    for i in summary_core.invariants.iter_mut().filter(|i| i.passed) {
+        i.devices.clear();
+    }
+    let story = w.take_story(&truth, &scores, end);
     super::Outcome {
         summary_core,
         report,
+        story,
     }
 }
 
 /// The id of the stored class's device `local`.
 fn device_id(w: &SolutionWorld, local: u32) -> String {
     w.cfg.classes[w.backend.class()].ids.format(local)
+}
+
+/// The distinct devices of `episodes`, in order, at most [`Invariant::DEVICES_NAMED`].
+fn named<'a>(w: &SolutionWorld, episodes: impl Iterator<Item = &'a TruthEpisode>) -> Vec<String> {
+    let mut ids: Vec<String> = Vec::new();
+    for e in episodes {
+        let id = device_id(w, e.device.0);
+        if !ids.contains(&id) {
+            ids.push(id);
+            if ids.len() == Invariant::DEVICES_NAMED {
+                break;
+            }
+        }
+    }
+    ids
 }
 
 /// The id of global device `g`.
@@ -171,6 +191,7 @@ fn fleet_invariants(w: &SolutionWorld) -> Vec<Invariant> {
         String::new()
     };
     invariants.push(Invariant {
+        devices: example.iter().map(|(g, _)| global_id(w, *g)).collect(),
         name: "every acknowledged reading is stored exactly once".into(),
         passed: acked_not_stored == 0 && c.store_duplicates == 0,
         detail: match example {
@@ -191,6 +212,7 @@ fn fleet_invariants(w: &SolutionWorld) -> Vec<Invariant> {
     let lost = c.dropped_overflow + c.dropped_reboot;
     let balanced = c.sampled == c.acked + lost + in_flight;
     invariants.push(Invariant {
+        devices: Vec::new(),
         name: "sent = acknowledged + lost + in flight at the end".into(),
         passed: balanced,
         detail: format!(
@@ -220,6 +242,7 @@ fn fleet_invariants(w: &SolutionWorld) -> Vec<Invariant> {
         }
     }
     invariants.push(Invariant {
+        devices: Vec::new(),
         name: "no device is registered on two hubs".into(),
         passed: doubles == 0,
         detail: format!("{doubles} devices on more than one hub"),
@@ -230,6 +253,7 @@ fn fleet_invariants(w: &SolutionWorld) -> Vec<Invariant> {
 /// The truth kind a rule is scored against, from its score.
 fn unscored(name: String, rule: &str) -> Invariant {
     Invariant {
+        devices: Vec::new(),
         name,
         passed: false,
         detail: format!("rule `{rule}` has no truth kind to be scored against"),
@@ -266,6 +290,13 @@ fn scenario_invariant(
             let healthy = |d: &DeviceIndex| !had.get(d.0 as usize).copied().unwrap_or(false);
             let count = f.false_alerts.iter().filter(|(d, _)| healthy(d)).count();
             Invariant {
+                devices: f
+                    .false_alerts
+                    .iter()
+                    .filter(|(d, _)| healthy(d))
+                    .map(|(d, _)| device_id(w, d.0))
+                    .take(Invariant::DEVICES_NAMED)
+                    .collect(),
                 name,
                 passed: count == 0,
                 detail: match f.false_alerts.iter().find(|(d, _)| healthy(d)) {
@@ -309,13 +340,14 @@ fn recall_invariant(
         1.0 - missed.len() as f64 / judged as f64
     };
     Invariant {
+        devices: named(w, missed.iter().copied()),
         name,
         passed: recall >= min,
         detail: format!(
-            "recall {:.4} over {} episodes that began at least {:?} before the end ({} missed{}); {} younger episodes not judged",
+            "recall {:.4} over {} episodes that began at least {} before the end ({} missed{}); {} younger episodes not judged",
             recall,
             judged,
-            min_age,
+            min_age.human(),
             missed.len(),
             missed
                 .first()
@@ -364,6 +396,7 @@ fn flagged_before_end(
         )
     });
     Invariant {
+        devices: named(w, missed.iter().copied().copied()),
         name: format!("every {} episode is flagged before it ends", s.truth),
         passed: missed.is_empty(),
         detail: format!(

@@ -66,8 +66,8 @@ pub(crate) struct Transport {
     /// Per connection id: the device, with [`DPS_CONN`] set for a DPS connection
     /// (connection ids are never reused; 0 is "none").
     conn_device: Vec<u32>,
-    rto: SimDuration,
-    max_retries: u8,
+    pub(super) rto: SimDuration,
+    pub(super) max_retries: u8,
     /// Per class, its first device and its link's minimum latency (how long a service's close
     /// takes to reach the device).
     min_latency: Vec<(u32, SimDuration)>,
@@ -362,6 +362,9 @@ impl SolutionWorld {
                         duty.handle_transmit(k.now(), airtime, EU868_DUTY_CYCLE)
                     {
                         self.transport.duty_deferred[lora_class.expect("a LoRaWAN class")] += 1;
+                        if self.traced(p.device) {
+                            self.note_deferred(k.now(), &p, until);
+                        }
                         let slot = self.transport.slab.insert(p);
                         k.schedule(until, Event::new(EntityId(0), RETRANSMIT, slot));
                         return;
@@ -394,7 +397,8 @@ impl SolutionWorld {
             (true, Peer::Dps) => (DPS_ENTITY, DPS_RX),
             (false, _) => (EntityId(p.device), DEVICE_RX),
         };
-        match self.transport.net.send(k.now(), link, size, 0) {
+        let outcome = self.transport.net.send(k.now(), link, size, 0);
+        match outcome {
             // A duplicated segment is discarded by the receiving TCP: only the first copy is
             // delivered (the schema sets no link duplication yet; the seam is here).
             SendOutcome::Delivered {
@@ -405,6 +409,9 @@ impl SolutionWorld {
             // packet an unclog releases later would be a duplicate of the retransmission,
             // which TCP discards, so `Applied::released` is not scheduled (see faults.rs).
             SendOutcome::Dropped(_) | SendOutcome::Held => {
+                if self.traced(p.device) {
+                    self.note_lost(k.now(), &p, outcome);
+                }
                 if p.attempts >= self.transport.max_retries {
                     self.break_connection(k, p.device, p.conn, p.peer);
                 } else {
@@ -434,6 +441,14 @@ impl SolutionWorld {
             return;
         }
         self.transport.broken += 1;
+        if self.traced(g) {
+            let detail = format!(
+                "TCP gives up on its connection to the {} after {} retransmissions",
+                if peer == Peer::Hub { "hub" } else { "DPS" },
+                self.transport.max_retries
+            );
+            self.note(k.now(), g, "broken", None, detail);
+        }
         self.close_service_side(k.now(), g, conn, peer);
         *self.transport.conns[g as usize].current_mut(peer) = 0;
         k.schedule_in(

@@ -217,6 +217,7 @@ pub(crate) fn judge(
             let score = scores.iter().find(|x| &x.rule == rule);
             let p99 = score.and_then(|x| x.latency_p99);
             Invariant {
+                devices: Vec::new(),
                 name: format!("{rule} alert latency p99 <= {:.0} s", p99_max.as_secs_f64()),
                 passed: p99.is_none_or(|p| p <= *p99_max),
                 detail: match p99 {
@@ -230,6 +231,7 @@ pub(crate) fn judge(
             }
         }
         InvariantSpec::TelemetryLatency { p99_ms_max } => Invariant {
+            devices: Vec::new(),
             name: format!("telemetry latency p99 <= {p99_ms_max} ms"),
             passed: s.latency_ms.p99 <= *p99_ms_max,
             detail: format!(
@@ -250,6 +252,7 @@ pub(crate) fn judge(
                 .map(|c| format!("{} × {}", c.count, c.name))
                 .collect();
             Invariant {
+                devices: Vec::new(),
                 name: format!("direct methods answered >= {min}"),
                 passed: ratio >= *min,
                 detail: format!(
@@ -272,6 +275,7 @@ pub(crate) fn judge(
                 converged as f64 / with as f64
             };
             Invariant {
+                devices: Vec::new(),
                 name: format!("{} twins converged >= {min}", w.cfg.classes[*class].name),
                 passed: ratio >= *min,
                 detail: format!(
@@ -288,6 +292,7 @@ pub(crate) fn judge(
                 delivered as f64 / sent as f64
             };
             Invariant {
+                devices: Vec::new(),
                 name: format!("notifications delivered >= {min}"),
                 passed: ratio >= *min,
                 detail: format!("{delivered} of {sent} delivered ({ratio:.4})"),
@@ -305,6 +310,7 @@ pub(crate) fn judge(
                 .find(|f| &f.of == of && &f.name == figure)
                 .map(|f| f.value);
             Invariant {
+                devices: Vec::new(),
                 name: format!("{of} {figure} in [{min}, {max}]"),
                 passed: value.is_some_and(|v| v >= *min && v <= *max),
                 detail: match value {

@@ -368,3 +368,19 @@ fn the_dashboard_lists_open_alerts_per_rule() {
     assert_eq!(e.dashboard().devices_seen(), 4);
     assert_eq!(e.dashboard().devices_alerting(), 2);
 }
+
+#[test]
+fn rules_holding_tracks_the_fever_rule_from_its_second_hot_reading_until_it_clears() {
+    let mut e = engine(FEVER);
+    let mut holding = Vec::new();
+    for (i, &temp) in [38.6, 39.7, 39.8, 39.4, 39.1, 39.8].iter().enumerate() {
+        let t = at_min(5 * i as u64);
+        e.handle_event(t, &collar(0, i as u32, t, 0.0, temp));
+        holding.push(e.rules_holding(DeviceIndex(0)));
+    }
+    // Two readings above 39.5 make it hold; 39.4 is within the hysteresis; 39.1 clears it;
+    // a single hot reading after that is not yet a fever.
+    assert_eq!(holding, vec![0, 0, 1, 1, 0, 0]);
+    // A device the engine has not seen holds nothing.
+    assert_eq!(e.rules_holding(DeviceIndex(7)), 0);
+}
