@@ -1,8 +1,11 @@
 //! SVG charts for the HTML report, drawn with `plotters`' SVG backend (text is emitted as SVG
 //! `<text>`, so no font files are needed on the machine).
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use scenarios::class::{LayerKind, MapLayer};
+use scenarios::world::as_run::FaultWindow;
 
 /// Chart size in pixels.
 const W: u32 = 760;
@@ -42,6 +45,74 @@ pub fn lines(
     x_label: &str,
     y_label: &str,
     series: &[(&str, Vec<(f64, f64)>)],
+) -> String {
+    lines_over(title, x_label, y_label, series, &Over::default())
+}
+
+/// What a line chart shows besides its series.
+#[derive(Default)]
+pub struct Over<'a> {
+    /// Fault windows shaded behind the series (x in hours).
+    pub faults: &'a [FaultWindow],
+    /// Series that often coincide (sampled, acknowledged, stored) are drawn each thinner
+    /// than the one before, so a line under another still shows at its edges.
+    pub layered: bool,
+}
+
+const FAULT: RGBColor = RGBColor(214, 39, 40);
+
+/// Shades each fault window (a line for an instant) on a chart over hours, labelled at the
+/// top with its short name.
+fn shade_faults<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    faults: &[FaultWindow],
+    y: (f64, f64),
+) {
+    for (i, f) in faults.iter().enumerate() {
+        let to = if f.to_h > f.from_h {
+            f.to_h
+        } else {
+            f.from_h + 0.02
+        };
+        let area = Rectangle::new([(f.from_h, y.0), (to, y.1)], FAULT.mix(0.12).filled());
+        let series = chart.draw_series(std::iter::once(area)).ok();
+        if i == 0 {
+            if let Some(s) = series {
+                s.label("fault window").legend(|(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 16, y + 5)], FAULT.mix(0.25).filled())
+                });
+            }
+        }
+    }
+}
+
+/// The fault windows' short names at the top of the plot, drawn over what the chart shows.
+fn label_faults<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    faults: &[FaultWindow],
+    y: (f64, f64),
+) {
+    for (i, f) in faults.iter().enumerate() {
+        // Staggered, so neighbouring windows' names do not overlap.
+        let row = (i % 3) as f64;
+        let at = (f.from_h, y.1 - (y.1 - y.0) * (0.02 + 0.06 * row));
+        chart
+            .draw_series(std::iter::once(Text::new(
+                f.short.clone(),
+                at,
+                ("sans-serif", 11).into_font().color(&FAULT),
+            )))
+            .ok();
+    }
+}
+
+/// [`lines`], with fault windows and layering ([`Over`]).
+pub fn lines_over(
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[(&str, Vec<(f64, f64)>)],
+    over: &Over<'_>,
 ) -> String {
     let mut buf = String::new();
     {
@@ -84,17 +155,34 @@ pub fn lines(
             .light_line_style(RGBColor(235, 235, 235))
             .draw()
             .ok();
+        shade_faults(&mut chart, over.faults, (y0, y1));
+        let n = series.len() as u32;
         for (i, (name, pts)) in series.iter().enumerate() {
-            let color = Palette99::pick(i).to_rgba();
+            let (width, alpha) = if over.layered {
+                (
+                    2 + 3 * (n - 1 - i as u32),
+                    if i + 1 == series.len() { 1.0 } else { 0.55 },
+                )
+            } else {
+                (2, 1.0)
+            };
+            let color = Palette99::pick(i).mix(alpha);
             chart
-                .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))
+                .draw_series(LineSeries::new(
+                    pts.iter().copied(),
+                    color.stroke_width(width),
+                ))
                 .map(|s| {
                     s.label(*name).legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
+                        PathElement::new(
+                            vec![(x, y), (x + 16, y)],
+                            color.stroke_width(width.min(6)),
+                        )
                     })
                 })
                 .ok();
         }
+        label_faults(&mut chart, over.faults, (y0, y1));
         chart
             .configure_series_labels()
             .background_style(WHITE.mix(0.85))
@@ -201,11 +289,32 @@ pub struct MapPoint {
     pub north_m: f64,
 }
 
-/// The herd map: the pasture outline, every (sampled) cow, and flagged cows in colour.
+/// A scale bar's length: the round 1, 2 or 5 × 10ⁿ metres nearest a fifth of `span_m`.
+pub fn scale_bar_m(span_m: f64) -> f64 {
+    let target = (span_m / 5.0).max(1.0);
+    let p = 10f64.powf(target.log10().floor());
+    [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .map(|k| k * p)
+        .min_by(|a, b| (a - target).abs().total_cmp(&(b - target).abs()))
+        .unwrap_or(p)
+}
+
+fn distance_text(m: f64) -> String {
+    if m >= 1_000.0 {
+        format!("{} km", tick(m / 1_000.0))
+    } else {
+        format!("{} m", tick(m))
+    }
+}
+
+/// The herd map: the pasture outline, every (sampled) cow, the cows a tower outage cut off,
+/// flagged cows in colour, and a scale bar; axes in kilometres.
 pub fn map(
     title: &str,
     pasture: &[MapPoint],
     cows: &[MapPoint],
+    cut_off: &[MapPoint],
     flagged: &[(&str, Vec<MapPoint>)],
 ) -> String {
     let mut buf = String::new();
@@ -244,8 +353,10 @@ pub fn map(
             .expect("valid ranges");
         chart
             .configure_mesh()
-            .x_desc("metres east")
-            .y_desc("metres north")
+            .x_desc("km east")
+            .y_desc("km north")
+            .x_label_formatter(&|v| tick(*v / 1_000.0))
+            .y_label_formatter(&|v| tick(*v / 1_000.0))
             .light_line_style(RGBColor(240, 240, 240))
             .draw()
             .ok();
@@ -274,6 +385,36 @@ pub fn map(
                 s.label("cow")
                     .legend(move |(x, y)| Circle::new((x + 8, y), 3, grey.filled()))
             })
+            .ok();
+        let cut = RGBColor(120, 170, 220);
+        if !cut_off.is_empty() {
+            chart
+                .draw_series(
+                    cut_off
+                        .iter()
+                        .map(|p| Circle::new((p.east_m, p.north_m), 1, cut.filled())),
+                )
+                .map(|s| {
+                    s.label("cut off by a tower outage")
+                        .legend(move |(x, y)| Circle::new((x + 8, y), 3, cut.filled()))
+                })
+                .ok();
+        }
+        // A scale bar at the lower left, inside the pad under the pasture.
+        let bar = scale_bar_m(x1 - x0);
+        let (bx, by) = (x0, y0 - pad * 0.5);
+        chart
+            .draw_series([PathElement::new(
+                vec![(bx, by), (bx + bar, by)],
+                BLACK.stroke_width(3),
+            )])
+            .ok();
+        chart
+            .draw_series(std::iter::once(Text::new(
+                distance_text(bar),
+                (bx + bar * 1.05, by + pad * 0.25),
+                ("sans-serif", 12),
+            )))
             .ok();
         let colours = [
             RGBColor(214, 39, 40),
@@ -423,10 +564,16 @@ pub struct TimelineRow {
     pub alerts_h: Vec<(f64, bool)>,
 }
 
-/// The alerts timeline: true episodes as bars, alerts as markers (green matched, red false).
-pub fn timeline(title: &str, duration_h: f64, rows: &[TimelineRow]) -> String {
+/// The alerts timeline: true episodes as bars, alerts as markers (green matched, red false),
+/// a label on every row, fault windows shaded, the legend above the plot.
+pub fn timeline(
+    title: &str,
+    duration_h: f64,
+    rows: &[TimelineRow],
+    faults: &[FaultWindow],
+) -> String {
     let mut buf = String::new();
-    let height = (80 + 18 * rows.len() as u32).clamp(160, 900);
+    let height = 110 + 18 * rows.len().max(1) as u32;
     {
         let root = SVGBackend::with_string(&mut buf, (W, height)).into_drawing_area();
         root.fill(&WHITE).ok();
@@ -434,19 +581,30 @@ pub fn timeline(title: &str, duration_h: f64, rows: &[TimelineRow]) -> String {
         let mut chart = ChartBuilder::on(&root)
             .caption(title, ("sans-serif", 18))
             .margin(10)
-            .x_label_area_size(36)
-            .y_label_area_size(120)
+            .x_label_area_size(64)
+            .y_label_area_size(150)
             .build_cartesian_2d(0.0..duration_h.max(1.0), 0.0..n as f64)
             .expect("valid ranges");
-        let labels: Vec<String> = rows.iter().map(|r| r.label.clone()).collect();
         chart
             .configure_mesh()
             .x_desc("hours")
-            .y_labels(n.min(50))
-            .y_label_formatter(&|y| labels.get(*y as usize).cloned().unwrap_or_default())
+            .x_label_formatter(&|v| tick(*v))
+            .disable_y_mesh()
+            .y_labels(0)
             .light_line_style(RGBColor(240, 240, 240))
             .draw()
             .ok();
+        // Every row's label, right-aligned against the axis at the row's middle.
+        let style = ("sans-serif", 11)
+            .into_font()
+            .into_text_style(&root)
+            .pos(Pos::new(HPos::Right, VPos::Center));
+        for (i, r) in rows.iter().enumerate() {
+            let (x, y) = chart.backend_coord(&(0.0, i as f64 + 0.5));
+            root.draw(&Text::new(r.label.clone(), (x - 6, y), style.clone()))
+                .ok();
+        }
+        shade_faults(&mut chart, faults, (0.0, n as f64));
         let bar = RGBColor(250, 200, 120);
         chart
             .draw_series(rows.iter().enumerate().filter_map(|(i, r)| {
@@ -454,11 +612,6 @@ pub fn timeline(title: &str, duration_h: f64, rows: &[TimelineRow]) -> String {
                     Rectangle::new([(a, i as f64 + 0.2), (b, i as f64 + 0.8)], bar.filled())
                 })
             }))
-            .map(|s| {
-                s.label("true episode").legend(move |(x, y)| {
-                    Rectangle::new([(x, y - 4), (x + 16, y + 4)], bar.filled())
-                })
-            })
             .ok();
         let good = RGBColor(44, 160, 44);
         let bad = RGBColor(214, 39, 40);
@@ -472,18 +625,36 @@ pub fn timeline(title: &str, duration_h: f64, rows: &[TimelineRow]) -> String {
                     )
                 })
             }))
-            .map(|s| {
-                s.label("alert (green: true, red: false)")
-                    .legend(move |(x, y)| TriangleMarker::new((x + 8, y), 5, good.filled()))
-            })
             .ok();
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .position(SeriesLabelPosition::LowerRight)
-            .draw()
+        label_faults(&mut chart, faults, (0.0, n as f64));
+        // The legend, under the axis where it covers nothing.
+        let legend = ("sans-serif", 12)
+            .into_font()
+            .into_text_style(&root)
+            .pos(Pos::new(HPos::Left, VPos::Center));
+        let y = height as i32 - 16;
+        let mut x = 170;
+        root.draw(&Rectangle::new([(x, y - 5), (x + 16, y + 5)], bar.filled()))
             .ok();
+        root.draw(&Text::new("true episode", (x + 22, y), legend.clone()))
+            .ok();
+        x += 120;
+        for (label, colour) in [("true alert", good), ("false alert", bad)] {
+            root.draw(&TriangleMarker::new((x + 8, y), 5, colour.filled()))
+                .ok();
+            root.draw(&Text::new(label, (x + 20, y), legend.clone()))
+                .ok();
+            x += 100;
+        }
+        if !faults.is_empty() {
+            root.draw(&Rectangle::new(
+                [(x, y - 5), (x + 16, y + 5)],
+                FAULT.mix(0.25).filled(),
+            ))
+            .ok();
+            root.draw(&Text::new("fault window", (x + 22, y), legend))
+                .ok();
+        }
         root.present().ok();
     }
     buf
@@ -536,9 +707,14 @@ mod tests {
             "Herd",
             &[sq(0.0, 0.0), sq(100.0, 0.0), sq(100.0, 100.0)],
             &[sq(10.0, 10.0)],
+            &[sq(20.0, 20.0)],
             &[("fever", vec![sq(50.0, 50.0)])],
         );
         assert!(svg.contains("pasture") && svg.contains("fever") && svg.contains("<circle"));
+        assert!(
+            svg.contains("cut off by a tower outage") && svg.contains("20 m\n"),
+            "{svg}"
+        );
         let svg = timeline(
             "Alerts",
             24.0,
@@ -547,8 +723,18 @@ mod tests {
                 episode_h: Some((2.0, 5.0)),
                 alerts_h: vec![(2.5, true)],
             }],
+            &[FaultWindow {
+                short: "outage".into(),
+                label: "outage of 2 towers".into(),
+                from_h: 9.5,
+                to_h: 10.2,
+            }],
         );
         assert!(svg.contains("cow-7") && svg.contains("true episode"));
+        assert!(
+            svg.contains("outage\n") && svg.contains("fault window"),
+            "{svg}"
+        );
         let svg = bars(
             "Latency",
             "ms",

@@ -36,6 +36,74 @@ were none (the `recall` invariant judges only episodes that began `min_age_h` be
 condition waits for (a fever's ramp, a stuck window) as well as the readings' end-to-end \
 latency, itself including the store's `queryable_delay_s`.\n";
 
+const TELEMETRY_DEFINITIONS: &str = "*Definitions.* **Sent**: readings the devices sampled \
+and queued to publish. **Acknowledged**: the hub's PUBACK reached the device, which then \
+forgets the reading. **Delivered**: read from the hub's endpoint by the back end, redeliveries \
+included. **Stored**: distinct readings queryable in the store. **Lost**: dropped on the device \
+(its store-and-forward buffer overflowed, or it rebooted with them in RAM) or given up by a \
+gateway. **In flight at the end**: still on a device or on the way. Latency is measured from \
+the reading's own timestamp (the device's clock when it sampled).\n\n";
+
+const HUB_DEFINITIONS: &str = "*Definitions.* **Quota used**: the share of the hub's daily \
+message quota (its tier's messages a day per unit, each message counted in 4 KB blocks) used on \
+the busiest UTC day. **Throttled**: requests answered late or refused with 429 because a \
+per-second throttle (device-to-cloud sends, connections, twin operations) was exceeded. \
+**Quota rejections**: messages refused because the day's quota was spent.\n\n";
+
+/// Where the latency goes: sample → each milestone, cumulative, and alert → notification.
+fn latency_md(m: &mut String, s: &Summary) {
+    if s.latency_stages.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        m,
+        "### Where the latency goes\n\n| from sampling until the reading is | p50 | p99 | max |\n|---|---:|---:|---:|"
+    );
+    let secs = |ms: f64| format!("{:.1} s", ms / 1_000.0);
+    for st in &s.latency_stages {
+        let _ = writeln!(
+            m,
+            "| {} | {} | {} | {} |",
+            st.stage,
+            secs(st.p50),
+            secs(st.p99),
+            secs(st.max)
+        );
+    }
+    for n in s.notifications.iter().filter(|n| n.delivered > 0) {
+        let _ = writeln!(
+            m,
+            "| (from the alert) notified by {} | {} | {} | |",
+            n.channel,
+            secs(n.latency_ms_p50),
+            secs(n.latency_ms_p99)
+        );
+    }
+    let _ = writeln!(
+        m,
+        "\nEach row is cumulative from the sample. Before the hub: the device's buffer while it is offline or connecting, the radio and TCP retransmissions. Hub → read: the back end's polling of the endpoint. Read → queryable: the store's configured `store.queryable_delay_s` and its ingestion throughput. The rules run on each reading as it becomes queryable; their alert latency adds what the condition waits for.\n"
+    );
+}
+
+/// The Device Provisioning Service's work.
+fn dps_md(m: &mut String, s: &Summary) {
+    let d = &s.dps;
+    if d.assigned == 0 && d.registrations_accepted == 0 {
+        return;
+    }
+    let _ = writeln!(
+        m,
+        "## Provisioning (DPS)\n\n{} devices have a hub, {} of them provisioned before the run. {} registrations accepted, {} refused with 429; {} operation-status polls, {} of them throttled.\n",
+        thousands(d.assigned),
+        thousands(d.preprovisioned),
+        thousands(d.registrations_accepted),
+        thousands(d.registrations_throttled),
+        thousands(d.polls),
+        thousands(d.polls_throttled)
+    );
+    m.push_str("*Definitions.* A device without a hub in its flash registers with DPS through its class's enrollment group (symmetric key) and polls the operation until it is assigned; DPS admits 1,000 registrations a minute per unit, and a refused device retries after the `Retry-After` DPS sends (reference §2.5).\n\n");
+}
+
 pub fn markdown(s: &Summary, r: &ReportData, description: &str) -> String {
     let mut m = String::new();
     let t = &s.telemetry;
@@ -58,7 +126,18 @@ pub fn markdown(s: &Summary, r: &ReportData, description: &str) -> String {
         s.trace_hash
     );
     if !s.overrides.is_empty() {
-        let _ = writeln!(m, "Overrides: `{}`\n", s.overrides.join("` `"));
+        let _ = writeln!(
+            m,
+            "Overrides: `{}`. The description above is the scenario file's; the configuration below is the run's, with the overrides.\n",
+            s.overrides.join("` `")
+        );
+    }
+    if !r.configuration.is_empty() {
+        let _ = writeln!(m, "## Configuration as run\n");
+        for line in &r.configuration {
+            let _ = writeln!(m, "- {line}");
+        }
+        m.push('\n');
     }
     let _ = writeln!(
         m,
@@ -105,6 +184,8 @@ pub fn markdown(s: &Summary, r: &ReportData, description: &str) -> String {
         s.latency_ms.p99 / 1_000.0,
         s.latency_ms.max / 1_000.0
     );
+    m.push_str(TELEMETRY_DEFINITIONS);
+    latency_md(&mut m, s);
     let h = &s.hub;
     let _ = writeln!(
         m,
@@ -115,6 +196,8 @@ pub fn markdown(s: &Summary, r: &ReportData, description: &str) -> String {
         thousands(h.throttled_requests),
         thousands(h.quota_rejections)
     );
+    m.push_str(HUB_DEFINITIONS);
+    dps_md(&mut m, s);
     commands_md(&mut m, s);
     for (of, rep) in r.reports.iter().filter(|(_, rep)| !rep.figures.is_empty()) {
         let _ = writeln!(m, "## {of}\n\n| figure | value |\n|---|---:|");
@@ -321,7 +404,11 @@ fn series_points(r: &ReportData, name: &str, scale: f64) -> Vec<(f64, f64)> {
 /// The self-contained HTML report.
 pub fn html(s: &Summary, r: &ReportData, description: &str) -> String {
     let md = markdown(s, r, description);
-    let msgs = charts::lines(
+    let faults = charts::Over {
+        faults: &r.faults,
+        layered: false,
+    };
+    let msgs = charts::lines_over(
         "Messages per hour",
         "hour",
         "messages / hour",
@@ -331,6 +418,10 @@ pub fn html(s: &Summary, r: &ReportData, description: &str) -> String {
             ("stored", hourly_rates(r, "telemetry.stored")),
             ("lost", hourly_rates(r, "telemetry.lost")),
         ],
+        &charts::Over {
+            faults: &r.faults,
+            layered: true,
+        },
     );
     let mut bins: Vec<(String, f64)> = Vec::new();
     let mut lo = 0.0;
@@ -352,7 +443,7 @@ pub fn html(s: &Summary, r: &ReportData, description: &str) -> String {
         "readings",
         &bins,
     );
-    let hub = charts::lines(
+    let hub = charts::lines_over(
         "IoT Hub: daily quota used",
         "hour",
         "% of the daily quota",
@@ -360,24 +451,27 @@ pub fn html(s: &Summary, r: &ReportData, description: &str) -> String {
             "quota used",
             series_points(r, "hub.quota_used_ratio", 100.0),
         )],
+        &faults,
     );
-    let throttled = charts::lines(
+    let throttled = charts::lines_over(
         "IoT Hub: requests throttled (429)",
         "hour",
         "requests / hour",
         &[("throttled", hourly_rates(r, "hub.throttled"))],
+        &faults,
     );
-    let connected = charts::lines(
+    let connected = charts::lines_over(
         "Connected devices",
         "hour",
         "devices",
         &[("connected", series_points(r, "hub.connected_devices", 1.0))],
+        &faults,
     );
     let rows: Vec<TimelineRow> = r
         .timeline
         .iter()
         .map(|e| TimelineRow {
-            label: format!("{} cow-{:07}", e.kind, e.device),
+            label: format!("{} {}", e.kind, e.id),
             episode_h: Some(e.episode_h),
             alerts_h: e.alerts_h.clone(),
         })
@@ -386,6 +480,7 @@ pub fn html(s: &Summary, r: &ReportData, description: &str) -> String {
         "Alerts against the truth (sample of episodes)",
         s.simulated_seconds / 3_600.0,
         &rows,
+        &r.faults,
     );
     let mut soc_bins: Vec<(String, f64)> = Vec::new();
     if let (Some(min), Some(max)) = (r.battery_soc.first(), r.battery_soc.last()) {
@@ -416,10 +511,21 @@ pub fn html(s: &Summary, r: &ReportData, description: &str) -> String {
         .iter()
         .map(|(name, v)| (name.as_str(), v.iter().map(pt).collect()))
         .collect();
+    let shown = if r.positions.len() as u64 >= r.positions_of {
+        format!("all {} cows", thousands(r.positions_of))
+    } else {
+        format!(
+            "{} of {} cows, every {}th",
+            thousands(r.positions.len() as u64),
+            thousands(r.positions_of),
+            r.positions_of.div_ceil(r.positions.len().max(1) as u64)
+        )
+    };
     let map = charts::map(
-        "The herd at the end: flagged cows",
+        &format!("The herd at the end: flagged cows ({shown})"),
         &r.map_outline.iter().map(pt).collect::<Vec<_>>(),
         &r.positions.iter().map(pt).collect::<Vec<_>>(),
+        &r.cut_off.iter().map(pt).collect::<Vec<_>>(),
         &flagged,
     );
     let mut extra = String::new();
@@ -431,7 +537,12 @@ pub fn html(s: &Summary, r: &ReportData, description: &str) -> String {
                         .iter()
                         .map(|(n, p)| (n.as_str(), p.clone()))
                         .collect();
-                    charts::lines(&c.title, &c.x_label, &c.y_label, &v)
+                    // Charts over hours share the run's fault windows.
+                    if c.x_label.starts_with("hour") {
+                        charts::lines_over(&c.title, &c.x_label, &c.y_label, &v, &faults)
+                    } else {
+                        charts::lines(&c.title, &c.x_label, &c.y_label, &v)
+                    }
                 }
                 ChartBody::Bars(bins) => charts::bars(&c.title, &c.x_label, &c.y_label, bins),
                 ChartBody::Map(layers) => charts::site_map(&c.title, layers),
@@ -475,7 +586,20 @@ fn markdown_to_html(md: &str) -> String {
     let mut out = String::new();
     let mut in_table = false;
     let mut in_code = false;
+    let mut in_list = false;
     for line in md.lines() {
+        if in_list && !line.starts_with("- ") {
+            out.push_str("</ul>\n");
+            in_list = false;
+        }
+        if let Some(item) = line.strip_prefix("- ") {
+            if !in_list {
+                out.push_str("<ul>\n");
+                in_list = true;
+            }
+            let _ = writeln!(out, "<li>{}</li>", inline(item));
+            continue;
+        }
         if line.starts_with("```") {
             out.push_str(if in_code { "</pre>\n" } else { "<pre>" });
             in_code = !in_code;
@@ -505,7 +629,9 @@ fn markdown_to_html(md: &str) -> String {
             out.push_str("</table>\n");
             in_table = false;
         }
-        if let Some(t) = line.strip_prefix("## ") {
+        if let Some(t) = line.strip_prefix("### ") {
+            let _ = writeln!(out, "<h3>{}</h3>", inline(t));
+        } else if let Some(t) = line.strip_prefix("## ") {
             let _ = writeln!(out, "<h2>{}</h2>", inline(t));
         } else if let Some(t) = line.strip_prefix("# ") {
             let _ = writeln!(out, "<h1>{}</h1>", inline(t));
@@ -516,13 +642,17 @@ fn markdown_to_html(md: &str) -> String {
     if in_table {
         out.push_str("</table>\n");
     }
+    if in_list {
+        out.push_str("</ul>\n");
+    }
     out
 }
 
-/// `**bold**` and `` `code` `` within a line.
+/// `**bold**`, `*italic*` and `` `code` `` within a line.
 fn inline(s: &str) -> String {
     let mut out = String::new();
     let mut bold = false;
+    let mut italic = false;
     let mut code = false;
     let e = escape(s);
     let mut chars = e.chars().peekable();
@@ -532,6 +662,10 @@ fn inline(s: &str) -> String {
                 chars.next();
                 out.push_str(if bold { "</b>" } else { "<b>" });
                 bold = !bold;
+            }
+            '*' if !code => {
+                out.push_str(if italic { "</i>" } else { "<i>" });
+                italic = !italic;
             }
             '`' => {
                 out.push_str(if code { "</code>" } else { "<code>" });
@@ -549,10 +683,12 @@ mod tests {
 
     #[test]
     fn markdown_tables_and_emphasis_become_html() {
-        let h = markdown_to_html("# T\n\n| a | **b** |\n|---|---|\n| 1 | `x` |\n\ntext");
+        let h = markdown_to_html(
+            "# T\n\n| a | **b** |\n|---|---|\n| 1 | `x` |\n\n*Note.* text\n- one\n- `two`\n\nend",
+        );
         assert_eq!(
             h,
-            "<h1>T</h1>\n<table>\n<tr><td>a</td><td><b>b</b></td></tr>\n<tr><td>1</td><td><code>x</code></td></tr>\n</table>\n<p>text</p>\n"
+            "<h1>T</h1>\n<table>\n<tr><td>a</td><td><b>b</b></td></tr>\n<tr><td>1</td><td><code>x</code></td></tr>\n</table>\n<p><i>Note.</i> text</p>\n<ul>\n<li>one</li>\n<li><code>two</code></li>\n</ul>\n<p>end</p>\n"
         );
     }
 

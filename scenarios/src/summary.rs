@@ -22,6 +22,9 @@ pub struct Summary {
     pub trace_hash: String,
     pub telemetry: Telemetry,
     pub latency_ms: Latency,
+    /// Where the latency goes: sample → each milestone on a reading's way, cumulative.
+    #[serde(default)]
+    pub latency_stages: Vec<LatencyStage>,
     pub hub: Hub,
     pub alerts: Alerts,
     pub battery: Battery,
@@ -174,6 +177,15 @@ pub struct Count {
 /// End-to-end latency from the sample being taken to the reading being stored.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Latency {
+    pub p50: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+/// Sample → one milestone on a reading's way to the store, in milliseconds.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencyStage {
+    pub stage: String,
     pub p50: f64,
     pub p99: f64,
     pub max: f64,

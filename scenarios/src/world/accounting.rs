@@ -106,6 +106,10 @@ pub(crate) struct Ids {
     quota_used: GaugeId,
     connected: GaugeId,
     pub(crate) e2e_ms: HistogramId,
+    /// Sample → enqueued at the hub, and sample → read by the back end, per reading
+    /// delivered (the report's latency breakdown).
+    pub(crate) to_hub_ms: HistogramId,
+    pub(crate) to_read_ms: HistogramId,
 }
 
 pub(crate) struct Accounting {
@@ -137,6 +141,12 @@ impl Accounting {
                 .expect("fresh registry"),
             e2e_ms: metrics
                 .histogram("telemetry.e2e_latency_ms", 86_400_000)
+                .expect("valid range"),
+            to_hub_ms: metrics
+                .histogram("latency.sample_to_hub_ms", 86_400_000)
+                .expect("valid range"),
+            to_read_ms: metrics
+                .histogram("latency.sample_to_read_ms", 86_400_000)
                 .expect("valid range"),
         };
         // Bitmap width: the busiest class's samples over the run plus an eighth, plus the

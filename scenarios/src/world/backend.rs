@@ -165,6 +165,11 @@ impl SolutionWorld {
                     let ts = cs.timestamp_field;
                     let event_time =
                         SimTime::from_nanos(((values.v[ts] - b.ts_origin_s).max(0.0) * 1e9) as u64);
+                    let ids = &self.acct.ids;
+                    let (to_hub, to_read) = (ids.to_hub_ms, ids.to_read_ms);
+                    let metrics = &mut self.acct.metrics;
+                    metrics.record(to_hub, m.enqueued.saturating_since(event_time).as_millis());
+                    metrics.record(to_read, now.saturating_since(event_time).as_millis());
                     // The store's columns are the reading's fields without its timestamp.
                     let n = usize::from(values.len);
                     let mut columns = [0.0; FIELDS_MAX];

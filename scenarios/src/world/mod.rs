@@ -45,6 +45,7 @@
 //! stored exactly once.
 
 pub mod accounting;
+pub mod as_run;
 pub mod backend;
 pub mod cloud;
 mod convergence;

@@ -25,8 +25,17 @@ pub struct ReportData {
     /// of at most 5,000), in metres.
     pub map_outline: Vec<(f64, f64)>,
     pub positions: Vec<(f64, f64)>,
+    /// How many devices the map's class has (`positions` is a sample of them).
+    pub positions_of: u64,
+    /// Positions at the end of the devices (of the map's class) a tower outage cut off at
+    /// some point (at most 5,000).
+    pub cut_off: Vec<(f64, f64)>,
     /// Flagged devices at the end by rule: (rule, positions).
     pub flagged: Vec<(String, Vec<(f64, f64)>)>,
+    /// The configuration as run, after defaults and overrides, one line per part.
+    pub configuration: Vec<String>,
+    /// The fault plan's windows, for the timelines.
+    pub faults: Vec<super::as_run::FaultWindow>,
     /// Episodes and alerts of up to 40 devices, for the timeline.
     pub timeline: Vec<TimelineEntry>,
     /// The dashboard as text, first rows.
@@ -39,6 +48,8 @@ pub struct ReportData {
 #[derive(Clone, Debug)]
 pub struct TimelineEntry {
     pub device: u32,
+    /// The device's id (`cow-0000117`).
+    pub id: String,
     pub kind: String,
     /// The episode, in hours from the start.
     pub episode_h: (f64, f64),
@@ -521,6 +532,7 @@ fn summary_of(
             p99: lat.p99 as f64,
             max: lat.max as f64,
         },
+        latency_stages: latency_stages(w),
         hub: summary::Hub {
             tier: format!("{:?}", hub0.tier),
             units: hub0.units,
@@ -581,6 +593,33 @@ fn summary_of(
     }
 }
 
+/// Sample → enqueued at the hub, → read by the back end, → queryable in the store.
+fn latency_stages(w: &SolutionWorld) -> Vec<summary::LatencyStage> {
+    [
+        ("latency.sample_to_hub_ms", "enqueued at the hub"),
+        (
+            "latency.sample_to_read_ms",
+            "read from the hub's endpoint by the back end",
+        ),
+        (
+            "telemetry.e2e_latency_ms",
+            "queryable in the store; the rules run on it",
+        ),
+    ]
+    .iter()
+    .map(|(name, stage)| {
+        let h = w.acct.metrics.histogram_by_name(name).expect("registered");
+        let l = sim::metrics::summarise(h);
+        summary::LatencyStage {
+            stage: (*stage).to_string(),
+            p50: l.p50 as f64,
+            p99: l.p99 as f64,
+            max: l.max as f64,
+        }
+    })
+    .collect()
+}
+
 fn report_of(w: &SolutionWorld, truth: &[TruthEpisode], end: SimTime) -> ReportData {
     let e2e = w
         .acct
@@ -614,6 +653,22 @@ fn report_of(w: &SolutionWorld, truth: &[TruthEpisode], end: SimTime) -> ReportD
         .step_by(map_stride)
         .filter_map(|i| class.position(i))
         .collect();
+    report.positions_of = u64::from(class.len());
+    if !report.map_outline.is_empty() {
+        let base = w.fleet.base(w.backend.class());
+        let cut: Vec<u32> = super::as_run::cut_off(&w.cfg, &w.fleet)
+            .into_iter()
+            .filter(|g| *g >= base && *g - base < class.len())
+            .collect();
+        let stride = (cut.len() / 5_000).max(1);
+        report.cut_off = cut
+            .iter()
+            .step_by(stride)
+            .filter_map(|g| class.position(g - base))
+            .collect();
+    }
+    report.configuration = super::as_run::configuration(&w.cfg);
+    report.faults = super::as_run::fault_windows(&w.cfg);
     let engine = &w.backend.engine;
     for rule in engine.rule_names() {
         let id = engine.rule_id(&rule);
@@ -649,6 +704,7 @@ fn report_of(w: &SolutionWorld, truth: &[TruthEpisode], end: SimTime) -> ReportD
                 .collect();
             report.timeline.push(TimelineEntry {
                 device: e.device.0,
+                id: w.cfg.classes[w.backend.class()].ids.format(e.device.0),
                 kind: e.kind.clone(),
                 episode_h: (hours(e.start), hours(e.end)),
                 alerts_h: alerts,
