@@ -255,27 +255,42 @@ fn bars_scaled(
             .margin(10)
             .x_label_area_size(40)
             .y_label_area_size(64)
-            .build_cartesian_2d(0usize..n, 0.0..y1)
+            // A segmented range a..b has a segment for each of a..=b.
+            .build_cartesian_2d(
+                (0usize..n.saturating_sub(1).max(1)).into_segmented(),
+                0.0..y1,
+            )
             .expect("valid ranges");
         let labels: Vec<String> = bins.iter().map(|b| b.0.clone()).collect();
+        // Each bin's label under its middle; every other one when there are many.
+        let every = n.div_ceil(12);
         chart
             .configure_mesh()
             .disable_x_mesh()
             .x_desc(x_label)
             .y_desc(y_label)
-            .x_labels(n.min(12))
-            .x_label_formatter(&|i| labels.get(*i).cloned().unwrap_or_default())
+            .x_labels(n + 1)
+            .x_label_formatter(&|v| match v {
+                SegmentValue::CenterOf(i) if i % every == 0 => {
+                    labels.get(*i).cloned().unwrap_or_default()
+                }
+                _ => String::new(),
+            })
             .y_label_formatter(&y_tick)
             .light_line_style(RGBColor(235, 235, 235))
             .draw()
             .ok();
         let color = RGBColor(49, 110, 180);
         chart
-            .draw_series(
-                bins.iter().enumerate().map(|(i, b)| {
-                    Rectangle::new([(i, 0.0), (i + 1, b.1)], color.mix(0.8).filled())
-                }),
-            )
+            .draw_series(bins.iter().enumerate().map(|(i, b)| {
+                Rectangle::new(
+                    [
+                        (SegmentValue::Exact(i), 0.0),
+                        (SegmentValue::Exact(i + 1), b.1),
+                    ],
+                    color.mix(0.8).filled(),
+                )
+            }))
             .ok();
         root.present().ok();
     }

@@ -29,6 +29,11 @@ fn pct(r: f64) -> String {
 
 /// `n` with thousands separators.
 fn count(n: u32) -> String {
+    grouped(u64::from(n))
+}
+
+/// `n` with thousands separators (`1,386,650`).
+pub(crate) fn grouped(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {

@@ -3,6 +3,7 @@
 //! ground truth), the rules' scores against the classes' ground truth, the summary and the
 //! report's data.
 
+use super::as_run::grouped;
 use super::{convergence, verdicts, InvariantSpec, SolutionWorld};
 use crate::summary::{self, Count, Invariant, RuleScore, Summary};
 use analytics::{Score, TruthEpisode};
@@ -207,13 +208,17 @@ fn fleet_invariants(w: &SolutionWorld) -> Vec<Invariant> {
         passed: acked_not_stored == 0 && c.store_duplicates == 0,
         detail: match example {
             Some((g, seq)) => format!(
-                "{acked_not_stored} acknowledged readings not stored (first: {} seq {seq}); {} stored twice",
+                "{} acknowledged readings not stored (first: {} seq {seq}); {} stored twice",
+                grouped(acked_not_stored),
                 global_id(w, g),
-                c.store_duplicates
+                grouped(c.store_duplicates)
             ),
             None => format!(
                 "{} acknowledged, {} stored, {} duplicates dropped by the store, {} stored twice",
-                c.acked, c.stored, st.duplicates_dropped, c.store_duplicates
+                grouped(c.acked),
+                grouped(c.stored),
+                grouped(st.duplicates_dropped),
+                grouped(c.store_duplicates)
             ),
         } + &losses,
     });
@@ -228,12 +233,12 @@ fn fleet_invariants(w: &SolutionWorld) -> Vec<Invariant> {
         passed: balanced,
         detail: format!(
             "sent {} = acknowledged {} + lost {} (buffer overflow {}, reboot {}) + in flight {}{}",
-            c.sampled,
-            c.acked,
-            lost,
-            c.dropped_overflow,
-            c.dropped_reboot,
-            in_flight,
+            grouped(c.sampled),
+            grouped(c.acked),
+            grouped(lost),
+            grouped(c.dropped_overflow),
+            grouped(c.dropped_reboot),
+            grouped(in_flight),
             if balanced { "" } else { " does NOT balance" }
         ),
     });
