@@ -81,7 +81,7 @@ fn latency_md(m: &mut String, s: &Summary) {
     }
     let _ = writeln!(
         m,
-        "\nEach row is cumulative from the sample. Before the hub: the device's buffer while it is offline or connecting, the radio and TCP retransmissions. Hub → read: the back end's polling of the endpoint. Read → queryable: the store's configured `store.queryable_delay_s` and its ingestion throughput. The rules run on each reading as it becomes queryable; their alert latency adds what the condition waits for.\n"
+        "\nEach row is cumulative from the sample. Sample → publish: the device's buffer while it is offline, connecting or waiting for the duty cycle. Publish → hub: the radio, the network and TCP retransmissions, and the hub's traffic shaping. Hub → read: the back end's polling of the endpoint. Read → queryable: the store's configured `store.queryable_delay_s` and its ingestion throughput. The rules run on each reading as it becomes queryable; their alert latency adds what the condition waits for.\n"
     );
 }
 

@@ -5,6 +5,7 @@
 use super::{SolutionWorld, WorldConfig, SAMPLE, SAMPLER};
 use firmware::{DropReason, Record};
 use sim::metrics::{CounterId, GaugeId, HistogramId, Metrics};
+use sim::SimTime;
 use sim::{Event, Kernel};
 use std::collections::BTreeSet;
 
@@ -108,6 +109,7 @@ pub(crate) struct Ids {
     pub(crate) e2e_ms: HistogramId,
     /// Sample → enqueued at the hub, and sample → read by the back end, per reading
     /// delivered (the report's latency breakdown).
+    pub(crate) to_publish_ms: HistogramId,
     pub(crate) to_hub_ms: HistogramId,
     pub(crate) to_read_ms: HistogramId,
 }
@@ -118,6 +120,9 @@ pub(crate) struct Accounting {
     pub(crate) stored_bits: SeqBitmaps,
     pub(crate) metrics: Metrics,
     pub(crate) ids: Ids,
+    /// Per device, one more than the highest sequence number it has published (0: none), so
+    /// sample → publish is measured at a reading's first publish only.
+    published: Vec<u32>,
     /// The highest share of the daily quota used at any sample.
     pub(crate) peak_quota_ratio: f64,
     sample_interval: sim::SimDuration,
@@ -141,6 +146,9 @@ impl Accounting {
                 .expect("fresh registry"),
             e2e_ms: metrics
                 .histogram("telemetry.e2e_latency_ms", 86_400_000)
+                .expect("valid range"),
+            to_publish_ms: metrics
+                .histogram("latency.sample_to_publish_ms", 86_400_000)
                 .expect("valid range"),
             to_hub_ms: metrics
                 .histogram("latency.sample_to_hub_ms", 86_400_000)
@@ -170,10 +178,23 @@ impl Accounting {
             counts: Counts::default(),
             acked_bits: SeqBitmaps::new(n, max_seq),
             stored_bits: SeqBitmaps::new(n, max_seq),
+            published: vec![0; n],
             metrics,
             ids,
             peak_quota_ratio: 0.0,
             sample_interval: cfg.sample_interval,
+        }
+    }
+
+    /// Device `g` publishes reading `seq`, sampled at `sampled` (by its clock): the first
+    /// publish of each reading enters sample → publish.
+    #[inline]
+    pub(crate) fn on_publish(&mut self, g: u32, seq: u32, sampled: SimTime, now: SimTime) {
+        let last = &mut self.published[g as usize];
+        if seq.saturating_add(1) > *last {
+            *last = seq.saturating_add(1);
+            let ms = now.saturating_since(sampled).as_millis();
+            self.metrics.record(self.ids.to_publish_ms, ms);
         }
     }
 

@@ -461,6 +461,13 @@ impl SolutionWorld {
         for o in out.drain(..) {
             match o {
                 DeviceOutput::Send { to, msg } => {
+                    if let iot_messages::Msg::Telemetry { values, .. } = &msg {
+                        let (c, _) = self.fleet.locate(g);
+                        let ts = self.cfg.classes[c].timestamp_field;
+                        let unix = values.v[ts] - self.cfg.epoch.unix_secs() as f64;
+                        let sampled = SimTime::from_nanos((unix.max(0.0) * 1e9) as u64);
+                        self.acct.on_publish(g, values.seq, sampled, k.now());
+                    }
                     if let Some(p) = self.transport.open_or_current(g, to, msg) {
                         self.transmit(k, p);
                     }

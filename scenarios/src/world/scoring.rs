@@ -601,6 +601,10 @@ fn summary_of(
 /// Sample → enqueued at the hub, → read by the back end, → queryable in the store.
 fn latency_stages(w: &SolutionWorld) -> Vec<summary::LatencyStage> {
     [
+        (
+            "latency.sample_to_publish_ms",
+            "published by the device (first attempt)",
+        ),
         ("latency.sample_to_hub_ms", "enqueued at the hub"),
         (
             "latency.sample_to_read_ms",
