@@ -61,6 +61,50 @@ pub struct Over<'a> {
 
 const FAULT: RGBColor = RGBColor(214, 39, 40);
 
+/// Height of the legend strip under a chart.
+const LEGEND_H: u32 = 26;
+
+/// How a legend entry is drawn.
+enum Mark {
+    Line(RGBAColor, u32),
+    Swatch(RGBAColor),
+    Dot(RGBAColor, i32),
+}
+
+/// The legend as one row under the chart, where it covers no data (entries wrap to the
+/// width; the strip is [`LEGEND_H`] high, so a long legend is cut rather than drawn over).
+fn legend_strip<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    entries: &[(String, Mark)],
+) {
+    let style = ("sans-serif", 12)
+        .into_font()
+        .into_text_style(area)
+        .pos(Pos::new(HPos::Left, VPos::Center));
+    let (width, _) = area.dim_in_pixel();
+    let (mut x, y) = (74i32, (LEGEND_H / 2) as i32);
+    for (label, mark) in entries {
+        let w = 26 + 7 * label.chars().count() as i32 + 18;
+        if x + w > width as i32 {
+            break;
+        }
+        match mark {
+            Mark::Line(c, sw) => area.draw(&PathElement::new(
+                vec![(x, y), (x + 18, y)],
+                c.stroke_width((*sw).min(6)),
+            )),
+            Mark::Swatch(c) => {
+                area.draw(&Rectangle::new([(x, y - 5), (x + 18, y + 5)], c.filled()))
+            }
+            Mark::Dot(c, r) => area.draw(&Circle::new((x + 9, y), *r, c.filled())),
+        }
+        .ok();
+        area.draw(&Text::new(label.clone(), (x + 24, y), style.clone()))
+            .ok();
+        x += w;
+    }
+}
+
 /// Shades each fault window (a line for an instant) on a chart over hours, labelled at the
 /// top with its short name.
 fn shade_faults<DB: DrawingBackend>(
@@ -68,21 +112,14 @@ fn shade_faults<DB: DrawingBackend>(
     faults: &[FaultWindow],
     y: (f64, f64),
 ) {
-    for (i, f) in faults.iter().enumerate() {
+    for f in faults {
         let to = if f.to_h > f.from_h {
             f.to_h
         } else {
             f.from_h + 0.02
         };
         let area = Rectangle::new([(f.from_h, y.0), (to, y.1)], FAULT.mix(0.12).filled());
-        let series = chart.draw_series(std::iter::once(area)).ok();
-        if i == 0 {
-            if let Some(s) = series {
-                s.label("fault window").legend(|(x, y)| {
-                    Rectangle::new([(x, y - 5), (x + 16, y + 5)], FAULT.mix(0.25).filled())
-                });
-            }
-        }
+        chart.draw_series(std::iter::once(area)).ok();
     }
 }
 
@@ -116,8 +153,13 @@ pub fn lines_over(
 ) -> String {
     let mut buf = String::new();
     {
-        let root = SVGBackend::with_string(&mut buf, (W, H)).into_drawing_area();
-        root.fill(&WHITE).ok();
+        let whole = SVGBackend::with_string(&mut buf, (W, H + LEGEND_H)).into_drawing_area();
+        whole.fill(&WHITE).ok();
+        let (root, strip) = whole.split_vertically(H);
+        let mut legend: Vec<(String, Mark)> = Vec::new();
+        if !over.faults.is_empty() {
+            legend.push(("fault window".into(), Mark::Swatch(FAULT.mix(0.25))));
+        }
         let (x0, x1, y1) = series.iter().flat_map(|(_, v)| v.iter()).fold(
             (f64::INFINITY, f64::NEG_INFINITY, 0.0f64),
             |(a, b, c), (x, y)| (a.min(*x), b.max(*x), c.max(*y)),
@@ -172,25 +214,12 @@ pub fn lines_over(
                     pts.iter().copied(),
                     color.stroke_width(width),
                 ))
-                .map(|s| {
-                    s.label(*name).legend(move |(x, y)| {
-                        PathElement::new(
-                            vec![(x, y), (x + 16, y)],
-                            color.stroke_width(width.min(6)),
-                        )
-                    })
-                })
                 .ok();
+            legend.push((name.to_string(), Mark::Line(color, width)));
         }
         label_faults(&mut chart, over.faults, (y0, y1));
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()
-            .ok();
-        root.present().ok();
+        legend_strip(&strip, &legend);
+        whole.present().ok();
     }
     buf
 }
@@ -334,8 +363,23 @@ pub fn map(
 ) -> String {
     let mut buf = String::new();
     {
-        let root = SVGBackend::with_string(&mut buf, (W, W * 3 / 4)).into_drawing_area();
-        root.fill(&WHITE).ok();
+        let whole =
+            SVGBackend::with_string(&mut buf, (W, W * 3 / 4 + LEGEND_H)).into_drawing_area();
+        whole.fill(&WHITE).ok();
+        let (root, strip) = whole.split_vertically(W * 3 / 4);
+        let green = RGBColor(60, 130, 60);
+        let grey = RGBColor(150, 150, 150);
+        let cut = RGBColor(120, 170, 220);
+        let mut legend = vec![
+            ("pasture".to_string(), Mark::Line(green.to_rgba(), 2)),
+            ("cow".to_string(), Mark::Dot(grey.to_rgba(), 3)),
+        ];
+        if !cut_off.is_empty() {
+            legend.push((
+                "cut off by a tower outage".to_string(),
+                Mark::Dot(cut.to_rgba(), 3),
+            ));
+        }
         let all = pasture.iter().chain(cows);
         let (x0, x1, y0, y1) = all.fold(
             (
@@ -382,26 +426,15 @@ pub fn map(
         chart
             .draw_series(std::iter::once(PathElement::new(
                 outline,
-                RGBColor(60, 130, 60).stroke_width(2),
+                green.stroke_width(2),
             )))
-            .map(|s| {
-                s.label("pasture").legend(|(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 16, y)], RGBColor(60, 130, 60))
-                })
-            })
             .ok();
-        let grey = RGBColor(150, 150, 150);
         chart
             .draw_series(
                 cows.iter()
                     .map(|p| Circle::new((p.east_m, p.north_m), 1, grey.filled())),
             )
-            .map(|s| {
-                s.label("cow")
-                    .legend(move |(x, y)| Circle::new((x + 8, y), 3, grey.filled()))
-            })
             .ok();
-        let cut = RGBColor(120, 170, 220);
         if !cut_off.is_empty() {
             chart
                 .draw_series(
@@ -409,10 +442,6 @@ pub fn map(
                         .iter()
                         .map(|p| Circle::new((p.east_m, p.north_m), 1, cut.filled())),
                 )
-                .map(|s| {
-                    s.label("cut off by a tower outage")
-                        .legend(move |(x, y)| Circle::new((x + 8, y), 3, cut.filled()))
-                })
                 .ok();
         }
         // A scale bar at the lower left, inside the pad under the pasture.
@@ -443,20 +472,11 @@ pub fn map(
                     pts.iter()
                         .map(|p| Circle::new((p.east_m, p.north_m), 4, c.filled())),
                 )
-                .map(|s| {
-                    s.label(*name)
-                        .legend(move |(x, y)| Circle::new((x + 8, y), 4, c.filled()))
-                })
                 .ok();
+            legend.push((name.to_string(), Mark::Dot(c.to_rgba(), 4)));
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()
-            .ok();
-        root.present().ok();
+        legend_strip(&strip, &legend);
+        whole.present().ok();
     }
     buf
 }
