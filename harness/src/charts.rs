@@ -71,6 +71,23 @@ enum Mark {
     Dot(RGBAColor, i32),
 }
 
+/// The width a legend entry takes in the strip.
+fn entry_width(label: &str) -> i32 {
+    26 + 7 * label.chars().count() as i32 + 18
+}
+
+/// How many of `entries` fit one strip `width` pixels wide.
+fn legend_fits(entries: &[(String, Mark)], width: u32) -> usize {
+    let mut x = 74;
+    entries
+        .iter()
+        .take_while(|(label, _)| {
+            x += entry_width(label);
+            x <= width as i32
+        })
+        .count()
+}
+
 /// The legend as one row under the chart, where it covers no data (entries wrap to the
 /// width; the strip is [`LEGEND_H`] high, so a long legend is cut rather than drawn over).
 fn legend_strip<DB: DrawingBackend>(
@@ -84,7 +101,7 @@ fn legend_strip<DB: DrawingBackend>(
     let (width, _) = area.dim_in_pixel();
     let (mut x, y) = (74i32, (LEGEND_H / 2) as i32);
     for (label, mark) in entries {
-        let w = 26 + 7 * label.chars().count() as i32 + 18;
+        let w = entry_width(label);
         if x + w > width as i32 {
             break;
         }
@@ -486,8 +503,13 @@ pub fn map(
 pub fn site_map(title: &str, layers: &[MapLayer]) -> String {
     let mut buf = String::new();
     {
-        let root = SVGBackend::with_string(&mut buf, (W, W * 3 / 4)).into_drawing_area();
-        root.fill(&WHITE).ok();
+        // Two legend rows: a site has more layers than a chart has series.
+        let whole =
+            SVGBackend::with_string(&mut buf, (W, W * 3 / 4 + 2 * LEGEND_H)).into_drawing_area();
+        whole.fill(&WHITE).ok();
+        let (root, strips) = whole.split_vertically(W * 3 / 4);
+        let (strip1, strip2) = strips.split_vertically(LEGEND_H);
+        let mut legend: Vec<(String, Mark)> = Vec::new();
         let pts = layers.iter().flat_map(|l| l.shapes.iter().flatten());
         let (x0, x1, y0, y1) = pts.fold(
             (
@@ -527,12 +549,22 @@ pub fn site_map(title: &str, layers: &[MapLayer]) -> String {
             .configure_mesh()
             .x_desc("metres east")
             .y_desc("metres north")
+            .x_label_formatter(&|v| tick(*v))
+            .y_label_formatter(&|v| tick(*v))
             .light_line_style(RGBColor(245, 245, 245))
             .draw()
             .ok();
         for (i, layer) in layers.iter().enumerate() {
             let c = Palette99::pick(i).to_rgba();
-            let drawn = match layer.kind {
+            legend.push((
+                layer.name.clone(),
+                match layer.kind {
+                    LayerKind::Areas => Mark::Swatch(c.mix(0.35)),
+                    LayerKind::Lines => Mark::Line(c, 3),
+                    LayerKind::Points => Mark::Dot(c, 3),
+                },
+            ));
+            match layer.kind {
                 LayerKind::Areas => {
                     chart
                         .draw_series(
@@ -550,41 +582,35 @@ pub fn site_map(title: &str, layers: &[MapLayer]) -> String {
                             }
                             PathElement::new(ring, c.stroke_width(2))
                         }))
-                        .ok()
+                        .ok();
                 }
-                LayerKind::Lines => chart
-                    .draw_series(
-                        layer
-                            .shapes
-                            .iter()
-                            .map(|s| PathElement::new(s.clone(), c.stroke_width(2))),
-                    )
-                    .ok(),
-                LayerKind::Points => chart
-                    .draw_series(
-                        layer
-                            .shapes
-                            .iter()
-                            .flatten()
-                            .map(|p| Circle::new(*p, 2, c.filled())),
-                    )
-                    .ok(),
-            };
-            if let Some(series) = drawn {
-                series.label(layer.name.as_str()).legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(3))
-                });
+                LayerKind::Lines => {
+                    chart
+                        .draw_series(
+                            layer
+                                .shapes
+                                .iter()
+                                .map(|s| PathElement::new(s.clone(), c.stroke_width(2))),
+                        )
+                        .ok();
+                }
+                LayerKind::Points => {
+                    chart
+                        .draw_series(
+                            layer
+                                .shapes
+                                .iter()
+                                .flatten()
+                                .map(|p| Circle::new(*p, 2, c.filled())),
+                        )
+                        .ok();
+                }
             }
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .position(SeriesLabelPosition::UpperLeft)
-            .label_font(("sans-serif", 11))
-            .draw()
-            .ok();
-        root.present().ok();
+        let rest = legend.split_off(legend_fits(&legend, W));
+        legend_strip(&strip1, &legend);
+        legend_strip(&strip2, &rest);
+        whole.present().ok();
     }
     buf
 }

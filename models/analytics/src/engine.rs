@@ -632,7 +632,17 @@ impl RuleEngine {
     }
     /// The dashboard as text, with up to `rows` open alerts.
     pub fn render_dashboard(&self, rows: usize) -> String {
-        self.dashboard.render(&self.rule_names(), self.epoch, rows)
+        self.render_dashboard_named(rows, &|d| d.0.to_string())
+    }
+
+    /// [`Self::render_dashboard`], naming each device with `name_of` (its id, say).
+    pub fn render_dashboard_named(
+        &self,
+        rows: usize,
+        name_of: &dyn Fn(DeviceIndex) -> String,
+    ) -> String {
+        self.dashboard
+            .render(&self.rule_names(), self.epoch, rows, name_of)
     }
 
     /// The next notification to hand to the sinks.

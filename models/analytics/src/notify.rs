@@ -126,7 +126,13 @@ impl Dashboard {
     }
 
     /// A plain-text view: counts, then up to `rows` open alerts with UTC times.
-    pub fn render(&self, rule_names: &[String], epoch: Epoch, rows: usize) -> String {
+    pub fn render(
+        &self,
+        rule_names: &[String],
+        epoch: Epoch,
+        rows: usize,
+        name_of: &dyn Fn(DeviceIndex) -> String,
+    ) -> String {
         let mut out = String::new();
         let _ = writeln!(
             out,
@@ -146,7 +152,7 @@ impl Dashboard {
             let _ = writeln!(
                 out,
                 "  {name:<16} device {:>8}  since {}",
-                a.device.0,
+                name_of(a.device),
                 epoch.utc(a.raised_at)
             );
         }

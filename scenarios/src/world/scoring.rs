@@ -720,6 +720,7 @@ fn report_of(w: &SolutionWorld, truth: &[TruthEpisode], end: SimTime) -> ReportD
             });
         }
     }
-    report.dashboard = engine.render_dashboard(20);
+    let ids = &w.cfg.classes[w.backend.class()].ids;
+    report.dashboard = engine.render_dashboard_named(20, &|d| ids.format(d.0));
     report
 }
