@@ -14,6 +14,10 @@
 //!   re-runs it (checking the trace hash) with the named devices watched, or those the
 //!   failed invariant names, and prints each one's episodes with why they were detected or
 //!   missed, then its timeline in simulated clock time (`day 1 17:24:11.120`).
+//! - `fleetsim sweep <name|path> --seeds A..B [--set k=v]... [--jobs N] [--shard K/N] --out DIR`:
+//!   runs every seed (a worker pool; each run single-threaded), writes `seed-N/` per run and
+//!   `sweep.json` (each numeric field's mean, 95 % interval, min and max with their seeds,
+//!   failing seeds); with a shard, only its slice, for `fleetsim merge DIR... --out DIR`.
 //!
 //! With no subcommand, `fleetsim` runs its main job: `fleetsim run herd`.
 //!
@@ -67,6 +71,11 @@ enum Command {
     /// Re-run a summary.json's run with a few devices watched and print their stories:
     /// why a failed invariant failed.
     Explain(crate::explain::ExplainArgs),
+    /// Run a scenario over a range of seeds (in parallel, optionally one shard of them) and
+    /// write each field's distribution to sweep.json.
+    Sweep(crate::sweep::SweepArgs),
+    /// Merge the folders of a sharded sweep into the sweep.json one unsharded sweep writes.
+    Merge(crate::sweep::MergeArgs),
 }
 
 /// A failure that is the user's input, not the simulation: exit code 2.
@@ -137,6 +146,8 @@ pub fn main_with(registry: Registry) -> ExitCode {
         Some(Command::Run(args)) => run::run(&registry, &args),
         Some(Command::Replay { summary }) => run::replay(&registry, &summary),
         Some(Command::Explain(args)) => crate::explain::explain(&registry, &args),
+        Some(Command::Sweep(args)) => crate::sweep::sweep(&registry, &args),
+        Some(Command::Merge(args)) => crate::sweep::merge(&args),
         None => run::run(&registry, &run::RunArgs::main_job()),
     };
     match result {

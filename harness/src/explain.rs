@@ -127,6 +127,7 @@ pub fn explain(registry: &Registry, args: &ExplainArgs) -> Result<()> {
             seed: None,
             set: recorded.overrides.clone(),
             out: None,
+            quiet: true,
         },
     )?;
     eprintln!(

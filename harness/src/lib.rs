@@ -10,6 +10,7 @@ mod golden;
 pub mod hugepages;
 mod report;
 mod run;
+mod sweep;
 
 pub use cli::{main_with, BadInput, RunFailed};
 /// The scenario API, for a user's crate that depends on `fleetsim` alone.

@@ -575,6 +575,15 @@ pub fn html(s: &Summary, r: &ReportData, description: &str) -> String {
     h
 }
 
+/// A page of `md` (the subset [`markdown`] writes) with the reports' style.
+pub fn standalone_html(title: &str, md: &str) -> String {
+    format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title>\n<style>\nbody{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}}\ntable{{border-collapse:collapse;margin:.5em 0}}td,th{{border:1px solid #ccc;padding:.25em .6em}}\n</style></head><body>\n{}</body></html>\n",
+        escape(title),
+        markdown_to_html(md)
+    )
+}
+
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")

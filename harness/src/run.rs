@@ -26,6 +26,9 @@ pub struct RunArgs {
     /// overrides>/ with --set, so runs with different overrides do not overwrite each other).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// No progress bar and no start line (a sweep's workers run many at once).
+    #[arg(skip)]
+    pub quiet: bool,
 }
 
 impl RunArgs {
@@ -36,6 +39,7 @@ impl RunArgs {
             seed: None,
             set: Vec::new(),
             out: None,
+            quiet: false,
         }
     }
 }
@@ -124,7 +128,7 @@ pub(crate) fn load(
 }
 
 /// Runs a scenario; returns its summary (already written to disk).
-fn execute(registry: &Registry, args: &RunArgs) -> Result<(Summary, PathBuf)> {
+pub(crate) fn execute(registry: &Registry, args: &RunArgs) -> Result<(Summary, PathBuf)> {
     let (loaded, sets) = load(registry, args)?;
     let file = &loaded.file;
     let seed = file.scenario.seed;
@@ -136,15 +140,17 @@ fn execute(registry: &Registry, args: &RunArgs) -> Result<(Summary, PathBuf)> {
         .clone()
         .unwrap_or_else(|| default_out(&name, seed, &args.set));
     tracing::info!(sim = %sim::SimTime::ZERO, scenario = %name, seed, devices, "starting");
-    eprintln!(
-        "fleetsim: {} — {} devices, {:.1} simulated hours, seed {seed}",
-        name,
-        devices,
-        duration.as_secs_f64() / 3_600.0
-    );
+    if !args.quiet {
+        eprintln!(
+            "fleetsim: {} — {} devices, {:.1} simulated hours, seed {seed}",
+            name,
+            devices,
+            duration.as_secs_f64() / 3_600.0
+        );
+    }
 
     let wall = Instant::now();
-    let bar = std::io::stderr().is_terminal().then(|| {
+    let bar = (!args.quiet && std::io::stderr().is_terminal()).then(|| {
         let b = ProgressBar::new(duration.as_secs());
         b.set_style(
             ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} sim {msg}")
@@ -375,6 +381,7 @@ pub fn replay(registry: &Registry, path: &Path) -> Result<()> {
         seed: None,
         set: recorded.overrides.clone(),
         out: Some(path.parent().unwrap_or(Path::new(".")).join("replay")),
+        quiet: false,
     };
     let (s, out) = execute(registry, &args)?;
     print_summary(&s, &out);

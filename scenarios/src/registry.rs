@@ -135,7 +135,7 @@ fn params_as<P: DeserializeOwned>(params: &toml::Table, prefix: &str) -> Result<
     })
 }
 
-type AppBuilder = dyn Fn(&AppBuild<'_>) -> Result<Box<dyn App>, FieldError>;
+type AppBuilder = dyn Fn(&AppBuild<'_>) -> Result<Box<dyn App>, FieldError> + Send + Sync;
 
 /// A kind of back-end app: its registered name (`"portal/1"`), one line about it, its
 /// parameters' defaults, and its builder.
@@ -151,7 +151,7 @@ impl AppKind {
     pub fn new(
         name: &str,
         summary: &str,
-        build: impl Fn(&AppBuild<'_>) -> Result<Box<dyn App>, FieldError> + 'static,
+        build: impl Fn(&AppBuild<'_>) -> Result<Box<dyn App>, FieldError> + Send + Sync + 'static,
     ) -> AppKind {
         AppKind {
             name: name.to_string(),
@@ -180,7 +180,8 @@ impl AppKind {
     }
 }
 
-type ClassBuilder = dyn Fn(&ClassBuild<'_>) -> Result<Box<dyn DeviceClass>, FieldError>;
+type ClassBuilder =
+    dyn Fn(&ClassBuild<'_>) -> Result<Box<dyn DeviceClass>, FieldError> + Send + Sync;
 
 /// A kind of device class: its registered name (`"collar/1"`), one line about it, the
 /// telemetry fields its `sample` fills (if fixed), its parameters' defaults, and its builder.
@@ -200,7 +201,10 @@ impl ClassKind {
     pub fn new(
         name: &str,
         summary: &str,
-        build: impl Fn(&ClassBuild<'_>) -> Result<Box<dyn DeviceClass>, FieldError> + 'static,
+        build: impl Fn(&ClassBuild<'_>) -> Result<Box<dyn DeviceClass>, FieldError>
+            + Send
+            + Sync
+            + 'static,
     ) -> ClassKind {
         ClassKind {
             name: name.to_string(),

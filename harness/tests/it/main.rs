@@ -345,3 +345,71 @@ fn logs_carry_the_simulated_time_without_colour_codes_in_a_pipe_and_as_json_line
     assert_eq!(progress.len(), 6, "{json}");
     assert_eq!(progress[5], "day 1 01:00:00.000");
 }
+
+#[test]
+fn a_sharded_sweep_merged_in_any_order_is_byte_identical_to_the_unsharded_sweep() {
+    let root = tmp("sweep");
+    let dir = |name: &str| root.join(name).to_str().unwrap().to_string();
+    let sweep = |extra: &[&str], out: &str| {
+        let mut args = vec![
+            "sweep",
+            "herd",
+            "--seeds",
+            "1..6",
+            "--set",
+            "devices=60",
+            "--set",
+            "hours=1",
+            "--jobs",
+            "2",
+            "--out",
+            out,
+        ];
+        args.extend_from_slice(extra);
+        fleetsim(&args)
+    };
+    let (code, stdout, stderr) = sweep(&[], &dir("all"));
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("6 runs of herd seeds 1..6: 0 failed an invariant"),
+        "{stdout}"
+    );
+    for k in ["2/3", "3/3", "1/3"] {
+        let (code, stdout, stderr) = sweep(&["--shard", k], &dir(&k.replace('/', "-")));
+        assert_eq!(code, 0, "{stdout}\n{stderr}");
+    }
+    let (code, stdout, stderr) = fleetsim(&[
+        "merge",
+        &dir("3-3"),
+        &dir("1-3"),
+        &dir("2-3"),
+        "--out",
+        &dir("merged"),
+    ]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let all = std::fs::read(root.join("all/sweep.json")).unwrap();
+    assert_eq!(all, std::fs::read(root.join("merged/sweep.json")).unwrap());
+    let json: serde_json::Value = serde_json::from_slice(&all).unwrap();
+    assert_eq!(json["runs"], 6);
+    let sent = &json["fields"]["telemetry.sent"];
+    assert!(sent["min"].as_f64().unwrap() <= sent["mean"].as_f64().unwrap());
+    assert!(sent["ci95"][0].as_f64().unwrap() <= sent["ci95"][1].as_f64().unwrap());
+    assert_eq!(json["trace_hashes"].as_object().unwrap().len(), 6);
+    assert!(json["fields"].get("wall_seconds").is_none());
+    // A shard missing, or given twice: exit 2, naming it.
+    let (code, _, stderr) = fleetsim(&["merge", &dir("3-3"), &dir("1-3"), "--out", &dir("m")]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("missing shards: 2/3"), "{stderr}");
+    let (code, _, stderr) = fleetsim(&["merge", &dir("1-3"), &dir("1-3"), "--out", &dir("m")]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("shard 1/3 is given twice"), "{stderr}");
+    let (code, _, stderr) = fleetsim(&["merge", &dir("nowhere"), "--out", &dir("m")]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("sweep-manifest.json: cannot read"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = sweep(&["--shard", "4/3"], &dir("bad"));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("expected K/N with 1 <= K <= N"), "{stderr}");
+}
