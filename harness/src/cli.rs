@@ -18,6 +18,9 @@
 //!   runs every seed (a worker pool; each run single-threaded), writes `seed-N/` per run and
 //!   `sweep.json` (each numeric field's mean, 95 % interval, min and max with their seeds,
 //!   failing seeds); with a shard, only its slice, for `fleetsim merge DIR... --out DIR`.
+//! - `fleetsim compare <A> <B> --seeds A..B [--set k=v]... [--a k=v]... [--b k=v]... --out DIR`:
+//!   both designs on each seed; every field's paired B − A with its 95 % interval (and the
+//!   independent one), a verdict by the field's declared direction, compare.json/md/html.
 //!
 //! With no subcommand, `fleetsim` runs its main job: `fleetsim run herd`.
 //!
@@ -76,6 +79,8 @@ enum Command {
     Sweep(crate::sweep::SweepArgs),
     /// Merge the folders of a sharded sweep into the sweep.json one unsharded sweep writes.
     Merge(crate::sweep::MergeArgs),
+    /// Run two designs on the same seeds and compare every summary field, paired by seed.
+    Compare(crate::compare::CompareArgs),
 }
 
 /// A failure that is the user's input, not the simulation: exit code 2.
@@ -148,6 +153,7 @@ pub fn main_with(registry: Registry) -> ExitCode {
         Some(Command::Explain(args)) => crate::explain::explain(&registry, &args),
         Some(Command::Sweep(args)) => crate::sweep::sweep(&registry, &args),
         Some(Command::Merge(args)) => crate::sweep::merge(&args),
+        Some(Command::Compare(args)) => crate::compare::run(&registry, &args),
         None => run::run(&registry, &run::RunArgs::main_job()),
     };
     match result {

@@ -4,6 +4,7 @@
 
 mod charts;
 mod cli;
+mod compare;
 mod explain;
 #[cfg(test)]
 mod golden;

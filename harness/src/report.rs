@@ -61,10 +61,16 @@ fn latency_md(m: &mut String, s: &Summary) {
     );
     let secs = |ms: f64| format!("{:.1} s", ms / 1_000.0);
     for st in &s.latency_stages {
+        let what = match st.stage.as_str() {
+            "published" => "published by the device (its first attempt)",
+            "enqueued" => "enqueued at the hub",
+            "read" => "read from the hub's endpoint by the back end",
+            "queryable" => "queryable in the store; the rules run on it",
+            other => other,
+        };
         let _ = writeln!(
             m,
-            "| {} | {} | {} | {} |",
-            st.stage,
+            "| {what} | {} | {} | {} |",
             secs(st.p50),
             secs(st.p99),
             secs(st.max)

@@ -51,7 +51,7 @@ pub struct Seeds {
 }
 
 impl Seeds {
-    fn iter(self) -> impl Iterator<Item = u64> {
+    pub(crate) fn iter(self) -> impl Iterator<Item = u64> {
         self.first..=self.last
     }
 }
@@ -64,7 +64,7 @@ pub struct Shard {
     pub count: u32,
 }
 
-fn parse_seeds(s: &str) -> Result<Seeds, String> {
+pub(crate) fn parse_seeds(s: &str) -> Result<Seeds, String> {
     let seed = |t: &str| {
         t.trim()
             .parse::<u64>()
@@ -191,23 +191,52 @@ pub fn sweep(registry: &Registry, args: &SweepArgs) -> Result<()> {
             s.index, s.count
         ))
     );
-    let next = AtomicUsize::new(0);
-    let failures: Mutex<Vec<(u64, String)>> = Mutex::new(Vec::new());
-    std::thread::scope(|scope| {
-        for _ in 0..jobs.min(seeds.len()) {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(&seed) = seeds.get(i) else { break };
-                let one = RunArgs {
+    let tasks: Vec<(String, RunArgs)> = seeds
+        .iter()
+        .map(|&seed| {
+            (
+                format!("seed {seed}"),
+                RunArgs {
                     scenario: args.scenario.clone(),
                     seed: Some(seed),
                     set: args.set.clone(),
                     out: Some(args.out.join(format!("seed-{seed}"))),
                     quiet: true,
+                },
+            )
+        })
+        .collect();
+    run_pool(registry, &tasks, jobs)?;
+    if shard.is_some() {
+        println!(
+            "shard written to {}; `fleetsim merge` the shards' folders for sweep.json",
+            args.out.display()
+        );
+        return Ok(());
+    }
+    let summaries = read_runs(std::slice::from_ref(&args.out), &manifest)?;
+    finish(&manifest, &summaries, &args.out)
+}
+
+/// Runs `tasks` (a label and a run each) on `jobs` worker threads, each run on one thread;
+/// the first failure in task order is the error.
+pub(crate) fn run_pool(
+    registry: &Registry,
+    tasks: &[(String, RunArgs)],
+    jobs: usize,
+) -> Result<()> {
+    let next = AtomicUsize::new(0);
+    let failures: Mutex<Vec<(usize, String)>> = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.min(tasks.len()) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some((label, one)) = tasks.get(i) else {
+                    break;
                 };
-                match run::execute(registry, &one) {
+                match run::execute(registry, one) {
                     Ok((s, _)) => eprintln!(
-                        "  seed {seed}: {} · trace hash {}",
+                        "  {label}: {} · trace hash {}",
                         if s.all_invariants_held() {
                             "ok"
                         } else {
@@ -218,24 +247,16 @@ pub fn sweep(registry: &Registry, args: &SweepArgs) -> Result<()> {
                     Err(e) => failures
                         .lock()
                         .expect("no worker panics holding it")
-                        .push((seed, format!("{e:#}"))),
+                        .push((i, format!("{label}: {e:#}"))),
                 }
             });
         }
     });
     let failures = failures.into_inner().expect("workers joined");
-    if let Some((seed, e)) = failures.iter().min_by_key(|f| f.0) {
-        return Err(anyhow::anyhow!("seed {seed}: {e}"));
+    match failures.into_iter().min_by_key(|f| f.0) {
+        Some((_, e)) => Err(anyhow::anyhow!(e)),
+        None => Ok(()),
     }
-    if shard.is_some() {
-        println!(
-            "shard written to {}; `fleetsim merge` the shards' folders for sweep.json",
-            args.out.display()
-        );
-        return Ok(());
-    }
-    let summaries = read_runs(std::slice::from_ref(&args.out), &manifest)?;
-    finish(&manifest, &summaries, &args.out)
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -393,7 +414,7 @@ pub fn t95(df: usize) -> f64 {
 /// The numeric leaves of a summary as dotted paths; an array of records is keyed by each
 /// record's name (`alerts.rules.fever.recall`), otherwise by index. What the machine decides
 /// (wall time, memory) and what the sweep sets (the seed) are left out.
-fn leaves(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, f64)>) {
+pub(crate) fn leaves(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, f64)>) {
     use serde_json::Value;
     let join = |k: &str| {
         if prefix.is_empty() {
@@ -568,7 +589,7 @@ fn finish(m: &Manifest, runs: &[Summary], out: &Path) -> Result<()> {
     Ok(())
 }
 
-fn num(v: f64) -> String {
+pub(crate) fn num(v: f64) -> String {
     if v.abs() >= 1_000.0 || v == v.round() {
         crate::charts::tick(v)
     } else {

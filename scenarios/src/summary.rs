@@ -182,7 +182,9 @@ pub struct Latency {
     pub max: f64,
 }
 
-/// Sample → one milestone on a reading's way to the store, in milliseconds.
+/// Sample → one milestone on a reading's way to the store, in milliseconds: `published`
+/// (the device's first publish of it), `enqueued` (at the hub), `read` (from the hub's
+/// endpoint by the back end), `queryable` (in the store; the rules run on it then).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct LatencyStage {
     pub stage: String,

@@ -413,3 +413,67 @@ fn a_sharded_sweep_merged_in_any_order_is_byte_identical_to_the_unsharded_sweep(
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("expected K/N with 1 <= K <= N"), "{stderr}");
 }
+
+#[test]
+fn compare_pairs_two_designs_by_seed_and_a_design_against_itself_is_identical() {
+    let root = tmp("compare");
+    let out = |n: &str| root.join(n).to_str().unwrap().to_string();
+    let base = [
+        "compare",
+        "herd",
+        "herd",
+        "--seeds",
+        "1..4",
+        "--set",
+        "devices=80",
+        "--set",
+        "hours=2",
+        "--jobs",
+        "2",
+    ];
+    let with = |extra: &[&str], dir: &str| {
+        let mut args = base.to_vec();
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--out", dir]);
+        fleetsim(&args)
+    };
+    let same = out("same");
+    let (code, stdout, stderr) = with(&[], &same);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("same/compare.json")).unwrap())
+            .unwrap();
+    let fields = json["fields"].as_object().unwrap();
+    assert!(fields.len() > 50, "{}", fields.len());
+    for (k, f) in fields {
+        assert_eq!(f["verdict"], "identical", "{k}: {f}");
+    }
+    // A flakier radio link on B: more readings retransmitted and later; paired by seed.
+    let lossy = out("lossy");
+    let (code, stdout, stderr) = with(&["--b", "classes.collar.link.loss_ratio=0.3"], &lossy);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains(
+            "B: herd --set devices=80 --set hours=2 --set classes.collar.link.loss_ratio=0.3"
+        ),
+        "{stdout}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("lossy/compare.json")).unwrap())
+            .unwrap();
+    let p99 = &json["fields"]["latency_ms.p99"];
+    assert_eq!(p99["verdict"], "B worse", "{p99}");
+    let width = |ci: &serde_json::Value| ci[1].as_f64().unwrap() - ci[0].as_f64().unwrap();
+    assert!(
+        root.join("lossy/compare.html").exists()
+            && root.join("lossy/b/seed-4/summary.json").exists()
+    );
+    let sent = &json["fields"]["telemetry.sent"];
+    assert!(
+        width(&sent["paired_ci95"]) <= width(&sent["independent_ci95"]),
+        "common random numbers: {sent}"
+    );
+    let (code, _, stderr) = with(&["--b", "goats=1"], &out("bad"));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--set goats: no such key"), "{stderr}");
+}

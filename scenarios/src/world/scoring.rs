@@ -598,22 +598,13 @@ fn summary_of(
     }
 }
 
-/// Sample → enqueued at the hub, → read by the back end, → queryable in the store.
+/// Sample → published, → enqueued at the hub, → read by the back end, → queryable.
 fn latency_stages(w: &SolutionWorld) -> Vec<summary::LatencyStage> {
     [
-        (
-            "latency.sample_to_publish_ms",
-            "published by the device (first attempt)",
-        ),
-        ("latency.sample_to_hub_ms", "enqueued at the hub"),
-        (
-            "latency.sample_to_read_ms",
-            "read from the hub's endpoint by the back end",
-        ),
-        (
-            "telemetry.e2e_latency_ms",
-            "queryable in the store; the rules run on it",
-        ),
+        ("latency.sample_to_publish_ms", "published"),
+        ("latency.sample_to_hub_ms", "enqueued"),
+        ("latency.sample_to_read_ms", "read"),
+        ("telemetry.e2e_latency_ms", "queryable"),
     ]
     .iter()
     .map(|(name, stage)| {
