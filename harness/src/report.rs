@@ -91,6 +91,43 @@ fn latency_md(m: &mut String, s: &Summary) {
     );
 }
 
+/// What the solution would cost a month at list prices.
+fn cost_md(m: &mut String, s: &Summary) {
+    let c = &s.cost;
+    if c.prices_dated.is_empty() {
+        return;
+    }
+    let usd = |v: f64| {
+        if v >= 100.0 {
+            format!("{} USD", crate::charts::tick(v))
+        } else {
+            format!("{v:.2} USD")
+        }
+    };
+    let _ = writeln!(
+        m,
+        "## Cost per month\n\n| part | use | USD / month |\n|---|---|---:|\n| IoT Hub as configured ({} × {}) | {} messages a day (metered) | {} |\n| IoT Hub the traffic needs | {} unit(s) of {} | {} |\n| DPS | {} operations | {} |\n| store | {:.3} GB a day | {} |\n| **total (hub as configured)** | {:.4} USD per device | **{}** |\n",
+        s.hub.tier,
+        s.hub.units,
+        thousands(c.hub_messages_per_day.round() as u64),
+        usd(c.hub_usd_per_month),
+        c.hub_units_needed,
+        s.hub.tier,
+        usd(c.hub_usd_per_month_needed),
+        thousands(c.dps_operations),
+        usd(c.dps_usd_per_month),
+        c.store_gb_per_day,
+        usd(c.store_usd_per_month),
+        c.usd_per_device_per_month,
+        usd(c.total_usd_per_month)
+    );
+    let _ = writeln!(
+        m,
+        "*Definitions.* Prices dated {}: {}. A month is 730 hours; a run shorter than a day is scaled to a day. The hub is billed by unit whatever it carries; **needed** is the units of the same tier whose daily quota holds the metered messages (4 KB chunks, reference §1.1). DPS operations (registrations and status polls) are paid once.\n",
+        c.prices_dated, c.prices_source
+    );
+}
+
 /// The Device Provisioning Service's work.
 fn dps_md(m: &mut String, s: &Summary) {
     let d = &s.dps;
@@ -204,6 +241,7 @@ pub fn markdown(s: &Summary, r: &ReportData, description: &str) -> String {
     );
     m.push_str(HUB_DEFINITIONS);
     dps_md(&mut m, s);
+    cost_md(&mut m, s);
     commands_md(&mut m, s);
     for (of, rep) in r.reports.iter().filter(|(_, rep)| !rep.figures.is_empty()) {
         let _ = writeln!(m, "## {of}\n\n| figure | value |\n|---|---:|");

@@ -228,6 +228,15 @@ fn print_summary(s: &Summary, out: &Path) {
         100.0 * s.hub.quota_used_ratio,
         s.hub.throttled_requests
     );
+    if !s.cost.prices_dated.is_empty() {
+        println!(
+            "cost: {:.2} USD a month ({:.4} a device) · the traffic needs {} hub unit(s), {:.2} USD",
+            s.cost.total_usd_per_month,
+            s.cost.usd_per_device_per_month,
+            s.cost.hub_units_needed,
+            s.cost.hub_usd_per_month_needed
+        );
+    }
     for r in &s.alerts.rules {
         println!(
             "rule {}: {} alerts · precision {:.3} · recall {:.3} over {} episodes · latency p50 {:.0} min",

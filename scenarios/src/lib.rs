@@ -9,6 +9,7 @@ pub mod apps;
 pub mod bundled;
 pub mod class;
 pub mod classes;
+pub mod cost;
 pub mod dtdl;
 pub mod file;
 pub mod load;

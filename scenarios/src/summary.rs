@@ -47,6 +47,9 @@ pub struct Summary {
     #[serde(default)]
     pub models: Vec<ModelRow>,
     pub invariants: Vec<Invariant>,
+    /// What the solution would cost a month at list prices (`scenarios::cost`).
+    #[serde(default)]
+    pub cost: crate::cost::Cost,
 }
 
 /// One class's device model (DTDL v2) and its readings as IoT Central would see them

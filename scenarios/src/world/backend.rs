@@ -105,6 +105,7 @@ impl Backend {
             total.stale_dropped += st.stale_dropped;
             total.aged_out_dropped += st.aged_out_dropped;
             total.backlog_depth += st.backlog_depth;
+            total.bytes_received += st.bytes_received;
         }
         total
     }

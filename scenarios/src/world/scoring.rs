@@ -595,7 +595,30 @@ fn summary_of(
             },
         },
         invariants,
+        cost: cost_of(w, end),
     }
+}
+
+/// The month's cost at list prices of what the run used.
+fn cost_of(w: &SolutionWorld, end: SimTime) -> crate::cost::Cost {
+    let hubs: Vec<crate::cost::HubUse> = w
+        .cloud
+        .hubs
+        .iter()
+        .map(|h| crate::cost::HubUse {
+            tier: h.config().tier,
+            units: h.config().units,
+            messages_metered: h.counters().messages_metered,
+        })
+        .collect();
+    let d = w.cloud.dps.counters();
+    crate::cost::cost(
+        &hubs,
+        d.registrations_accepted + d.polls,
+        w.backend.stats().bytes_received,
+        end.as_secs_f64(),
+        u64::from(w.fleet.len()),
+    )
 }
 
 /// Sample → published, → enqueued at the hub, → read by the back end, → queryable.
