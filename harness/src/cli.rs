@@ -21,6 +21,9 @@
 //! - `fleetsim compare <A> <B> --seeds A..B [--set k=v]... [--a k=v]... [--b k=v]... --out DIR`:
 //!   both designs on each seed; every field's paired B − A with its 95 % interval (and the
 //!   independent one), a verdict by the field's declared direction, compare.json/md/html.
+//! - `fleetsim budget budgets.toml [--junit FILE] [--update-baseline]`: runs the file's
+//!   scenario and checks its budgets on summary fields (exact) and on wall time and memory
+//!   against a committed baseline (tolerant); a table, JUnit XML, GitHub annotations.
 //!
 //! With no subcommand, `fleetsim` runs its main job: `fleetsim run herd`.
 //!
@@ -81,6 +84,8 @@ enum Command {
     Merge(crate::sweep::MergeArgs),
     /// Run two designs on the same seeds and compare every summary field, paired by seed.
     Compare(crate::compare::CompareArgs),
+    /// Run a budgets file's scenario and check its budgets (exit 1 if one breaks).
+    Budget(crate::budget::BudgetArgs),
 }
 
 /// A failure that is the user's input, not the simulation: exit code 2.
@@ -154,6 +159,7 @@ pub fn main_with(registry: Registry) -> ExitCode {
         Some(Command::Sweep(args)) => crate::sweep::sweep(&registry, &args),
         Some(Command::Merge(args)) => crate::sweep::merge(&args),
         Some(Command::Compare(args)) => crate::compare::run(&registry, &args),
+        Some(Command::Budget(args)) => crate::budget::run(&registry, &args),
         None => run::run(&registry, &run::RunArgs::main_job()),
     };
     match result {

@@ -2,6 +2,7 @@
 //! binary calls with its classes registered), the reports, and the process set-up the
 //! benchmarks share.
 
+mod budget;
 mod charts;
 mod cli;
 mod compare;

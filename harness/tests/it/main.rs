@@ -477,3 +477,79 @@ fn compare_pairs_two_designs_by_seed_and_a_design_against_itself_is_identical() 
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("--set goats: no such key"), "{stderr}");
 }
+
+#[test]
+fn budgets_pass_break_with_junit_and_annotations_and_refuse_bad_files() {
+    let root = tmp("budget");
+    std::fs::create_dir_all(&root).unwrap();
+    let write = |name: &str, budgets: &str| {
+        let p = root.join(name);
+        std::fs::write(
+            &p,
+            format!(
+                "[run]\nscenario = \"herd\"\nset = [\"devices=100\", \"hours=2\"]\n\n{budgets}"
+            ),
+        )
+        .unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let out = root.join("out").to_str().unwrap().to_string();
+    let held = write(
+        "held.toml",
+        "[[budget]]\nfield = \"derived.loss_ratio\"\nmax = 0.01\n\n[[budget]]\nfield = \"telemetry.sent\"\nmin = 1000\n",
+    );
+    let (code, stdout, stderr) = fleetsim(&["budget", &held, "--out", &out]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stdout.contains("all 2 budgets held"), "{stdout}");
+    let broken = write(
+        "broken.toml",
+        "[[budget]]\nfield = \"telemetry.sent\"\nmax = 10\n\n[[budget]]\nfield = \"alerts.rules.fever.latency_s_p99\"\nmax = 3600\n",
+    );
+    let junit = root.join("j.xml");
+    let out2 = Command::new(env!("CARGO_BIN_EXE_fleetsim"))
+        .args([
+            "budget",
+            &broken,
+            "--out",
+            &out,
+            "--junit",
+            junit.to_str().unwrap(),
+        ])
+        .env("GITHUB_ACTIONS", "true")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out2.stdout);
+    assert_eq!(out2.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("BROKEN: ") && stdout.contains("is above 10"),
+        "{stdout}"
+    );
+    // Two hours of 100 cows raise no fever alert: its latency is not measured, not 0.
+    assert!(
+        stdout.contains("not measured: rule `fever` raised no alert"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("::error file="), "{stdout}");
+    let x = std::fs::read_to_string(&junit).unwrap();
+    assert!(x.contains("tests=\"2\" failures=\"2\""), "{x}");
+    let unknown = write(
+        "unknown.toml",
+        "[[budget]]\nfield = \"telemetry.lots\"\nmax = 1\n",
+    );
+    let (code, _, stderr) = fleetsim(&["budget", &unknown, "--out", &out]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("budget field `telemetry.lots`: the summary has no such number"),
+        "{stderr}"
+    );
+    let typo = write(
+        "typo.toml",
+        "[[budget]]\nfeild = \"telemetry.sent\"\nmax = 1\n",
+    );
+    let (code, _, stderr) = fleetsim(&["budget", &typo, "--out", &out]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("typo.toml") && stderr.contains("feild"),
+        "{stderr}"
+    );
+}
