@@ -24,6 +24,8 @@
 //! - `fleetsim budget budgets.toml [--junit FILE] [--update-baseline]`: runs the file's
 //!   scenario and checks its budgets on summary fields (exact) and on wall time and memory
 //!   against a committed baseline (tolerant); a table, JUnit XML, GitHub annotations.
+//! - `fleetsim shrink <name|path> --seed N [--set k=v]... [--max-runs N] [--out DIR]`: a
+//!   failing run made small (devices, hours, kinds of fault), its minimal repro printed.
 //!
 //! With no subcommand, `fleetsim` runs its main job: `fleetsim run herd`.
 //!
@@ -86,6 +88,8 @@ enum Command {
     Compare(crate::compare::CompareArgs),
     /// Run a budgets file's scenario and check its budgets (exit 1 if one breaks).
     Budget(crate::budget::BudgetArgs),
+    /// Make a failing run small: fewer devices, a shorter horizon, fewer kinds of fault.
+    Shrink(crate::shrink::ShrinkArgs),
 }
 
 /// A failure that is the user's input, not the simulation: exit code 2.
@@ -160,6 +164,7 @@ pub fn main_with(registry: Registry) -> ExitCode {
         Some(Command::Merge(args)) => crate::sweep::merge(&args),
         Some(Command::Compare(args)) => crate::compare::run(&registry, &args),
         Some(Command::Budget(args)) => crate::budget::run(&registry, &args),
+        Some(Command::Shrink(args)) => crate::shrink::run(&registry, &args),
         None => run::run(&registry, &run::RunArgs::main_job()),
     };
     match result {

@@ -12,6 +12,7 @@ mod golden;
 pub mod hugepages;
 mod report;
 mod run;
+mod shrink;
 mod sweep;
 
 pub use cli::{main_with, BadInput, RunFailed};

@@ -553,3 +553,82 @@ fn budgets_pass_break_with_junit_and_annotations_and_refuse_bad_files() {
         "{stderr}"
     );
 }
+
+#[test]
+fn shrink_makes_a_20000_cow_day_that_fails_into_a_run_of_at_most_50_cows_for_2_hours() {
+    // A fever threshold below a healthy cow's temperature: alerts for cows that never had a
+    // fever. It fails at any size; shrink finds how small.
+    let out = tmp("shrink");
+    let (code, stdout, stderr) = fleetsim(&[
+        "shrink",
+        "herd",
+        "--seed",
+        "3",
+        "--set",
+        "devices=20000",
+        "--set",
+        "analytics.rules.fever.conditions[0].value=38.6",
+        "--set",
+        "analytics.rules.fever.conditions[0].clear=38.4",
+        "--max-runs",
+        "30",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let minimal: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("minimal/summary.json")).unwrap())
+            .unwrap();
+    let devices = minimal["devices"].as_u64().unwrap();
+    let hours = minimal["simulated_seconds"].as_f64().unwrap() / 3_600.0;
+    assert!(
+        devices <= 50 && hours <= 2.0,
+        "{devices} devices × {hours} h\n{stdout}"
+    );
+    let runs: u32 = stdout
+        .split("shrunk in ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .expect("the run count");
+    assert!(runs <= 30, "{stdout}");
+    assert!(
+        stdout.contains("[FAILED] no fever alert for a device that never had one"),
+        "{stdout}"
+    );
+    // The printed repro, run as printed (without the shell quotes), fails the same way.
+    let repro = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("minimal repro: fleetsim "))
+        .expect("a repro line");
+    let args: Vec<String> = repro
+        .split(' ')
+        .map(|w| w.trim_matches('\'').to_string())
+        .collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, stdout, _) = fleetsim(&args);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains("[FAILED] no fever alert for a device that never had one"),
+        "{stdout}"
+    );
+    // A run that holds has nothing to shrink.
+    let held = tmp("shrink-held");
+    let (code, _, stderr) = fleetsim(&[
+        "shrink",
+        "herd",
+        "--seed",
+        "1",
+        "--set",
+        "devices=50",
+        "--set",
+        "hours=1",
+        "--out",
+        held.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("every invariant held; there is no failure to shrink"),
+        "{stderr}"
+    );
+}

@@ -317,7 +317,7 @@ fn scenario_invariant(
                 passed: count == 0,
                 detail: match f.false_alerts.iter().find(|(d, _)| healthy(d)) {
                     Some((d, t)) => {
-                        format!("{count} alerts, first {} at {t:?}", device_id(w, d.0))
+                        format!("{count} alerts, first {} at {t}", device_id(w, d.0))
                     }
                     None => "none".into(),
                 },
