@@ -120,10 +120,11 @@ fn chosen<'a>(s: &'a Summary, args: &ExplainArgs) -> Result<(Vec<String>, Option
 pub fn explain(registry: &Registry, args: &ExplainArgs) -> Result<()> {
     let recorded = run::read_summary(&args.summary)?;
     let (watch, invariant) = chosen(&recorded, args)?;
+    let scenario = run::check_replayable(registry, &recorded)?;
     let (loaded, _) = run::load(
         registry,
         &RunArgs {
-            scenario: recorded.scenario.clone(),
+            scenario,
             seed: None,
             set: recorded.overrides.clone(),
             out: None,

@@ -84,6 +84,27 @@ fn source(name: &str) -> Result<Source> {
     }
 }
 
+/// The build, and the scenario's content hash and absolute path (a file's).
+fn provenance(scenario: &str) -> Result<scenarios::summary::Provenance> {
+    use sha2::Digest;
+    let src = source(scenario)?;
+    let digest = sha2::Sha256::digest(src.text.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    let is_file = scenario.ends_with(".toml") || Path::new(scenario).exists();
+    Ok(scenarios::summary::Provenance {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        commit: env!("FLEETSIM_COMMIT").to_string(),
+        scenario_sha256: hex,
+        scenario_path: if is_file {
+            std::fs::canonicalize(scenario)
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        } else {
+            String::new()
+        },
+    })
+}
+
 /// Peak resident set size of this process, from /proc (Linux); 0 where unavailable.
 fn peak_rss_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -185,6 +206,7 @@ pub(crate) fn execute(registry: &Registry, args: &RunArgs) -> Result<(Summary, P
         b.finish_and_clear();
     }
     let mut summary = outcome.summary_core;
+    summary.provenance = provenance(&args.scenario)?;
     summary.scenario = args.scenario.clone();
     summary.overrides = sets.iter().map(|o| o.to_string()).collect();
     summary.wall_seconds = wall.elapsed().as_secs_f64();
@@ -314,27 +336,51 @@ fn print_summary(s: &Summary, out: &Path) {
     );
 }
 
-/// The command that reruns `s`, ready to paste into a POSIX shell.
+/// The command that reruns `s`, ready to paste into a POSIX shell: its overrides, its seed
+/// spelled out, and a folder of its own (named by the trace hash), so running it never
+/// overwrites an earlier run's reports.
 pub(crate) fn repro(s: &Summary) -> String {
     let sets: String = s
         .overrides
         .iter()
+        .filter(|o| !o.starts_with("seed="))
         .map(|o| format!(" --set {}", shell_word(o)))
         .collect();
-    format!("{} run {}{sets}", program(), shell_word(&s.scenario))
+    let hash: String = s.trace_hash.chars().take(8).collect();
+    format!(
+        "{} run {}{sets} --seed {} --out reports/out/repro-{hash}",
+        program(),
+        shell_word(&s.scenario),
+        s.seed
+    )
 }
 
-/// The binary's name as the user typed it, without its directory: `fleetsim`, or a user's own
-/// binary built with [`crate::main_with`].
+/// How to run this binary again: `fleetsim` (or a user's own binary built with
+/// [`crate::main_with`]) when it was started by name; `cargo run --release --` (with `--bin`
+/// for a user's binary) when it runs from a cargo target folder, where it is not on PATH.
 fn program() -> String {
-    std::env::args_os()
+    let name = std::env::args_os()
         .next()
         .and_then(|a| {
             std::path::Path::new(&a)
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
         })
-        .unwrap_or_else(|| "fleetsim".to_string())
+        .unwrap_or_else(|| "fleetsim".to_string());
+    let from_target = std::env::current_exe().ok().is_some_and(|exe| {
+        let parts: Vec<String> = exe
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        parts.len() >= 3
+            && parts[parts.len() - 3] == "target"
+            && matches!(parts[parts.len() - 2].as_str(), "release" | "debug")
+    });
+    match (from_target, name.as_str()) {
+        (true, "fleetsim") => "cargo run --release --".to_string(),
+        (true, other) => format!("cargo run --release --bin {other} --"),
+        (false, _) => name,
+    }
 }
 
 /// `w` as one shell word: as it is when it holds only characters no shell treats
@@ -383,10 +429,79 @@ pub(crate) fn read_summary(path: &Path) -> Result<Summary> {
         .map_err(|e| BadInput(format!("{}: not a fleetsim summary: {e}", path.display())))?)
 }
 
+/// What would make a replay of `recorded` not that run, found before spending a run: a
+/// malformed hash, a scenario file that changed or moved, a seed or size edited by hand.
+/// Returns the scenario to load (the recorded absolute path when the relative one does not
+/// resolve from here). Another build only warns: it may still replay.
+pub(crate) fn check_replayable(registry: &Registry, recorded: &Summary) -> Result<String> {
+    let h = &recorded.trace_hash;
+    if h.len() != 16
+        || !h
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+    {
+        return Err(BadInput(format!(
+            "summary.json's trace_hash `{h}` is not 16 lowercase hex digits: the file was edited or damaged"
+        ))
+        .into());
+    }
+    let p = &recorded.provenance;
+    let mut scenario = recorded.scenario.clone();
+    let looks_like_file = scenario.ends_with(".toml");
+    if looks_like_file
+        && !Path::new(&scenario).exists()
+        && !p.scenario_path.is_empty()
+        && Path::new(&p.scenario_path).exists()
+    {
+        eprintln!(
+            "fleetsim: {scenario} is not here; using the recorded path {}",
+            p.scenario_path
+        );
+        scenario = p.scenario_path.clone();
+    }
+    if !p.scenario_sha256.is_empty() {
+        let now = provenance(&scenario)?;
+        if now.scenario_sha256 != p.scenario_sha256 {
+            return Err(RunFailed(format!(
+                "the scenario {scenario} changed since the run (its SHA-256 is {}…, the run's was {}…): a replay would not be that run; check out the file as it was",
+                &now.scenario_sha256[..12],
+                &p.scenario_sha256[..12.min(p.scenario_sha256.len())]
+            ))
+            .into());
+        }
+        if now.commit != p.commit || now.version != p.version {
+            eprintln!(
+                "fleetsim: warning: the run was recorded by fleetsim {} ({}), this is {} ({}); a different trace hash may be the build's",
+                p.version, p.commit, now.version, now.commit
+            );
+        }
+    }
+    let (loaded, _) = load(
+        registry,
+        &RunArgs {
+            scenario: scenario.clone(),
+            seed: None,
+            set: recorded.overrides.clone(),
+            out: None,
+            quiet: true,
+        },
+    )?;
+    let (seed, devices) = (loaded.file.scenario.seed, loaded.devices());
+    if seed != recorded.seed || devices != recorded.devices {
+        return Err(BadInput(format!(
+            "summary.json says seed {} and {} devices, but its scenario and overrides give seed {seed} and {devices} devices: was the summary edited by hand?",
+            recorded.seed, recorded.devices
+        ))
+        .into());
+    }
+    Ok(scenario)
+}
+
 pub fn replay(registry: &Registry, path: &Path) -> Result<()> {
     let recorded = read_summary(path)?;
+    let scenario = check_replayable(registry, &recorded)?;
     let args = RunArgs {
-        scenario: recorded.scenario.clone(),
+        scenario,
         seed: None,
         set: recorded.overrides.clone(),
         out: Some(path.parent().unwrap_or(Path::new(".")).join("replay")),

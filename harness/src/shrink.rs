@@ -234,8 +234,7 @@ pub fn run(registry: &Registry, args: &ShrinkArgs) -> Result<()> {
             best.trace_hash
         ));
     }
-    // The summary's overrides end with the seed, so the command reruns exactly this run.
-    let repro = format!("{} --out {}", run::repro(&s), minimal.display());
+    let repro = run::repro(&s);
     let emptied: Vec<&str> = sets.iter().filter_map(|s| s.strip_suffix("=[]")).collect();
     println!(
         "shrunk in {} runs to {} devices × {} h{}",

@@ -50,6 +50,23 @@ pub struct Summary {
     /// What the solution would cost a month at list prices (`scenarios::cost`).
     #[serde(default)]
     pub cost: crate::cost::Cost,
+    /// What made the run, for a replay to check before it spends a run: the build, and
+    /// the scenario file's content and absolute path (filled by the harness).
+    #[serde(default)]
+    pub provenance: Provenance,
+}
+
+/// The build and the scenario file a run came from.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// The `fleetsim` crate's version and the git commit it was built from (`-dirty` with
+    /// uncommitted changes; `unknown` outside a checkout).
+    pub version: String,
+    pub commit: String,
+    /// SHA-256 of the scenario file's text as read (before `--set`), hex.
+    pub scenario_sha256: String,
+    /// The scenario file's absolute path; empty for a bundled scenario.
+    pub scenario_path: String,
 }
 
 /// One class's device model (DTDL v2) and its readings as IoT Central would see them

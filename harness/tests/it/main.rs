@@ -88,7 +88,8 @@ fn a_replay_whose_hash_differs_exits_1() {
     let (code, _, stderr) = fleetsim(&["replay", path.to_str().unwrap()]);
     assert_eq!(code, 1, "{stderr}");
     assert!(
-        stderr.contains("replay mismatch") && stderr.contains("repro: fleetsim run herd"),
+        stderr.contains("replay mismatch")
+            && stderr.contains("repro: cargo run --release -- run herd"),
         "{stderr}"
     );
 }
@@ -114,7 +115,7 @@ fn a_failed_invariant_exits_1_and_prints_a_repro_command() {
     assert_eq!(code, 1, "{stdout}\n{stderr}");
     assert!(stdout.contains("[FAILED] fever recall"), "{stdout}");
     assert!(
-        stderr.contains("repro: fleetsim run herd --set devices=1000 --set hours=12 --set classes.collar.params.fever_rise_c=0.3"),
+        stderr.contains("repro: cargo run --release -- run herd --set devices=1000 --set hours=12 --set classes.collar.params.fever_rise_c=0.3 --set classes.collar.params.fever_per_cow_day=0.05 --seed 1 --out reports/out/repro-"),
         "{stderr}"
     );
     // Its replay matches the hash, and fails the same way.
@@ -222,7 +223,7 @@ fn a_facility_planner_asking_pedestrian_routes_for_forklifts_exits_1_with_a_repr
         "{stdout}"
     );
     assert!(
-        stderr.contains("repro: fleetsim run facility --set hours=2 --set 'apps.ops.params.dispatch_travel_mode=\"pedestrian\"'"),
+        stderr.contains("repro: cargo run --release -- run facility --set hours=2 --set 'apps.ops.params.dispatch_travel_mode=\"pedestrian\"'"),
         "{stderr}"
     );
 }
@@ -294,7 +295,9 @@ fn the_door_locks_without_idempotency_exit_1_with_a_repro_command() {
         "{stdout}"
     );
     assert!(
-        stderr.contains("repro: fleetsim run doors --set classes.doors.params.idempotent=false"),
+        stderr.contains(
+            "repro: cargo run --release -- run doors --set classes.doors.params.idempotent=false"
+        ),
         "{stderr}"
     );
     let summary = std::fs::read_to_string(out.join("summary.json")).unwrap();
@@ -599,12 +602,19 @@ fn shrink_makes_a_20000_cow_day_that_fails_into_a_run_of_at_most_50_cows_for_2_h
     // The printed repro, run as printed (without the shell quotes), fails the same way.
     let repro = stdout
         .lines()
-        .find_map(|l| l.strip_prefix("minimal repro: fleetsim "))
+        .find_map(|l| l.strip_prefix("minimal repro: cargo run --release -- "))
         .expect("a repro line");
-    let args: Vec<String> = repro
+    let mut args: Vec<String> = repro
         .split(' ')
         .map(|w| w.trim_matches('\'').to_string())
         .collect();
+    // Its own folder, under the test's.
+    let at = args
+        .iter()
+        .position(|a| a == "--out")
+        .expect("the repro names its folder");
+    assert!(args[at + 1].starts_with("reports/out/repro-"), "{repro}");
+    args[at + 1] = out.join("repro").to_str().unwrap().to_string();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let (code, stdout, _) = fleetsim(&args);
     assert_eq!(code, 1, "{stdout}");
@@ -629,6 +639,95 @@ fn shrink_makes_a_20000_cow_day_that_fails_into_a_run_of_at_most_50_cows_for_2_h
     assert_eq!(code, 2, "{stderr}");
     assert!(
         stderr.contains("every invariant held; there is no failure to shrink"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn replay_says_what_differs_before_it_spends_a_run_and_finds_its_file_from_anywhere() {
+    let root = tmp("provenance");
+    std::fs::create_dir_all(&root).unwrap();
+    let herd = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/herd.toml");
+    std::fs::copy(&herd, root.join("my-herd.toml")).unwrap();
+    let run_in = |dir: &std::path::Path, args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_fleetsim"))
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, stdout, stderr) = run_in(
+        &root,
+        &[
+            "run",
+            "my-herd.toml",
+            "--set",
+            "devices=60",
+            "--set",
+            "hours=1",
+            "--out",
+            "run",
+        ],
+    );
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let summary = root.join("run/summary.json");
+    let text = std::fs::read_to_string(&summary).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let p = &json["provenance"];
+    assert_eq!(p["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(p["scenario_sha256"].as_str().unwrap().len(), 64);
+    assert!(
+        p["scenario_path"]
+            .as_str()
+            .unwrap()
+            .ends_with("my-herd.toml"),
+        "{p}"
+    );
+    // From another folder the relative path does not resolve: the recorded one does.
+    let elsewhere = std::env::temp_dir();
+    let (code, stdout, stderr) = run_in(&elsewhere, &["replay", summary.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stderr.contains("using the recorded path"), "{stderr}");
+    assert!(
+        stdout.contains("replay matches the recorded trace hash"),
+        "{stdout}"
+    );
+    // A seed edited by hand, a damaged hash: exit 2 before any run.
+    let edit = |from: &str, to: &str| {
+        let forged = root.join("forged.json");
+        std::fs::write(&forged, text.replacen(from, to, 1)).unwrap();
+        forged
+    };
+    let forged = edit("\"seed\": 1,", "\"seed\": 7,");
+    let (code, _, stderr) = run_in(&root, &["replay", forged.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains(
+            "summary.json says seed 7 and 60 devices, but its scenario and overrides give seed 1"
+        ),
+        "{stderr}"
+    );
+    let hash = json["trace_hash"].as_str().unwrap();
+    let forged = edit(hash, "not-a-hash");
+    let (code, _, stderr) = run_in(&root, &["replay", forged.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("is not 16 lowercase hex digits"),
+        "{stderr}"
+    );
+    // The scenario file edited since: exit 1, naming it, before any run.
+    let mut file = std::fs::read_to_string(root.join("my-herd.toml")).unwrap();
+    file.push_str("\n# edited\n");
+    std::fs::write(root.join("my-herd.toml"), file).unwrap();
+    let (code, _, stderr) = run_in(&root, &["replay", summary.to_str().unwrap()]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("my-herd.toml changed since the run"),
         "{stderr}"
     );
 }

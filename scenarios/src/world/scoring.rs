@@ -596,6 +596,7 @@ fn summary_of(
         },
         invariants,
         cost: cost_of(w, end),
+        provenance: summary::Provenance::default(),
     }
 }
 
