@@ -558,6 +558,7 @@ pub fn run_watching(
     let mut world = sim.into_world();
     world.drain_back_end(end);
     world.forgive_gateway_readings();
-    let outcome = scoring::finish(&mut world, end, events, trace.clone());
-    Ok((outcome, trace))
+    let outcome = scoring::finish(&mut world, end, events, trace);
+    let hash = outcome.summary_core.trace_hash.clone();
+    Ok((outcome, hash))
 }

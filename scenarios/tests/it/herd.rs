@@ -191,3 +191,27 @@ fn a_watched_run_is_the_same_run_and_tells_each_stored_readings_story_in_order()
         assert_eq!(f.stored as usize, stored.len());
     }
 }
+
+/// Two designs whose event traces agree but whose figures differ (the radio's energy per
+/// packet: battery life) have different trace hashes: the hash covers the summary's figures.
+#[test]
+fn the_trace_hash_covers_every_figure_the_summary_reports() {
+    let run = |radio: &str| {
+        run_bundled(
+            "herd",
+            &[
+                "devices=100",
+                "hours=2",
+                &format!("classes.collar.link.radio={radio}"),
+            ],
+        )
+        .summary_core
+    };
+    let (lte, nb) = (run("lte-m"), run("nb-iot"));
+    assert_ne!(
+        lte.battery.projected_life_days_p50,
+        nb.battery.projected_life_days_p50
+    );
+    assert_ne!(lte.trace_hash, nb.trace_hash);
+    assert_eq!(lte.trace_hash, run("lte-m").trace_hash);
+}
