@@ -138,9 +138,21 @@ fn unmeasured(s: &Summary, field: &str) -> Option<String> {
     for r in &s.alerts.rules {
         let prefix = format!("alerts.rules.{}.", r.rule);
         if let Some(rest) = field.strip_prefix(&prefix) {
-            if r.raised == 0 && (rest.starts_with("latency") || rest == "precision") {
+            let missing = match rest {
+                "precision" => r.precision.is_none(),
+                "latency_s_p50" => r.latency_s_p50.is_none(),
+                "latency_s_p99" => r.latency_s_p99.is_none(),
+                "latency_s_max" => r.latency_s_max.is_none(),
+                _ => false,
+            };
+            if missing {
+                let why = if r.raised == 0 {
+                    "raised no alert"
+                } else {
+                    "detected no episode"
+                };
                 return Some(format!(
-                    "rule `{}` raised no alert, so its {rest} was not measured",
+                    "rule `{}` {why}, so its {rest} was not measured",
                     r.rule
                 ));
             }
@@ -150,6 +162,15 @@ fn unmeasured(s: &Summary, field: &str) -> Option<String> {
         return Some("no direct method was called, so its latency was not measured".into());
     }
     None
+}
+
+fn limit_text(b: &Budget) -> String {
+    match (b.min, b.max) {
+        (Some(lo), Some(hi)) => format!("{} to {}", sweep::num(lo), sweep::num(hi)),
+        (Some(lo), None) => format!(">= {}", sweep::num(lo)),
+        (None, Some(hi)) => format!("<= {}", sweep::num(hi)),
+        (None, None) => String::new(),
+    }
 }
 
 /// Checks `budgets` against summary `s`.
@@ -163,6 +184,22 @@ fn check(s: &Summary, budgets: &[Budget]) -> std::result::Result<Vec<Checked>, S
     fields.extend(derived(s));
     let mut out = Vec::new();
     for b in budgets {
+        if b.min.is_none() && b.max.is_none() {
+            return Err(format!(
+                "budget field `{}`: give `min`, `max` or both",
+                b.field
+            ));
+        }
+        // A figure the run did not measure (null in summary.json) breaks its budget.
+        if let Some(why) = unmeasured(s, &b.field) {
+            out.push(Checked {
+                name: b.field.clone(),
+                limit: limit_text(b),
+                value: "not measured".into(),
+                failure: Some(format!("not measured: {why}")),
+            });
+            continue;
+        }
         let Some(&(_, value)) = fields.iter().find(|(k, _)| *k == b.field) else {
             let last = b.field.rsplit('.').next().unwrap_or(&b.field);
             let close: Vec<&str> = fields
@@ -181,44 +218,19 @@ fn check(s: &Summary, budgets: &[Budget]) -> std::result::Result<Vec<Checked>, S
                 }
             ));
         };
-        if b.min.is_none() && b.max.is_none() {
-            return Err(format!(
-                "budget field `{}`: give `min`, `max` or both",
-                b.field
-            ));
-        }
-        let limit = match (b.min, b.max) {
-            (Some(lo), Some(hi)) => format!("{} to {}", sweep::num(lo), sweep::num(hi)),
-            (Some(lo), None) => format!(">= {}", sweep::num(lo)),
-            (None, Some(hi)) => format!("<= {}", sweep::num(hi)),
-            (None, None) => unreachable!("refused above"),
-        };
-        let failure = if let Some(why) = unmeasured(s, &b.field) {
-            Some(format!("not measured: {why}"))
-        } else if b.min.is_some_and(|lo| value < lo) {
-            Some(format!(
-                "{} is below {}",
-                sweep::num(value),
-                sweep::num(b.min.unwrap_or(0.0))
-            ))
-        } else if b.max.is_some_and(|hi| value > hi) {
-            Some(format!(
-                "{} is above {}",
-                sweep::num(value),
-                sweep::num(b.max.unwrap_or(0.0))
-            ))
-        } else {
-            None
-        };
-        let value = if unmeasured(s, &b.field).is_some() {
-            "not measured".to_string()
-        } else {
-            sweep::num(value)
+        let failure = match (b.min, b.max) {
+            (Some(lo), _) if value < lo => {
+                Some(format!("{} is below {}", sweep::num(value), sweep::num(lo)))
+            }
+            (_, Some(hi)) if value > hi => {
+                Some(format!("{} is above {}", sweep::num(value), sweep::num(hi)))
+            }
+            _ => None,
         };
         out.push(Checked {
             name: b.field.clone(),
-            limit,
-            value,
+            limit: limit_text(b),
+            value: sweep::num(value),
             failure,
         });
     }

@@ -30,8 +30,10 @@ const ALERT_DEFINITIONS: &str =
 truth) of the kind the rule's `truth` names. An alert for that device raised during an episode \
 or within `scoring.grace_min` after it **detects** it: the first is a true alert, later ones in \
 the same episode are duplicates, and an alert in no episode is false. **Precision** = true / \
-(true + false), 1 when the rule raised none; **recall** = detected / all episodes, 1 when there \
-were none (the `recall` invariant judges only episodes that began `min_age_h` before the end). \
+(true + false); a rule that raised no alert has none (`—` here, `null` in summary.json). \
+**Recall** = detected / all episodes, 1 when there were none (the `recall` invariant judges \
+only episodes that began `min_age_h` before the end). A rule that detected no episode has no \
+latency (`—`, `null`). \
 **Latency** runs from the episode's onset to its first detecting alert, so it includes what the \
 condition waits for (a fever's ramp, a stuck window) as well as the readings' end-to-end \
 latency, itself including the store's `queryable_delay_s`.\n";
@@ -49,6 +51,11 @@ message quota (its tier's messages a day per unit, each message counted in 4 KB 
 the busiest UTC day. **Throttled**: requests answered late or refused with 429 because a \
 per-second throttle (device-to-cloud sends, connections, twin operations) was exceeded. \
 **Quota rejections**: messages refused because the day's quota was spent.\n\n";
+
+/// Seconds as whole minutes; `—` when not measured.
+pub(crate) fn minutes(s: Option<f64>) -> String {
+    s.map_or("—".into(), |s| format!("{:.0} min", s / 60.0))
+}
 
 /// Where the latency goes: sample → each milestone, cumulative, and alert → notification.
 fn latency_md(m: &mut String, s: &Summary) {
@@ -269,15 +276,15 @@ pub fn markdown(s: &Summary, r: &ReportData, description: &str) -> String {
     for r in &s.alerts.rules {
         let _ = writeln!(
             m,
-            "| {} | {} | {} | {:.3} | {:.3} | {:.0} min | {:.0} min | {:.0} min |",
+            "| {} | {} | {} | {} | {:.3} | {} | {} | {} |",
             r.rule,
             r.raised,
             r.true_episodes,
-            r.precision,
+            r.precision.map_or("—".into(), |p| format!("{p:.3}")),
             r.recall,
-            r.latency_s_p50 / 60.0,
-            r.latency_s_p99 / 60.0,
-            r.latency_s_max / 60.0
+            minutes(r.latency_s_p50),
+            minutes(r.latency_s_p99),
+            minutes(r.latency_s_max)
         );
     }
     m.push_str(ALERT_DEFINITIONS);

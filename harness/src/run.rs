@@ -261,13 +261,13 @@ fn print_summary(s: &Summary, out: &Path) {
     }
     for r in &s.alerts.rules {
         println!(
-            "rule {}: {} alerts · precision {:.3} · recall {:.3} over {} episodes · latency p50 {:.0} min",
+            "rule {}: {} alerts · precision {} · recall {:.3} over {} episodes · latency p50 {}",
             r.rule,
             r.raised,
-            r.precision,
+            r.precision.map_or("—".into(), |p| format!("{p:.3}")),
             r.recall,
             r.true_episodes,
-            r.latency_s_p50 / 60.0
+            crate::report::minutes(r.latency_s_p50)
         );
     }
     let c = &s.commands;

@@ -270,11 +270,14 @@ pub struct RuleScore {
     pub rule: String,
     pub raised: u64,
     pub true_episodes: u64,
-    pub precision: f64,
+    /// `null` when the rule raised no alert: there is nothing to be precise about.
+    pub precision: Option<f64>,
     pub recall: f64,
-    pub latency_s_p50: f64,
-    pub latency_s_p99: f64,
-    pub latency_s_max: f64,
+    /// From an episode's onset to its first detecting alert; `null` when no episode was
+    /// detected (nothing was measured, so no budget on it can pass by a 0).
+    pub latency_s_p50: Option<f64>,
+    pub latency_s_p99: Option<f64>,
+    pub latency_s_max: Option<f64>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -501,11 +501,11 @@ fn summary_of(
             rule: s.rule.clone(),
             raised: s.alerts as u64,
             true_episodes: s.episodes as u64,
-            precision: s.precision.unwrap_or(1.0),
+            precision: s.precision,
             recall: s.recall.unwrap_or(1.0),
-            latency_s_p50: s.latency_p50.map_or(0.0, |d| d.as_secs_f64()),
-            latency_s_p99: s.latency_p99.map_or(0.0, |d| d.as_secs_f64()),
-            latency_s_max: s.latency_max.map_or(0.0, |d| d.as_secs_f64()),
+            latency_s_p50: s.latency_p50.map(|d| d.as_secs_f64()),
+            latency_s_p99: s.latency_p99.map(|d| d.as_secs_f64()),
+            latency_s_max: s.latency_max.map(|d| d.as_secs_f64()),
         })
         .collect();
     let hub0 = &w.cfg.hubs[0];

@@ -58,7 +58,7 @@ fn the_tanks_behind_plant_gateways_hold_every_invariant_for_two_seeds() {
             .unwrap();
         let local = figure(&s, "alarm.pressure_high.latency_s_p99");
         assert!(
-            local < 1_800.0 && cloud.latency_s_p99 > local,
+            local < 1_800.0 && cloud.latency_s_p99.is_some_and(|c| c > local),
             "{local} vs {cloud:?}"
         );
         insta::assert_yaml_snapshot!(format!("tank_edge_seed_{seed}"), s);

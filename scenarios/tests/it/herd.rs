@@ -101,7 +101,12 @@ fn collar_clocks_stepped_ahead_make_resting_cows_look_stuck() {
         run(&["faults.clock=[{ at_h = 2.0, class = \"collar\", ratio = 0.5, step_s = 43200.0 }]"]);
     let (h, s) = (rule(&healthy, "stuck"), rule(&stepped, "stuck"));
     assert!(s.raised > h.raised + 10, "{h:?} vs {s:?}");
-    assert!(s.precision < h.precision, "{h:?} vs {s:?}");
+    // A healthy herd's stuck rule may raise no alert (no precision); the stepped one's
+    // alerts are mostly false.
+    assert!(
+        s.precision.is_some_and(|p| p < h.precision.unwrap_or(1.0)),
+        "{h:?} vs {s:?}"
+    );
     // A crystal's drift on three collars: their timestamps, and with them the sizes of
     // the messages they send, change the run.
     let drifting = run(&[
