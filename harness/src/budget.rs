@@ -158,8 +158,21 @@ fn unmeasured(s: &Summary, field: &str) -> Option<String> {
             }
         }
     }
-    if field.starts_with("commands.methods.latency") && s.commands.methods.sent == 0 {
-        return Some("no direct method was called, so its latency was not measured".into());
+    let m = &s.commands.methods;
+    if field.starts_with("commands.methods.latency")
+        && (m.latency_ms_p50.is_none() || m.latency_ms_p99.is_none())
+    {
+        return Some("no direct method had a result, so its latency was not measured".into());
+    }
+    for n in &s.notifications {
+        if field.starts_with(&format!("notifications.{}.latency", n.channel))
+            && n.latency_ms_p50.is_none()
+        {
+            return Some(format!(
+                "no {} notification was delivered, so its latency was not measured",
+                n.channel
+            ));
+        }
     }
     None
 }

@@ -52,6 +52,16 @@ the busiest UTC day. **Throttled**: requests answered late or refused with 429 b
 per-second throttle (device-to-cloud sends, connections, twin operations) was exceeded. \
 **Quota rejections**: messages refused because the day's quota was spent.\n\n";
 
+/// Milliseconds as whole milliseconds; `—` when not measured.
+pub(crate) fn ms_text(ms: Option<f64>) -> String {
+    ms.map_or("—".into(), |v| format!("{v:.0} ms"))
+}
+
+/// Milliseconds as seconds to a tenth; `—` when not measured.
+pub(crate) fn secs_text(ms: Option<f64>) -> String {
+    ms.map_or("—".into(), |v| format!("{:.1} s", v / 1e3))
+}
+
 /// Seconds as whole minutes; `—` when not measured.
 pub(crate) fn minutes(s: Option<f64>) -> String {
     s.map_or("—".into(), |s| format!("{:.0} min", s / 60.0))
@@ -88,8 +98,8 @@ fn latency_md(m: &mut String, s: &Summary) {
             m,
             "| (from the alert) notified by {} | {} | {} | |",
             n.channel,
-            secs(n.latency_ms_p50),
-            secs(n.latency_ms_p99)
+            secs_text(n.latency_ms_p50),
+            secs_text(n.latency_ms_p99)
         );
     }
     let _ = writeln!(
@@ -367,7 +377,7 @@ fn commands_md(m: &mut String, s: &Summary) {
             .collect();
         let _ = writeln!(
             m,
-            "| direct methods | {} | {} answered 200{}; latency p50 {:.0} ms, p99 {:.0} ms |",
+            "| direct methods | {} | {} answered 200{}; latency p50 {}, p99 {} |",
             thousands(c.methods.sent),
             thousands(c.methods.answered_ok),
             if failed.is_empty() {
@@ -375,8 +385,8 @@ fn commands_md(m: &mut String, s: &Summary) {
             } else {
                 format!("; failed: {}", failed.join(", "))
             },
-            c.methods.latency_ms_p50,
-            c.methods.latency_ms_p99
+            ms_text(c.methods.latency_ms_p50),
+            ms_text(c.methods.latency_ms_p99)
         );
     }
     if c.c2d.sent > 0 {
@@ -410,13 +420,13 @@ fn commands_md(m: &mut String, s: &Summary) {
         for n in sent {
             let _ = writeln!(
                 m,
-                "| {} | {} | {} | {} | {:.1} s | {:.1} s |",
+                "| {} | {} | {} | {} | {} | {} |",
                 n.channel,
                 thousands(n.sent),
                 thousands(n.delivered),
                 thousands(n.lost),
-                n.latency_ms_p50 / 1e3,
-                n.latency_ms_p99 / 1e3
+                secs_text(n.latency_ms_p50),
+                secs_text(n.latency_ms_p99)
             );
         }
         m.push('\n');

@@ -279,12 +279,16 @@ fn print_summary(s: &Summary, out: &Path) {
             .map(|f| format!("{} × {}", f.count, f.name))
             .collect();
         println!(
-            "methods: {} called · {} answered 200 · failed {} · latency p50 {:.0} ms · p99 {:.0} ms",
+            "methods: {} called · {} answered 200 · failed {} · latency p50 {} · p99 {}",
             c.methods.sent,
             c.methods.answered_ok,
-            if failed.is_empty() { "none".to_string() } else { failed.join(", ") },
-            c.methods.latency_ms_p50,
-            c.methods.latency_ms_p99
+            if failed.is_empty() {
+                "none".to_string()
+            } else {
+                failed.join(", ")
+            },
+            crate::report::ms_text(c.methods.latency_ms_p50),
+            crate::report::ms_text(c.methods.latency_ms_p99)
         );
     }
     if c.c2d.sent > 0 {
@@ -304,13 +308,13 @@ fn print_summary(s: &Summary, out: &Path) {
     }
     for n in s.notifications.iter().filter(|n| n.sent > 0) {
         println!(
-            "notifications {}: {} sent · {} delivered · {} lost · latency p50 {:.1} s · p99 {:.1} s",
+            "notifications {}: {} sent · {} delivered · {} lost · latency p50 {} · p99 {}",
             n.channel,
             n.sent,
             n.delivered,
             n.lost,
-            n.latency_ms_p50 / 1e3,
-            n.latency_ms_p99 / 1e3
+            crate::report::secs_text(n.latency_ms_p50),
+            crate::report::secs_text(n.latency_ms_p99)
         );
     }
     for f in &s.figures {

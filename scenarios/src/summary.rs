@@ -108,8 +108,9 @@ pub struct Methods {
     /// out, 429001 throttled, …).
     pub failed_by_code: Vec<Count>,
     /// Issued → result, over every method with a result.
-    pub latency_ms_p50: f64,
-    pub latency_ms_p99: f64,
+    /// `null` when nothing was measured (no reply, no delivery).
+    pub latency_ms_p50: Option<f64>,
+    pub latency_ms_p99: Option<f64>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -142,8 +143,9 @@ pub struct ChannelNotifications {
     pub lost: u64,
     pub duplicates: u64,
     /// Alert raised → delivered.
-    pub latency_ms_p50: f64,
-    pub latency_ms_p99: f64,
+    /// `null` when nothing was measured (no reply, no delivery).
+    pub latency_ms_p50: Option<f64>,
+    pub latency_ms_p99: Option<f64>,
 }
 
 /// A figure a class or an app reports.

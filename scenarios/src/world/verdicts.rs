@@ -11,12 +11,13 @@ use sim::SimTime;
 use std::collections::BTreeMap;
 
 /// The nearest-rank percentile of sorted values (0 when empty).
-fn percentile(sorted: &[u64], p: usize) -> f64 {
+/// The `p`th percentile of `sorted` (nearest rank); `None` when there is nothing to measure.
+fn percentile(sorted: &[u64], p: usize) -> Option<f64> {
     if sorted.is_empty() {
-        return 0.0;
+        return None;
     }
     let rank = (sorted.len() * p).div_ceil(100).max(1);
-    sorted[rank - 1] as f64
+    Some(sorted[rank - 1] as f64)
 }
 
 /// Of class `c`'s devices whose twin has desired properties, how many report each of them
