@@ -6,7 +6,9 @@
 //! The horizon is shrunk first, then the devices, then the horizon again. For a number it
 //! tries, smallest first, the floor, v/64, v/16, v/4 and
 //! v/2, takes the first that still fails and starts again from there; when none does, that
-//! dimension is done. A run that does not load (a fault after a shortened horizon, say)
+//! dimension is done. A kind of fault the failure needs keeps its entries, each narrowed the
+//! same way (a crash's share of devices, an outage's towers and minutes). A run that does not
+//! load (a fault after a shortened horizon, say)
 //! counts as not failing.
 
 use crate::run::{self, RunArgs};
@@ -208,11 +210,58 @@ pub fn run(registry: &Registry, args: &ShrinkArgs) -> Result<()> {
             break;
         }
     }
+    let mut kept = Vec::new();
     for list in fault_lists {
         let trial = with(&sets, list, "[]");
         if let Some(s) = search.fails(&trial) {
             sets = trial;
             best = s;
+        } else {
+            kept.push(list);
+        }
+    }
+    // A kind of fault the failure needs: narrow each entry's selection (how many devices a
+    // crash takes, how many towers an outage cuts, for how long).
+    let mut knobs: Vec<(String, f64, f64, bool)> = Vec::new();
+    if kept.contains(&"faults.crashes") {
+        for (i, c) in world.crashes.iter().enumerate() {
+            knobs.push((
+                format!("faults.crashes[{i}].ratio"),
+                c.ratio.get(),
+                0.0001,
+                false,
+            ));
+        }
+    }
+    if kept.contains(&"faults.outages") {
+        for (i, o) in world.network.outages.iter().enumerate() {
+            knobs.push((
+                format!("faults.outages[{i}].towers"),
+                f64::from(o.towers),
+                1.0,
+                true,
+            ));
+            let min = o.duration.as_secs_f64() / 60.0;
+            knobs.push((format!("faults.outages[{i}].duration_min"), min, 1.0, true));
+        }
+    }
+    for (key, mut v, floor, integer) in knobs {
+        'knob: loop {
+            for c in candidates(v, floor, integer) {
+                let value = if integer {
+                    format!("{c:.0}")
+                } else {
+                    format!("{c}")
+                };
+                let trial = with(&sets, &key, &value);
+                if let Some(s) = search.fails(&trial) {
+                    sets = trial;
+                    best = s;
+                    v = c;
+                    continue 'knob;
+                }
+            }
+            break;
         }
     }
     // The smallest failing run, in its own folder.
