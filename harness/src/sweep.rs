@@ -545,11 +545,7 @@ fn finish(m: &Manifest, runs: &[Summary], out: &Path) -> Result<()> {
     std::fs::write(out.join("sweep.json"), json).context("writing sweep.json")?;
     let md = markdown(&s);
     std::fs::write(out.join("sweep.md"), &md).context("writing sweep.md")?;
-    std::fs::write(
-        out.join("sweep.html"),
-        report::standalone_html(&format!("fleetsim sweep: {}", s.scenario), &md),
-    )
-    .context("writing sweep.html")?;
+    std::fs::write(out.join("sweep.html"), html(&s, &md, runs)).context("writing sweep.html")?;
     println!(
         "{} runs of {} seeds {}..{}: {} failed an invariant · sweep.json, sweep.md, sweep.html in {}",
         s.runs,
@@ -587,6 +583,60 @@ fn finish(m: &Manifest, runs: &[Summary], out: &Path) -> Result<()> {
         return Err(RunFailed(format!("invariants failed: {}", which.join("; "))).into());
     }
     Ok(())
+}
+
+/// The sweep's page: the tables, then, for the fields that vary most across the seeds
+/// (relative to their mean), each seed's value with the mean and its interval.
+fn html(s: &SweepSummary, md: &str, runs: &[Summary]) -> String {
+    let mut page = report::standalone_html(&format!("fleetsim sweep: {}", s.scenario), md);
+    let mut varied: Vec<(&String, f64)> = s
+        .fields
+        .iter()
+        .filter(|(_, d)| d.max > d.min)
+        .map(|(k, d)| (k, (d.max - d.min) / d.mean.abs().max(1e-12)))
+        .collect();
+    varied.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    let values: Vec<Vec<(String, f64)>> = runs
+        .iter()
+        .map(|r| {
+            let mut l = Vec::new();
+            leaves("", &serde_json::to_value(r).expect("plain data"), &mut l);
+            l
+        })
+        .collect();
+    let mut svgs = String::new();
+    for (k, _) in varied.into_iter().take(8) {
+        let d = &s.fields[k];
+        let per_seed: Vec<(f64, f64)> = runs
+            .iter()
+            .zip(&values)
+            .filter_map(|(r, l)| {
+                l.iter()
+                    .find(|(n, _)| n == k)
+                    .map(|(_, v)| (r.seed as f64, *v))
+            })
+            .collect();
+        let flat = |y: f64| vec![(s.seeds.first as f64, y), (s.seeds.last as f64, y)];
+        let svg = crate::charts::lines(
+            k,
+            "seed",
+            k,
+            &[
+                ("per seed", per_seed),
+                ("mean", flat(d.mean)),
+                ("95 % CI low", flat(d.ci95[0])),
+                ("95 % CI high", flat(d.ci95[1])),
+            ],
+        );
+        let _ = writeln!(svgs, "<div>{svg}</div>");
+    }
+    if !svgs.is_empty() {
+        let charts = format!(
+            "<h2>The fields that vary most across the seeds</h2>\n<div style=\"display:flex;flex-wrap:wrap;gap:12px\">\n{svgs}</div>\n</body>"
+        );
+        page = page.replace("</body>", &charts);
+    }
+    page
 }
 
 pub(crate) fn num(v: f64) -> String {
