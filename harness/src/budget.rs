@@ -188,12 +188,7 @@ fn limit_text(b: &Budget) -> String {
 
 /// Checks `budgets` against summary `s`.
 fn check(s: &Summary, budgets: &[Budget]) -> std::result::Result<Vec<Checked>, String> {
-    let mut fields = Vec::new();
-    sweep::leaves(
-        "",
-        &serde_json::to_value(s).expect("plain data"),
-        &mut fields,
-    );
+    let mut fields = sweep::fields_of(s);
     fields.extend(derived(s));
     let mut out = Vec::new();
     for b in budgets {

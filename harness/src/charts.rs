@@ -19,14 +19,7 @@ pub fn tick(v: f64) -> String {
     }
     if v.abs() >= 100.0 || v.fract() == 0.0 {
         let n = v.round() as i64;
-        let digits = n.unsigned_abs().to_string();
-        let mut out = String::new();
-        for (i, c) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i) % 3 == 0 {
-                out.push(',');
-            }
-            out.push(c);
-        }
+        let out = scenarios::summary::grouped(n.unsigned_abs());
         return if n < 0 { format!("-{out}") } else { out };
     }
     let s = if v.abs() >= 10.0 {

@@ -154,9 +154,7 @@ pub fn compare(
     let values = |runs: &[Summary]| {
         let mut m: BTreeMap<String, Vec<f64>> = BTreeMap::new();
         for s in runs {
-            let mut l = Vec::new();
-            sweep::leaves("", &serde_json::to_value(s).expect("plain data"), &mut l);
-            for (k, v) in l {
+            for (k, v) in sweep::fields_of(s) {
                 m.entry(k).or_default().push(v);
             }
         }
@@ -420,34 +418,25 @@ fn markdown(c: &Comparison) -> String {
 }
 
 fn html(c: &Comparison, md: &str, a: &[Summary], b: &[Summary]) -> String {
-    let mut page = report::standalone_html("fleetsim compare", md);
+    let page = report::standalone_html("fleetsim compare", md);
+    let (fa, fb): (Vec<_>, Vec<_>) = (
+        a.iter().map(sweep::fields_of).collect(),
+        b.iter().map(sweep::fields_of).collect(),
+    );
     let mut svgs = String::new();
     for (k, _) in differing(c)
         .into_iter()
         .filter(|(_, d)| d.better.is_some())
         .take(8)
     {
-        let per_seed = |runs: &[Summary]| -> Vec<(f64, f64)> {
-            runs.iter()
-                .filter_map(|s| {
-                    let mut l = Vec::new();
-                    sweep::leaves("", &serde_json::to_value(s).expect("plain data"), &mut l);
-                    l.into_iter()
-                        .find(|(name, _)| name == k)
-                        .map(|(_, v)| (s.seed as f64, v))
-                })
-                .collect()
-        };
-        let svg = charts::lines(k, "seed", k, &[("A", per_seed(a)), ("B", per_seed(b))]);
+        let series = [
+            ("A", sweep::per_seed(a, &fa, k)),
+            ("B", sweep::per_seed(b, &fb, k)),
+        ];
+        let svg = charts::lines(k, "seed", k, &series);
         let _ = writeln!(svgs, "<div>{svg}</div>");
     }
-    if !svgs.is_empty() {
-        let charts = format!(
-            "<h2>Per seed, side by side</h2>\n<div style=\"display:flex;flex-wrap:wrap;gap:12px\">\n{svgs}</div>\n</body>"
-        );
-        page = page.replace("</body>", &charts);
-    }
-    page
+    sweep::with_charts(page, "Per seed, side by side", &svgs)
 }
 
 #[cfg(test)]

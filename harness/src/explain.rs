@@ -2,7 +2,7 @@
 //! watched (the same run: the trace hash is checked) and prints their stories in simulated
 //! clock time, with each ground-truth episode's verdict and what became of its readings.
 
-use crate::run::{self, RunArgs};
+use crate::run;
 use crate::{BadInput, RunFailed};
 use anyhow::Result;
 use scenarios::registry::Registry;
@@ -120,17 +120,7 @@ fn chosen<'a>(s: &'a Summary, args: &ExplainArgs) -> Result<(Vec<String>, Option
 pub fn explain(registry: &Registry, args: &ExplainArgs) -> Result<()> {
     let recorded = run::read_summary(&args.summary)?;
     let (watch, invariant) = chosen(&recorded, args)?;
-    let scenario = run::check_replayable(registry, &recorded)?;
-    let (loaded, _) = run::load(
-        registry,
-        &RunArgs {
-            scenario,
-            seed: None,
-            set: recorded.overrides.clone(),
-            out: None,
-            quiet: true,
-        },
-    )?;
+    let (_, loaded) = run::check_replayable(registry, &recorded)?;
     eprintln!(
         "fleetsim explain: re-running {} ({} devices, seed {}) with {} watched",
         recorded.scenario,

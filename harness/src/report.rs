@@ -3,24 +3,12 @@
 
 use crate::charts::{self, MapPoint, TimelineRow};
 use scenarios::class::ChartBody;
-use scenarios::summary::Summary;
+use scenarios::summary::{grouped as thousands, Summary};
 use scenarios::world::scoring::ReportData;
 use std::fmt::Write;
 
 fn pct(x: f64) -> String {
     format!("{:.2}%", 100.0 * x)
-}
-
-fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// The report as Markdown: the figures a person wants first.
@@ -76,7 +64,6 @@ fn latency_md(m: &mut String, s: &Summary) {
         m,
         "### Where the latency goes\n\n| from sampling until the reading is | p50 | p99 | max |\n|---|---:|---:|---:|"
     );
-    let secs = |ms: f64| format!("{:.1} s", ms / 1_000.0);
     for st in &s.latency_stages {
         let what = match st.stage.as_str() {
             "published" => "published by the device (its first attempt)",
@@ -88,9 +75,9 @@ fn latency_md(m: &mut String, s: &Summary) {
         let _ = writeln!(
             m,
             "| {what} | {} | {} | {} |",
-            secs(st.p50),
-            secs(st.p99),
-            secs(st.max)
+            secs_text(Some(st.p50)),
+            secs_text(Some(st.p99)),
+            secs_text(Some(st.max))
         );
     }
     for n in s.notifications.iter().filter(|n| n.delivered > 0) {

@@ -436,8 +436,12 @@ pub(crate) fn read_summary(path: &Path) -> Result<Summary> {
 /// What would make a replay of `recorded` not that run, found before spending a run: a
 /// malformed hash, a scenario file that changed or moved, a seed or size edited by hand.
 /// Returns the scenario to load (the recorded absolute path when the relative one does not
-/// resolve from here). Another build only warns: it may still replay.
-pub(crate) fn check_replayable(registry: &Registry, recorded: &Summary) -> Result<String> {
+/// resolve from here) and the run loaded from it. Another build only warns: it may still
+/// replay.
+pub(crate) fn check_replayable(
+    registry: &Registry,
+    recorded: &Summary,
+) -> Result<(String, bundled::Loaded)> {
     let h = &recorded.trace_hash;
     if h.len() != 16
         || !h
@@ -498,12 +502,12 @@ pub(crate) fn check_replayable(registry: &Registry, recorded: &Summary) -> Resul
         ))
         .into());
     }
-    Ok(scenario)
+    Ok((scenario, loaded))
 }
 
 pub fn replay(registry: &Registry, path: &Path) -> Result<()> {
     let recorded = read_summary(path)?;
-    let scenario = check_replayable(registry, &recorded)?;
+    let (scenario, _) = check_replayable(registry, &recorded)?;
     let args = RunArgs {
         scenario,
         seed: None,

@@ -414,7 +414,7 @@ pub fn t95(df: usize) -> f64 {
 /// The numeric leaves of a summary as dotted paths; an array of records is keyed by each
 /// record's name (`alerts.rules.fever.recall`), otherwise by index. What the machine decides
 /// (wall time, memory) and what the sweep sets (the seed) are left out.
-pub(crate) fn leaves(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, f64)>) {
+fn leaves(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, f64)>) {
     use serde_json::Value;
     let join = |k: &str| {
         if prefix.is_empty() {
@@ -456,6 +456,42 @@ pub(crate) fn leaves(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String,
     }
 }
 
+/// A summary's numeric fields as dotted paths (records keyed by their name), what sweep,
+/// compare and budget read.
+pub(crate) fn fields_of(s: &Summary) -> Vec<(String, f64)> {
+    let mut l = Vec::new();
+    leaves("", &serde_json::to_value(s).expect("plain data"), &mut l);
+    l
+}
+
+/// Field `k` of each run (`fields[i]` is `fields_of(&runs[i])`) against its seed, for a
+/// chart over seeds.
+pub(crate) fn per_seed(
+    runs: &[Summary],
+    fields: &[Vec<(String, f64)>],
+    k: &str,
+) -> Vec<(f64, f64)> {
+    runs.iter()
+        .zip(fields)
+        .filter_map(|(r, l)| {
+            l.iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| (r.seed as f64, *v))
+        })
+        .collect()
+}
+
+/// `page` with the charts `svgs` under `heading`, at the end of its body.
+pub(crate) fn with_charts(page: String, heading: &str, svgs: &str) -> String {
+    if svgs.is_empty() {
+        return page;
+    }
+    let charts = format!(
+        "<h2>{heading}</h2>\n<div style=\"display:flex;flex-wrap:wrap;gap:12px\">\n{svgs}</div>\n</body>"
+    );
+    page.replace("</body>", &charts)
+}
+
 /// The sweep's statistics over `runs` (in seed order).
 pub fn summarise(
     m_scenario: &str,
@@ -468,9 +504,7 @@ pub fn summarise(
     let mut failing_seeds = Vec::new();
     let mut trace_hashes = BTreeMap::new();
     for s in runs {
-        let mut l = Vec::new();
-        leaves("", &serde_json::to_value(s).expect("plain data"), &mut l);
-        for (k, v) in l {
+        for (k, v) in fields_of(s) {
             values.entry(k).or_default().push((s.seed, v));
         }
         for i in s.invariants.iter().filter(|i| !i.passed) {
@@ -588,7 +622,7 @@ fn finish(m: &Manifest, runs: &[Summary], out: &Path) -> Result<()> {
 /// The sweep's page: the tables, then, for the fields that vary most across the seeds
 /// (relative to their mean), each seed's value with the mean and its interval.
 fn html(s: &SweepSummary, md: &str, runs: &[Summary]) -> String {
-    let mut page = report::standalone_html(&format!("fleetsim sweep: {}", s.scenario), md);
+    let page = report::standalone_html(&format!("fleetsim sweep: {}", s.scenario), md);
     let mut varied: Vec<(&String, f64)> = s
         .fields
         .iter()
@@ -596,33 +630,17 @@ fn html(s: &SweepSummary, md: &str, runs: &[Summary]) -> String {
         .map(|(k, d)| (k, (d.max - d.min) / d.mean.abs().max(1e-12)))
         .collect();
     varied.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
-    let values: Vec<Vec<(String, f64)>> = runs
-        .iter()
-        .map(|r| {
-            let mut l = Vec::new();
-            leaves("", &serde_json::to_value(r).expect("plain data"), &mut l);
-            l
-        })
-        .collect();
+    let values: Vec<Vec<(String, f64)>> = runs.iter().map(fields_of).collect();
     let mut svgs = String::new();
     for (k, _) in varied.into_iter().take(8) {
         let d = &s.fields[k];
-        let per_seed: Vec<(f64, f64)> = runs
-            .iter()
-            .zip(&values)
-            .filter_map(|(r, l)| {
-                l.iter()
-                    .find(|(n, _)| n == k)
-                    .map(|(_, v)| (r.seed as f64, *v))
-            })
-            .collect();
         let flat = |y: f64| vec![(s.seeds.first as f64, y), (s.seeds.last as f64, y)];
         let svg = crate::charts::lines(
             k,
             "seed",
             k,
             &[
-                ("per seed", per_seed),
+                ("per seed", per_seed(runs, &values, k)),
                 ("mean", flat(d.mean)),
                 ("95 % CI low", flat(d.ci95[0])),
                 ("95 % CI high", flat(d.ci95[1])),
@@ -630,13 +648,7 @@ fn html(s: &SweepSummary, md: &str, runs: &[Summary]) -> String {
         );
         let _ = writeln!(svgs, "<div>{svg}</div>");
     }
-    if !svgs.is_empty() {
-        let charts = format!(
-            "<h2>The fields that vary most across the seeds</h2>\n<div style=\"display:flex;flex-wrap:wrap;gap:12px\">\n{svgs}</div>\n</body>"
-        );
-        page = page.replace("</body>", &charts);
-    }
-    page
+    with_charts(page, "The fields that vary most across the seeds", &svgs)
 }
 
 pub(crate) fn num(v: f64) -> String {

@@ -320,6 +320,20 @@ impl Invariant {
     pub const DEVICES_NAMED: usize = 5;
 }
 
+/// `n` with thousands separators, as the summary's texts and the reports write counts
+/// (`1,386,650`).
+pub fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 impl Summary {
     pub fn all_invariants_held(&self) -> bool {
         self.invariants.iter().all(|i| i.passed)

@@ -2,10 +2,10 @@
 //! command line's overrides (a scenario's description is the file's text and goes stale
 //! under `--set`), and its fault plan as windows in time for the timelines.
 
-use super::fleet::Fleet;
-use super::{faults, WorldConfig};
-use sim::fault::FaultAction;
-use sim::{Seed, SimTime};
+use super::WorldConfig;
+use crate::summary::grouped;
+use sim::fault::{FaultAction, FaultPlan};
+use sim::SimTime;
 
 /// A fault's window, in hours from the start (`from_h == to_h` for a step, such as a clock
 /// jump).
@@ -30,19 +30,6 @@ fn pct(r: f64) -> String {
 /// `n` with thousands separators.
 fn count(n: u32) -> String {
     grouped(u64::from(n))
-}
-
-/// `n` with thousands separators (`1,386,650`).
-pub(crate) fn grouped(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// The configuration a run used, one line per part: classes with their links, hubs, DPS,
@@ -185,10 +172,9 @@ pub(crate) fn fault_windows(cfg: &WorldConfig) -> Vec<FaultWindow> {
     out
 }
 
-/// The devices (global indices, ascending) a tower outage cuts off at some point of the run:
-/// the fault plan's own pick, derived again from the seed.
-pub(crate) fn cut_off(cfg: &WorldConfig, fleet: &Fleet) -> Vec<u32> {
-    let plan = faults::build(Seed(cfg.seed), cfg, fleet);
+/// The devices (global indices, ascending) a tower outage cuts off at some point of the run,
+/// as the world's fault plan picked them.
+pub(crate) fn cut_off(plan: &FaultPlan) -> Vec<u32> {
     let mut out: Vec<u32> = plan
         .faults()
         .iter()

@@ -3,9 +3,8 @@
 //! ground truth), the rules' scores against the classes' ground truth, the summary and the
 //! report's data.
 
-use super::as_run::grouped;
 use super::{convergence, verdicts, InvariantSpec, SolutionWorld};
-use crate::summary::{self, Count, Invariant, RuleScore, Summary};
+use crate::summary::{self, grouped, Count, Invariant, RuleScore, Summary};
 use analytics::{Score, TruthEpisode};
 use hardware::battery::EnergyUse;
 use sim::{SimDuration, SimTime};
@@ -699,7 +698,7 @@ fn report_of(w: &SolutionWorld, truth: &[TruthEpisode], end: SimTime) -> ReportD
     report.positions_of = u64::from(class.len());
     if !report.map_outline.is_empty() {
         let base = w.fleet.base(w.backend.class());
-        let cut: Vec<u32> = super::as_run::cut_off(&w.cfg, &w.fleet)
+        let cut: Vec<u32> = super::as_run::cut_off(&w.plan)
             .into_iter()
             .filter(|g| *g >= base && *g - base < class.len())
             .collect();
